@@ -1,0 +1,1 @@
+"""Interfaces to the registry: the `provenance` command line and the HTTP API."""

@@ -1,0 +1,73 @@
+"""The litestar application: controllers, auth, error mapping, OpenAPI, and the registry's lifespan.
+
+The registry (store, indexes, embedding model) is opened in a background thread at start-up, so the
+server answers at once: `/v1/health` says 503 until everything is loaded, then 200.
+"""
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.exceptions import ServiceUnavailableException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import auth_middleware
+from api.controllers.admin import AuditController, KeysController, MeController, health
+from api.controllers.checks import ChecksController
+from api.controllers.works import WorksController
+from api.errors import EXCEPTION_HANDLERS
+from registry.service import Registry
+from registry.settings import Settings
+
+
+def _provide_registry(state: object) -> Registry:
+    registry: Registry | None = getattr(state, "registry", None)
+    if registry is None:
+        raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
+    return registry
+
+
+def create_app(settings: Settings, registry: Registry | None = None) -> Litestar:
+    """Build the app; pass `registry` to serve an already opened one (tests), else it opens from settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.registry = registry
+        opener = None
+        if registry is None:
+            def open_in_background() -> None:
+                from api.wiring import open_registry
+
+                app.state.registry = open_registry(settings)
+
+            opener = threading.Thread(target=open_in_background, name="registry-open", daemon=True)
+            opener.start()
+        try:
+            yield
+        finally:
+            if opener is not None:
+                opener.join()
+                reg: Registry | None = app.state.registry
+                if reg is not None:
+                    reg.close()
+
+    return Litestar(
+        route_handlers=[WorksController, ChecksController, KeysController, AuditController, MeController, health],
+        dependencies={"registry": Provide(_provide_registry, sync_to_thread=False)},
+        middleware=[auth_middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_upload_bytes + 64 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="Provenance", version="0.1.0",
+            description="Content-fingerprinting and licensing registry for generative AI.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={"BearerKey": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"BearerKey": []}],
+        ),
+    )

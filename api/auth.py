@@ -1,0 +1,46 @@
+"""Bearer-key authentication and role guards."""
+
+from collections.abc import Callable
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ServiceUnavailableException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from registry.errors import PermissionDenied, Unauthenticated
+from registry.models import Account, Role
+from registry.service import Registry
+
+PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
+
+
+class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+        header = connection.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
+        registry: Registry | None = getattr(connection.app.state, "registry", None)
+        if registry is None:
+            raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
+        found = registry.authenticate(secret.strip())
+        if found is None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        key, account = found
+        return AuthenticationResult(user=account, auth=key)
+
+
+auth_middleware = DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS)
+
+
+def roles(*allowed: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:  # type: ignore[type-arg]
+    """A guard admitting only accounts with one of `allowed` roles (admins always)."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        account: Account = connection.user
+        if account.role != Role.ADMIN and account.role not in allowed:
+            names = ", ".join(r.value for r in allowed)
+            raise PermissionDenied(f"this endpoint is for {names} keys; yours is a {account.role.value} key")
+
+    return guard

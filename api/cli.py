@@ -1,0 +1,337 @@
+"""The `provenance` command line: run the service, manage keys, enroll works, check outputs, audit."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from registry.errors import Conflict, ProvenanceError
+from registry.models import CheckFilter, Role, Verdict, WorkStatus
+from registry.service import Registry
+from registry.settings import Settings
+from registry.terms import PURPOSES, LicenseTerms, parse_opt_out_pairs
+
+app = typer.Typer(help="Provenance: a content-fingerprinting and licensing registry for generative AI.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+works_app = typer.Typer(help="List and withdraw enrolled works.", no_args_is_help=True)
+checks_app = typer.Typer(help="Read the history of checks.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(works_app, name="works")
+app.add_typer(checks_app, name="checks")
+app.add_typer(audit_app, name="audit")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DataDir = Annotated[Path, typer.Option("--data-dir", envvar="PROVENANCE_DATA_DIR",
+                                       help="Directory holding the database, originals and indexes.")]
+Database = Annotated[str | None, typer.Option("--database", envvar="PROVENANCE_DATABASE_URL",
+                                              help="Database URL; default: SQLite in the data directory.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DEFAULT_DATA = Path("./data")
+
+
+def _open(data_dir: Path, database: str | None = None, sync: bool = True) -> Registry:
+    from api.wiring import open_registry
+
+    return open_registry(Settings.load(data_dir=data_dir, database_url=database), sync=sync)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _json(value: Any) -> None:
+    sys.stdout.write(json.dumps(msgspec.to_builtins(value), indent=2) + "\n")
+
+
+@app.command()
+def serve(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+          host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port.")] = 8000) -> None:
+    """Run the HTTP API (SQLite and local index files by default)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings.load(data_dir=data_dir, database_url=database, host=host, port=port)
+    out.print(f"Provenance serving {settings.database} on http://{host}:{port} (OpenAPI at /schema)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[Role, typer.Option(help="admin, creator, operator or auditor.")],
+                name: Annotated[str, typer.Option(help="Account name; created if new.")],
+                data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Create an API key; the key alone is printed on stdout, once. Only its hash is stored."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        _, secret = reg.create_key(name, role)
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Revoke a key by its id (see `provenance keys list`); it is refused at once."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        key = reg.store.revoke_key(key_id, "cli")
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    out.print(f"revoked {key.id} ({key.prefix}...)")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None, as_json: AsJson = False) -> None:
+    """List keys (ids and prefixes; secrets are never stored)."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        keys = reg.store.list_keys()
+        names = {a.id: a for a in reg.store.list_accounts()}
+    finally:
+        reg.close()
+    if as_json:
+        _json([{"id": k.id, "prefix": k.prefix, "account": names[k.account_id].name,
+                "role": names[k.account_id].role, "created_at": k.created_at, "revoked_at": k.revoked_at}
+               for k in keys])
+        return
+    table = Table("id", "prefix", "account", "role", "created", "revoked")
+    for k in keys:
+        a = names[k.account_id]
+        table.add_row(k.id, k.prefix, a.name, a.role.value, k.created_at.isoformat(timespec="seconds"),
+                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+    out.print(table)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+        else:
+            found.append(p)
+    return found
+
+
+@app.command()
+def enroll(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to enroll.")],
+    owner: Annotated[str, typer.Option(help="Creator account name; created if new.")],
+    data_dir: DataDir = DEFAULT_DATA,
+    database: Database = None,
+    title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
+    license_id: Annotated[str | None, typer.Option("--license", help="SPDX id, or 'custom'.")] = None,
+    terms_url: Annotated[str | None, typer.Option(help="Where the license terms are.")] = None,
+    attribution: Annotated[bool, typer.Option(help="Whether attribution is required.")] = True,
+    commercial: Annotated[bool, typer.Option(help="Whether commercial use is allowed.")] = False,
+    opt_out: Annotated[list[str] | None, typer.Option(
+        "--opt-out", help="KEY=VALUE, e.g. ai_training=notAllowed, release=attribution, "
+                          "data_mining=constrained:https://example.org/terms")] = None,
+) -> None:
+    """Enroll works; ends with what was enrolled, skipped (already enrolled) and rejected (and why)."""
+    try:
+        license = LicenseTerms(id=license_id, terms_url=terms_url, attribution_required=attribution,
+                               commercial_use=commercial) if license_id else None
+        opt_outs = parse_opt_out_pairs(opt_out) if opt_out else None
+    except (ProvenanceError, ValueError) as exc:
+        raise _fail(getattr(exc, "message", str(exc)), 2) from None
+    files = _files(paths)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise _fail(f"no such file: {missing[0]}", 2)
+    reg = _open(data_dir, database)
+    enrolled, skipped, rejected = [], [], []
+    try:
+        account = reg.ensure_account(owner, Role.CREATOR)
+        with Progress(console=err, disable=len(files) < 5) as progress:
+            task = progress.add_task("enrolling", total=len(files))
+            for f in files:
+                try:
+                    work = reg.enroll(account, f.read_bytes(), title=title or f.name, license=license,
+                                      opt_outs=opt_outs, filename=f.name)
+                    enrolled.append((f, work.id))
+                except Conflict as exc:
+                    skipped.append((f, str(exc.details.get("existing_id"))))
+                except ProvenanceError as exc:
+                    rejected.append((f, exc.message))
+                except OSError as exc:
+                    rejected.append((f, f"cannot read: {exc.strerror}"))
+                progress.advance(task)
+        reg.save_indexes()
+    finally:
+        reg.close()
+    for f, wid in enrolled:
+        out.print(f"[green]enrolled[/green] {f} -> {wid}")
+    for f, wid in skipped:
+        out.print(f"[yellow]skipped[/yellow]  {f}: already enrolled as {wid}")
+    for f, why in rejected:
+        err.print(f"[red]rejected[/red] {f}: {why}")
+    out.print(f"{len(enrolled)} enrolled, {len(skipped)} skipped, {len(rejected)} rejected")
+    if rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="The output (image or text) to check.")],
+    data_dir: DataDir = DEFAULT_DATA,
+    database: Database = None,
+    purpose: Annotated[str, typer.Option(help=f"One of: {', '.join(PURPOSES)}.")] = "release",
+    operator: Annotated[str, typer.Option(help="Operator account name; created if new.")] = "cli-operator",
+    as_json: AsJson = False,
+) -> None:
+    """Check an output against the registry: the verdict, and each matched work with its terms."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}", 2) from None
+    reg = _open(data_dir, database)
+    try:
+        account = reg.ensure_account(operator, Role.OPERATOR)
+        result = reg.check(account, data, purpose, filename=path.name)
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    if as_json:
+        _json(result)
+        return
+    colour = {"clear": "green", "attribution_required": "cyan", "license_required": "yellow", "blocked": "red"}
+    out.print(f"verdict: [{colour[result.verdict]}]{result.verdict}[/] for {purpose} (check {result.id})")
+    for m in result.matches:
+        lic = m.license
+        out.print(f"  {m.score:.3f}  {m.work_id}  {m.title!r}  license={lic.id}"
+                  f"{' attribution' if lic.attribution_required else ''}"
+                  f"{' commercial' if lic.commercial_use else ' non-commercial'}"
+                  f"  {purpose}={m.requirement}")
+        oo = m.opt_outs
+        out.print(f"         opt-outs: ai_training={oo.ai_training.use} "
+                  f"ai_generative_training={oo.ai_generative_training.use} ai_inference={oo.ai_inference.use} "
+                  f"data_mining={oo.data_mining.use} release={oo.release}")
+
+
+@works_app.command("list")
+def works_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+               owner: Annotated[str | None, typer.Option(help="Only this creator's works.")] = None,
+               status: Annotated[WorkStatus | None, typer.Option()] = None,
+               limit: int = 100, offset: int = 0, as_json: AsJson = False) -> None:
+    """List enrolled works."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        owner_id = None
+        if owner:
+            account = reg.store.find_account(owner)
+            if account is None:
+                raise _fail(f"no account named {owner!r}")
+            owner_id = account.id
+        works = reg.store.list_works(owner_id=owner_id, status=status, limit=limit, offset=offset)
+    finally:
+        reg.close()
+    if as_json:
+        _json(works)
+        return
+    table = Table("id", "kind", "title", "status", "license", "release", "created")
+    for w in works:
+        table.add_row(w.id, w.kind.value, w.title, w.status.value, w.license.id, w.opt_outs.release,
+                      w.created_at.isoformat(timespec="seconds"))
+    out.print(table)
+
+
+@works_app.command("withdraw")
+def works_withdraw(work_id: str, data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Withdraw a work: no longer matched, kept in the record."""
+    reg = _open(data_dir, database)
+    try:
+        work = reg.withdraw(work_id, "cli")
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    out.print(f"withdrawn {work.id}")
+
+
+@checks_app.command("list")
+def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+                verdict: Annotated[Verdict | None, typer.Option()] = None,
+                work: Annotated[str | None, typer.Option(help="Only checks that matched this work.")] = None,
+                limit: int = 100, offset: int = 0, as_json: AsJson = False) -> None:
+    """List checks, newest first."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        checks = reg.store.list_checks(CheckFilter(verdict=verdict, work_id=work, limit=limit, offset=offset))
+    finally:
+        reg.close()
+    if as_json:
+        _json(checks)
+        return
+    table = Table("id", "when", "purpose", "verdict", "matches")
+    for c in checks:
+        table.add_row(c.id, c.created_at.isoformat(timespec="seconds"), c.purpose, c.verdict.value,
+                      ", ".join(f"{m.work_id} ({m.score:.2f})" for m in c.matches))
+    out.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Recompute the audit chain; exit 1 and name the first bad entry if it was tampered with."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        report = reg.store.verify_audit()
+    finally:
+        reg.close()
+    if report.ok:
+        out.print(f"audit chain OK: {report.entries} entries, head {report.head}")
+        return
+    raise _fail(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
+
+
+@audit_app.command("log")
+def audit_log(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+              after: Annotated[int, typer.Option(help="Entries after this sequence number.")] = 0,
+              limit: int = 100) -> None:
+    """Print audit entries as JSON lines."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        entries = reg.store.audit_entries(after, limit)
+    finally:
+        reg.close()
+    for e in entries:
+        sys.stdout.write(msgspec.json.encode(e).decode() + "\n")
+
+
+@app.command()
+def reindex(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Rebuild every index from the stored originals (after changing the matcher or the embedder)."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        report = reg.sync_indexes(rebuild=True)
+    finally:
+        reg.close()
+    out.print(f"reindexed {report.added} works")
+    for failure in report.failed:
+        err.print(f"[red]failed[/red] {failure}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

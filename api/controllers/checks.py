@@ -1,0 +1,95 @@
+"""Checks: submit an output (multipart upload or JSON text) and read the history of checks."""
+
+from datetime import datetime
+from typing import Any
+
+import anyio
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+
+from api.auth import roles
+from api.controllers.works import owner_names
+from api.deps import Limit, Offset, caller, decode_json
+from api.schemas import CheckOut, TextCheck
+from registry.errors import InvalidInput, NotFound
+from registry.models import CheckFilter, Role, Verdict
+from registry.service import Registry
+
+CHECK_DESCRIPTION = """Check a generated output against the registry.
+
+Send either `multipart/form-data` with a `file` part (an image or UTF-8 text) and an optional `purpose`
+field, or `application/json` `{"text": "...", "purpose": "..."}`. `purpose` is `release` (default),
+`ai_training`, `ai_generative_training`, `ai_inference` or `data_mining`. The answer holds the verdict and
+only the works above the decision threshold, best first, with their terms and the evidence."""
+
+CHECK_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"},
+                           "purpose": {"type": "string", "enum": ["release", "ai_training",
+                                                                  "ai_generative_training", "ai_inference",
+                                                                  "data_mining"]}}}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/TextCheck"}},
+    },
+}
+
+
+class ChecksController(Controller):
+    path = "/v1/checks"
+    tags = ["checks"]
+
+    @post("/", guards=[roles(Role.OPERATOR)], operation_id="CreateCheck", status_code=200,
+          description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.")
+    async def create(self, request: Request, registry: Registry) -> CheckOut:  # type: ignore[type-arg]
+        account = caller(request)
+        purpose: str
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/json"):
+            body = decode_json(await request.body(), TextCheck, "JSON body")
+            data, purpose, filename = body.text.encode("utf-8"), str(body.purpose), None
+        elif content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidInput("multipart body needs a 'file' part holding the output to check")
+            data, filename = await upload.read(), upload.filename
+            raw_purpose = form.get("purpose", "release")
+            if not isinstance(raw_purpose, str):
+                raise InvalidInput("'purpose' must be a plain form field")
+            purpose = raw_purpose
+        else:
+            raise InvalidInput("send multipart/form-data with a 'file' part, or JSON {\"text\": ...}")
+        check = await anyio.to_thread.run_sync(registry.check, account, data, purpose, filename)
+        return CheckOut.of(check, owner_names(registry))
+
+    @get("/", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="ListChecks", sync_to_thread=True,
+         summary="Checks, newest first: auditors see all, operators their own.")
+    def list_checks(self, request: Request, registry: Registry,  # type: ignore[type-arg]
+                    since: datetime | None = None, until: datetime | None = None, work_id: str | None = None,
+                    operator: str | None = None, verdict: Verdict | None = None,
+                    limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
+        account = caller(request)
+        account_id = None
+        if account.role == Role.OPERATOR:
+            account_id = account.id
+        elif operator:
+            found = registry.store.find_account(operator)
+            if found is None:
+                return []
+            account_id = found.id
+        checks = registry.store.list_checks(CheckFilter(
+            account_id=account_id, work_id=work_id, verdict=verdict, since=since, until=until,
+            limit=limit, offset=offset))
+        names = owner_names(registry)
+        return [CheckOut.of(c, names) for c in checks]
+
+    @get("/{check_id:str}", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="GetCheck",
+         sync_to_thread=True)
+    def get_check(self, request: Request, registry: Registry, check_id: str) -> CheckOut:  # type: ignore[type-arg]
+        account = caller(request)
+        check = registry.store.get_check(check_id)
+        if account.role == Role.OPERATOR and check.account_id != account.id:
+            raise NotFound(f"no check {check_id}")
+        return CheckOut.of(check, owner_names(registry))

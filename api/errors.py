@@ -1,0 +1,73 @@
+"""One place that maps errors to HTTP: `{"error": {"code", "message"}}` with the right status."""
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from registry.errors import (
+    Conflict,
+    ContentTooLarge,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProvenanceError,
+    Unauthenticated,
+    UnsupportedContent,
+)
+
+log = logging.getLogger("provenance.api")
+
+STATUS: list[tuple[type[ProvenanceError], int]] = [
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (ContentTooLarge, 413),
+    (UnsupportedContent, 415),
+    (InvalidInput, 400),
+    (IntegrityError, 500),
+]
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, object] | None = None,
+                   headers: dict[str, str] | None = None) -> Response[dict[str, object]]:
+    body: dict[str, object] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return Response({"error": body}, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def provenance_error(_: Request, exc: ProvenanceError) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    status = next(code for cls, code in STATUS if isinstance(exc, cls)) if isinstance(
+        exc, tuple(c for c, _ in STATUS)) else 400
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, exc.message, dict(exc.details) or None, headers)
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "content_too_large", 415: "unsupported_content",
+               422: "invalid_input", 429: "too_many_requests"}
+
+
+def http_error(_: Request, exc: HTTPException) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "error")
+    details: dict[str, object] | None = None
+    if isinstance(exc, ValidationException) and exc.extra:
+        details = {"problems": exc.extra}
+    message = exc.detail or code
+    if status == 413:
+        message = "request body is over the upload size limit; send a smaller file"
+    return error_response(status, code, message, details, exc.headers)
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+                          "an unexpected error occurred; it has been logged")
+
+
+EXCEPTION_HANDLERS = {ProvenanceError: provenance_error, HTTPException: http_error, Exception: unexpected_error}

@@ -1,0 +1,127 @@
+"""Request and response bodies of the HTTP API, as msgspec structs."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from registry.models import Account, Check, MatchRecord, Work
+from registry.terms import LicenseTerms, OptOuts, Purpose
+
+
+class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The optional `metadata` part of an enrollment (JSON)."""
+
+    title: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    license: LicenseTerms | None = None
+    opt_outs: OptOuts | None = None
+
+
+class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    license: LicenseTerms | None = None
+    opt_outs: OptOuts | None = None
+
+
+class WorkOut(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    sha256: str
+    title: str
+    owner: str
+    license: LicenseTerms
+    opt_outs: OptOuts
+    status: str
+    created_at: datetime
+    media_type: str
+    size: int
+    cawg_training_mining: dict[str, Any]
+
+    @classmethod
+    def of(cls, work: Work, owner: str) -> "WorkOut":
+        return cls(id=work.id, kind=work.kind.value, sha256=work.sha256, title=work.title, owner=owner,
+                   license=work.license, opt_outs=work.opt_outs, status=work.status.value,
+                   created_at=work.created_at, media_type=work.media_type, size=work.size,
+                   cawg_training_mining=work.opt_outs.to_cawg())
+
+
+class MatchOut(msgspec.Struct, kw_only=True):
+    work_id: str
+    score: float
+    title: str
+    owner: str
+    license: LicenseTerms
+    opt_outs: OptOuts
+    requirement: str
+    evidence: dict[str, Any]
+
+    @classmethod
+    def of(cls, m: MatchRecord, owner: str) -> "MatchOut":
+        return cls(work_id=m.work_id, score=m.score, title=m.title, owner=owner, license=m.license,
+                   opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence)
+
+
+class CheckOut(msgspec.Struct, kw_only=True):
+    id: str
+    verdict: str
+    purpose: str
+    kind: str
+    sha256: str
+    created_at: datetime
+    operator: str
+    matcher_version: str
+    matches: list[MatchOut]
+
+    @classmethod
+    def of(cls, c: Check, names: dict[str, str]) -> "CheckOut":
+        return cls(id=c.id, verdict=c.verdict.value, purpose=c.purpose, kind=c.kind.value, sha256=c.sha256,
+                   created_at=c.created_at, operator=names.get(c.account_id, c.account_id),
+                   matcher_version=c.matcher_version,
+                   matches=[MatchOut.of(m, names.get(m.owner_id, m.owner_id)) for m in c.matches])
+
+
+class TextCheck(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A text check sent as JSON instead of a multipart upload."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1)]
+    purpose: Purpose = "release"
+
+
+class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")]
+    role: Annotated[str, msgspec.Meta(pattern=r"^(admin|creator|operator|auditor)$")]
+
+
+class KeyOut(msgspec.Struct, kw_only=True):
+    id: str
+    prefix: str
+    account: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    key: str | None = None  # the secret, only in the answer that created it
+
+
+class AccountOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    role: str
+
+    @classmethod
+    def of(cls, a: Account) -> "AccountOut":
+        return cls(id=a.id, name=a.name, role=a.role.value)
+
+
+class Page(msgspec.Struct, kw_only=True):
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(msgspec.Struct, kw_only=True):
+    error: ErrorBody

@@ -1,0 +1,50 @@
+"""Open a `Registry` from settings: the store, the blob store and the matchers, each opened once."""
+
+from pathlib import Path
+
+from matcher.base import Matcher
+from matcher.text.matcher import TextMatcher
+from registry.blobs import BlobStore
+from registry.service import Registry
+from registry.settings import Settings
+from registry.sqlite_store import SQLiteStore
+from registry.store import Store
+
+
+class _Originals:
+    """Reads a work's original through the store and blob store (the matcher's `OriginalSource`)."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store, self.blobs = store, blobs
+
+    def original(self, work_id: str) -> bytes:
+        return self.blobs.get(self.store.get_work(work_id).sha256)
+
+
+def open_store(settings: Settings) -> Store:
+    url = settings.database
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(Path(url.removeprefix("sqlite:///")))
+    raise ValueError(f"unsupported database URL {url!r}; use sqlite:///PATH")
+
+
+def open_matchers(settings: Settings, store: Store, blobs: BlobStore) -> list[Matcher]:
+    originals = _Originals(store, blobs)
+    index_root = settings.data_dir / "indexes"
+    matchers: list[Matcher] = [
+        TextMatcher(originals, index_dir=index_root / "text", threshold=settings.text_threshold),
+    ]
+    from matcher.image.matcher import open_image_matcher
+
+    matchers.append(open_image_matcher(settings, originals, index_root / "image"))
+    return matchers
+
+
+def open_registry(settings: Settings, *, sync: bool = True) -> Registry:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    blobs = BlobStore(settings.data_dir / "blobs")
+    registry = Registry(settings, store, blobs, open_matchers(settings, store, blobs))
+    if sync:
+        registry.sync_indexes()
+    return registry

@@ -1,0 +1,1 @@
+"""Benchmarks and the synthetic edits they (and the calibration scripts) apply."""

@@ -1,0 +1,1 @@
+"""The matcher: fingerprints, indexes, verification and fusion for images and texts."""

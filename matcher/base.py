@@ -1,0 +1,45 @@
+"""What every matcher offers the registry: fingerprint content, keep an index of works, search it."""
+
+from typing import Any, Protocol
+
+import msgspec
+
+from registry.content import Content
+from registry.models import WorkKind
+
+
+class Match(msgspec.Struct, frozen=True, kw_only=True):
+    """A verified match: the work, one confidence in [0, 1], and the evidence behind it."""
+
+    work_id: str
+    score: float
+    evidence: dict[str, Any]
+
+
+class OriginalSource(Protocol):
+    """Where a matcher reads the stored original of a work, to verify a candidate against it."""
+
+    def original(self, work_id: str) -> bytes: ...
+
+
+class Matcher(Protocol):
+    """One matcher per kind of content. `fingerprint` validates; `add` never fails on valid input."""
+
+    kind: WorkKind
+
+    @property
+    def version(self) -> str: ...
+
+    def fingerprint(self, content: Content) -> Any: ...
+
+    def add(self, work_id: str, fingerprint: Any) -> None: ...
+
+    def remove(self, work_id: str) -> None: ...
+
+    def search(self, content: Content) -> list[Match]: ...
+
+    def work_ids(self) -> set[str]: ...
+
+    def save(self) -> None: ...
+
+    def clear(self) -> None: ...

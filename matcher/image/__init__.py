@@ -1,0 +1,1 @@
+"""Image matching: PDQ and imagehash hashes, learned embeddings, SIFT verification, fused confidence."""

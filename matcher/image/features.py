@@ -1,0 +1,120 @@
+"""Local features (OpenCV SIFT) and geometric verification of a candidate pair.
+
+Verification fits a similarity transform (rotation, uniform scale, translation) from the work to the
+query with RANSAC and rejects the degenerate fits that fake inliers between unrelated images: a scale
+far from 1 maps many points onto one spot, so the scale must be plausible, inliers are counted at
+distinct positions, and they must spread over a real part of both images.
+"""
+
+import io
+
+import cv2
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+MAX_SIDE = 512
+MAX_FEATURES = 600
+
+
+class LocalFeatures(msgspec.Struct, frozen=True):
+    """Keypoint positions in [0, 1] image coordinates, uint8 SIFT descriptors, and the image's aspect."""
+
+    xy: npt.NDArray[np.float32]
+    desc: npt.NDArray[np.uint8]
+    width: int
+    height: int
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, xy=self.xy.astype(np.float16), desc=self.desc,
+                            size=np.array([self.width, self.height], dtype=np.int32))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "LocalFeatures":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            w, h = z["size"].tolist()
+            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h))
+
+
+class Verification(msgspec.Struct, frozen=True, kw_only=True):
+    inliers: int
+    matches: int
+    scale: float
+    rotation_deg: float
+    mirrored: bool
+    work_box: tuple[float, float, float, float]  # x0, y0, x1, y1 in [0, 1] of the work
+    query_box: tuple[float, float, float, float]  # the same region in the query
+
+
+_sift = cv2.SIFT_create(nfeatures=MAX_FEATURES)  # type: ignore[attr-defined]
+
+
+def _gray(img: Image.Image) -> npt.NDArray[np.uint8]:
+    g = img.convert("L")
+    scale = MAX_SIDE / max(g.size)
+    if scale < 1:
+        g = g.resize((max(1, round(g.width * scale)), max(1, round(g.height * scale))), Image.Resampling.BILINEAR)
+    return np.asarray(g, dtype=np.uint8)
+
+
+def extract(img: Image.Image, mirror: bool = False) -> LocalFeatures:
+    gray = _gray(img)
+    if mirror:
+        gray = np.ascontiguousarray(gray[:, ::-1])
+    h, w = gray.shape
+    keypoints, desc = _sift.detectAndCompute(gray, None)
+    if desc is None or not keypoints:
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h)
+    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    xy = (points / np.array([w, h], dtype=np.float32)).astype(np.float32)
+    return LocalFeatures(xy, np.clip(desc, 0, 255).astype(np.uint8), w, h)
+
+
+_matcher = cv2.BFMatcher(cv2.NORM_L2)
+
+
+def verify(query: LocalFeatures, work: LocalFeatures, *, mirrored: bool = False, ratio: float = 0.8,
+           min_inliers: int = 8, min_scale: float = 0.12, max_scale: float = 8.0,
+           min_spread: float = 0.015) -> Verification | None:
+    """Geometric verification of `work` inside `query`; None when no plausible transform is found."""
+    if len(query.desc) < min_inliers or len(work.desc) < min_inliers:
+        return None
+    pairs = _matcher.knnMatch(work.desc.astype(np.float32), query.desc.astype(np.float32), k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    if len(good) < min_inliers:
+        return None
+    # work to query in pixel units of each image's own frame, so the scale is a real size ratio
+    wsz = np.array([work.width, work.height], np.float32)
+    qsz = np.array([query.width, query.height], np.float32)
+    src = work.xy[[m.queryIdx for m in good]] * wsz
+    dst = query.xy[[m.trainIdx for m in good]] * qsz
+    transform, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=6.0,
+                                                  maxIters=2000, confidence=0.995)
+    if transform is None or mask is None:
+        return None
+    inl = mask.ravel().astype(bool)
+    a, b = float(transform[0, 0]), float(transform[1, 0])
+    scale = float(np.hypot(a, b))
+    if not (min_scale <= scale <= max_scale):
+        return None
+    src_in, dst_in = src[inl] / wsz, dst[inl] / qsz
+    distinct = min(len(np.unique(np.round(src_in * 100), axis=0)), len(np.unique(np.round(dst_in * 100), axis=0)))
+    if distinct < min_inliers:
+        return None
+
+    def box(points: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        return (round(float(lo[0]), 4), round(float(lo[1]), 4), round(float(hi[0]), 4), round(float(hi[1]), 4))
+
+    wb, qb = box(src_in), box(dst_in)
+    for x0, y0, x1, y1 in (wb, qb):
+        if (x1 - x0) * (y1 - y0) < min_spread:
+            return None
+    if mirrored:  # report the query box in the query's own (unmirrored) frame
+        qb = (round(1 - qb[2], 4), qb[1], round(1 - qb[0], 4), qb[3])
+    return Verification(inliers=distinct, matches=len(good), scale=round(scale, 4),
+                        rotation_deg=round(float(np.degrees(np.arctan2(b, a))), 2), mirrored=mirrored,
+                        work_box=wb, query_box=qb)

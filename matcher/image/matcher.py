@@ -1,0 +1,328 @@
+"""The image matcher: candidates from several indexes, SIFT verification, one fused confidence.
+
+Candidates come from (1) exact pixel SHA-256, (2) PDQ hashes of the query's eight dihedral variants
+within Hamming 31 of an enrolled hash (only when both hashes have PDQ quality >= 50), and (3) nearest
+embeddings of the query and of a few of its regions. Each candidate is verified with SIFT and a RANSAC
+similarity transform (on the query and on its mirror image). The evidence is fused by a logistic model
+whose weights and decision threshold come from `calibration.json`, written by
+`scripts/calibrate_image.py` from synthetic edits of development images.
+"""
+
+import json
+import math
+import os
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from matcher.base import Match, OriginalSource
+from matcher.image import features as lf
+from matcher.image.embed import Embedder, open_embedder
+from matcher.image.hashes import (
+    PDQ_MAX_DISTANCE,
+    PDQ_MIN_QUALITY,
+    pdq,
+    pdq_dihedral,
+    pdq_hex,
+    phash,
+    phash_distance,
+    pixel_sha256,
+)
+from matcher.image.index import HashIndex, VectorIndex
+from registry.content import Content
+from registry.models import WorkKind
+from registry.settings import Settings
+
+VERSION = "image-fused-1"
+FORMAT = 1
+REGIONS = 2  # enrolled vectors per work: the whole image and its central 70%
+
+
+class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
+    """Logistic fusion: confidence = sigmoid(bias + w_pdq * pdq_sim + w_inliers * ln(1 + inliers) + w_cos * cos)."""
+
+    bias: float = -6.0
+    w_pdq: float = 9.0
+    w_inliers: float = 2.0
+    w_cos: float = 1.0
+    threshold: float = 0.5
+    embedding_k: int = 8
+    max_candidates: int = 12
+
+
+def load_calibration() -> ImageCalibration:
+    raw = resources.files("matcher.image").joinpath("calibration.json").read_text()
+    return msgspec.convert(json.loads(raw)["calibration"], ImageCalibration)
+
+
+class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
+    pixel_sha256: str
+    pdq: npt.NDArray[np.uint8]
+    pdq_quality: int
+    phash: str
+    embeddings: npt.NDArray[np.float32] | None
+    features: lf.LocalFeatures
+
+
+class _WorkEntry(msgspec.Struct, array_like=True):
+    iid: int
+    pdq_quality: int
+    phash: str
+    pixel_sha256: str
+
+
+def _regions(img: Image.Image, query: bool) -> list[Image.Image]:
+    w, h = img.size
+    boxes = [(0.0, 0.0, 1.0, 1.0), (0.15, 0.15, 0.85, 0.85)]
+    if query:  # overlapping quadrants, for copies placed into or cropped out of a larger picture
+        boxes += [(0.0, 0.0, 0.6, 0.6), (0.4, 0.0, 1.0, 0.6), (0.0, 0.4, 0.6, 1.0), (0.4, 0.4, 1.0, 1.0)]
+    return [img.crop((round(x0 * w), round(y0 * h), max(round(x0 * w) + 1, round(x1 * w)),
+                      max(round(y0 * h) + 1, round(y1 * h)))) for x0, y0, x1, y1 in boxes]
+
+
+def fuse(cal: ImageCalibration, pdq_distance: int | None, inliers: int, cosine: float) -> float:
+    pdq_sim = 0.0 if pdq_distance is None else max(0.0, 1.0 - pdq_distance / 64.0)
+    z = cal.bias + cal.w_pdq * pdq_sim + cal.w_inliers * math.log1p(inliers) + cal.w_cos * cosine
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class _Query:
+    """A query image with its local features and pHash computed once, on first use."""
+
+    def __init__(self, img: Image.Image) -> None:
+        self.img = img
+        self.pdq_hex = ""
+        self.quality = 0
+        self._features: dict[bool, lf.LocalFeatures] = {}
+        self._phash: str | None = None
+
+    def features(self, mirror: bool = False) -> lf.LocalFeatures:
+        if mirror not in self._features:
+            self._features[mirror] = lf.extract(self.img, mirror=mirror)
+        return self._features[mirror]
+
+    def phash(self) -> str:
+        if self._phash is None:
+            self._phash = phash(self.img)
+        return self._phash
+
+
+class ImageMatcher:
+    kind = WorkKind.IMAGE
+
+    def __init__(self, originals: OriginalSource | None, embedder: Embedder | None,
+                 index_dir: Path | None = None, calibration: ImageCalibration | None = None,
+                 threshold: float | None = None, approximate_after: int = 200_000) -> None:
+        self.originals = originals
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.calibration = calibration or load_calibration()
+        self.threshold = self.calibration.threshold if threshold is None else threshold
+        self.approximate_after = approximate_after
+        self._lock = threading.RLock()
+        self._reset()
+        if index_dir is not None:
+            self._load()
+
+    def _reset(self) -> None:
+        self.hashes = HashIndex()
+        self.vectors = VectorIndex(self.embedder.dim, self.approximate_after) if self.embedder else None
+        self.works: dict[str, _WorkEntry] = {}
+        self.by_iid: dict[int, str] = {}
+        self.by_pixels: dict[str, set[str]] = {}
+        self.next_iid = 0
+        self._features: dict[str, bytes] = {}
+
+    @property
+    def embedder_id(self) -> str:
+        return f"{self.embedder.name}@{self.embedder.version}" if self.embedder else "none"
+
+    @property
+    def version(self) -> str:
+        return f"{VERSION}(pdq,phash,sift,embedder={self.embedder_id})"
+
+    # -- fingerprints ---------------------------------------------------------------------------------
+    def fingerprint(self, content: Content) -> ImageFingerprint:
+        img = content.image
+        hash_, quality = pdq(img)
+        emb = self.embedder.embed(_regions(img, query=False)) if self.embedder else None
+        return ImageFingerprint(pixel_sha256=pixel_sha256(img), pdq=hash_, pdq_quality=quality,
+                                phash=phash(img), embeddings=emb, features=lf.extract(img))
+
+    # -- updates --------------------------------------------------------------------------------------
+    def add(self, work_id: str, fp: ImageFingerprint) -> None:
+        with self._lock:
+            if work_id in self.works:
+                return
+            iid = self.next_iid
+            self.next_iid += 1
+            self._write_features(work_id, fp.features.to_bytes())
+            self.hashes.add(np.array([iid]), fp.pdq[None, :])
+            if self.vectors is not None and fp.embeddings is not None:
+                self.vectors.add(np.arange(iid * REGIONS, iid * REGIONS + len(fp.embeddings)), fp.embeddings)
+            self.works[work_id] = _WorkEntry(iid, fp.pdq_quality, fp.phash, fp.pixel_sha256)
+            self.by_iid[iid] = work_id
+            self.by_pixels.setdefault(fp.pixel_sha256, set()).add(work_id)
+
+    def remove(self, work_id: str) -> None:
+        with self._lock:
+            entry = self.works.pop(work_id, None)
+            if entry is None:
+                return
+            self.hashes.remove(np.array([entry.iid]))
+            if self.vectors is not None:
+                self.vectors.remove(np.arange(entry.iid * REGIONS, (entry.iid + 1) * REGIONS))
+            self.by_iid.pop(entry.iid, None)
+            self.by_pixels.get(entry.pixel_sha256, set()).discard(work_id)
+
+    def work_ids(self) -> set[str]:
+        return set(self.works)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reset()
+
+    # -- search ---------------------------------------------------------------------------------------
+    def search(self, content: Content) -> list[Match]:
+        return [m for m in self.verify_all(content) if m.score >= self.threshold]
+
+    def verify_all(self, content: Content) -> list[Match]:
+        """Every candidate, verified and scored, best first (before the decision threshold).
+
+        Cheap signals first, as Hasher-Matcher-Actioner does: exact pixels and PDQ. Only when they yield
+        no verified match above the threshold are embeddings of the query and its regions searched.
+        """
+        img = content.image
+        q = _Query(img)
+        exact = self.by_pixels.get(pixel_sha256(img), set())
+        hashes, quality = pdq_dihedral(img)
+        q.pdq_hex, q.quality = pdq_hex(hashes[0]), quality
+        pdq_hits: dict[str, int] = {}
+        if quality >= PDQ_MIN_QUALITY:
+            for iid, dist in self.hashes.search(hashes, PDQ_MAX_DISTANCE):
+                wid = self.by_iid.get(iid)
+                if wid is not None and self.works[wid].pdq_quality >= PDQ_MIN_QUALITY:
+                    pdq_hits[wid] = dist
+        results: dict[str, Match] = {}
+        for wid in [*exact, *sorted(pdq_hits, key=pdq_hits.__getitem__)]:
+            if wid not in results:
+                results[wid] = self._verify(wid, q, exact=wid in exact, pdq_distance=pdq_hits.get(wid), cosine=None)
+        if not any(m.score >= self.threshold for m in results.values()):
+            cosines = self._embedding_candidates(img)
+            ranked = sorted(cosines, key=lambda w: -cosines[w])[: self.calibration.max_candidates]
+            for wid in ranked:
+                if wid not in results:
+                    results[wid] = self._verify(wid, q, exact=False, pdq_distance=None, cosine=cosines[wid])
+        return sorted(results.values(), key=lambda m: -m.score)
+
+    def _embedding_candidates(self, img: Image.Image) -> dict[str, float]:
+        cosines: dict[str, float] = {}
+        if self.vectors is None or self.embedder is None or not len(self.vectors):
+            return cosines
+        vecs = self.embedder.embed(_regions(img, query=True))
+        for hits in self.vectors.search(vecs, self.calibration.embedding_k):
+            for vid, score in hits:
+                wid = self.by_iid.get(vid // REGIONS)
+                if wid is not None and score > cosines.get(wid, -1.0):
+                    cosines[wid] = score
+        return cosines
+
+    def _verify(self, wid: str, q: "_Query", *, exact: bool, pdq_distance: int | None,
+                cosine: float | None) -> Match:
+        entry = self.works[wid]
+        verification = None
+        if not exact:
+            w_feat = self._read_features(wid)
+            verification = lf.verify(q.features(), w_feat) or lf.verify(q.features(mirror=True), w_feat,
+                                                                          mirrored=True)
+        inliers = verification.inliers if verification else 0
+        score = 1.0 if exact else fuse(self.calibration, pdq_distance, inliers, cosine or 0.0)
+        evidence: dict[str, Any] = {
+            "signal": "image",
+            "exact_pixels": exact,
+            "pdq_distance": pdq_distance,
+            "pdq_quality": {"query": q.quality, "work": entry.pdq_quality},
+            "phash_distance": phash_distance(q.phash(), entry.phash),
+            "cosine": None if cosine is None else round(cosine, 4),
+            "embedder": self.embedder_id,
+            "geometry": msgspec.to_builtins(verification) if verification else None,
+            "query_pdq": q.pdq_hex,
+        }
+        return Match(work_id=wid, score=round(score, 4), evidence=evidence)
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def _features_path(self, work_id: str) -> Path | None:
+        if self.index_dir is None:
+            return None
+        return self.index_dir / "features" / work_id[-2:] / f"{work_id}.npz"
+
+    def _write_features(self, work_id: str, data: bytes) -> None:
+        path = self._features_path(work_id)
+        if path is None:
+            self._features[work_id] = data
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def _read_features(self, work_id: str) -> lf.LocalFeatures:
+        path = self._features_path(work_id)
+        if path is None:
+            return lf.LocalFeatures.from_bytes(self._features[work_id])
+        try:
+            return lf.LocalFeatures.from_bytes(path.read_bytes())
+        except FileNotFoundError:
+            if self.originals is None:
+                raise
+            from registry.content import decode_image
+
+            img, _ = decode_image(self.originals.original(work_id), 2**40)
+            feats = lf.extract(img)
+            self._write_features(work_id, feats.to_bytes())
+            return feats
+
+    def save(self) -> None:
+        if self.index_dir is None:
+            return
+        with self._lock:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self.hashes.save(self.index_dir / "pdq")
+            if self.vectors is not None:
+                self.vectors.save(self.index_dir / "embeddings")
+            meta = {"format": FORMAT, "embedder": self.embedder_id, "next_iid": self.next_iid,
+                    "works": {w: msgspec.to_builtins(e) for w, e in self.works.items()}}
+            tmp = self.index_dir / "meta.json.tmp"
+            tmp.write_text(json.dumps(meta))
+            os.replace(tmp, self.index_dir / "meta.json")
+
+    def _load(self) -> None:
+        """Load the saved index; on any mismatch (format, embedder) start empty so sync rebuilds it."""
+        assert self.index_dir is not None
+        try:
+            meta = json.loads((self.index_dir / "meta.json").read_text())
+            if meta.get("format") != FORMAT or meta.get("embedder") != self.embedder_id:
+                return
+            self.hashes.load(self.index_dir / "pdq")
+            if self.vectors is not None:
+                self.vectors.load(self.index_dir / "embeddings")
+        except (OSError, ValueError, RuntimeError):
+            self._reset()
+            return
+        self.next_iid = int(meta["next_iid"])
+        for wid, raw in meta["works"].items():
+            entry = msgspec.convert(raw, _WorkEntry)
+            self.works[wid] = entry
+            self.by_iid[entry.iid] = wid
+            self.by_pixels.setdefault(entry.pixel_sha256, set()).add(wid)
+
+
+def open_image_matcher(settings: Settings, originals: OriginalSource, index_dir: Path) -> ImageMatcher:
+    return ImageMatcher(originals, open_embedder(settings.image_embedder), index_dir=index_dir,
+                        threshold=settings.image_threshold)

@@ -1,0 +1,1 @@
+"""Text matching: MinHash windows for retrieval, exact verification against the original."""

@@ -1,0 +1,188 @@
+"""The text index: MinHash signatures of overlapping shingle windows of every work, in datasketch LSH.
+
+Retrieval asks a containment question, not a near-duplicate one: a copied excerpt is small beside the
+work it came from, so each work is cut into windows of `window` shingles (stepping by half a window) and
+each window gets a MinHash. A query is cut the same way; a query window inside a copied passage overlaps
+some work window by at least half, which the LSH threshold is set to catch. A whole-work MinHash in a
+second LSH answers the near-duplicate question for whole documents.
+
+Boilerplate: the index counts, for a deterministic sample of long shingles (`df_shingle` words, hash mod
+`df_sample` == 0), in how many works each occurs; a passage whose sampled long shingles mostly occur in
+`boilerplate_works` or more works is boilerplate (licence footers, headers, standard phrases). Long
+shingles, because short ones ("a bit mask") are common in any prose and say nothing about copying.
+
+Persistence: signatures are written with datasketch's own `LeanMinHash.serialize`, the sampled shingles
+as a NumPy array file (no pickle); the LSH tables are rebuilt from them on load.
+"""
+
+import json
+import os
+import struct
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+FORMAT = 1
+
+
+class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
+    shingle: int = 3
+    num_perm: int = 128
+    window: int = 100
+    lsh_threshold: float = 0.2
+    doc_threshold: float = 0.5
+    df_shingle: int = 8
+    df_sample: int = 4
+    boilerplate_works: int = 5
+    seed: int = 1
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+class TextIndex:
+    def __init__(self, params: TextIndexParams, storage_config: dict[str, Any] | None = None) -> None:
+        self.params = params
+        self._storage_config = storage_config
+        self._template = MinHash(num_perm=params.num_perm, seed=params.seed)
+        self._reset()
+
+    def _reset(self) -> None:
+        p = self.params
+        self.windows = MinHashLSH(threshold=p.lsh_threshold, num_perm=p.num_perm,
+                                  storage_config=self._storage_config)
+        self.docs = MinHashLSH(threshold=p.doc_threshold, num_perm=p.num_perm)
+        self.signatures: dict[str, list[LeanMinHash]] = {}  # work id -> [whole-doc, window 0, window 1, ...]
+        self.sampled: dict[str, npt.NDArray[np.uint32]] = {}
+        self.df: Counter[int] = Counter()
+
+    # -- signatures -----------------------------------------------------------------------------------
+    def minhash(self, shingles: npt.NDArray[np.uint32]) -> LeanMinHash:
+        m = MinHash(num_perm=self.params.num_perm, seed=self.params.seed, hashfunc=_identity,
+                    permutations=self._template.permutations, scheme=self._template.scheme)
+        m.update_batch(shingles.tolist())
+        return LeanMinHash(m)
+
+    def window_bounds(self, n: int) -> list[tuple[int, int]]:
+        w = self.params.window
+        if n <= w:
+            return [(0, n)]
+        step = w // 2
+        starts = list(range(0, n - w + 1, step))
+        if starts[-1] + w < n:
+            starts.append(n - w)
+        return [(s, s + w) for s in starts]
+
+    def signatures_for(self, shingles: npt.NDArray[np.uint32]) -> list[LeanMinHash]:
+        return [self.minhash(shingles)] + [self.minhash(shingles[a:b]) for a, b in self.window_bounds(len(shingles))]
+
+    def sample(self, shingles: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+        return np.unique(shingles[shingles % self.params.df_sample == 0])
+
+    # -- updates --------------------------------------------------------------------------------------
+    def add(self, work_id: str, shingles: npt.NDArray[np.uint32], long_shingles: npt.NDArray[np.uint32]) -> None:
+        if work_id in self.signatures:
+            return
+        self._insert(work_id, self.signatures_for(shingles), self.sample(long_shingles))
+
+    def _insert(self, work_id: str, sigs: list[LeanMinHash], sampled: npt.NDArray[np.uint32]) -> None:
+        self.docs.insert(work_id, sigs[0], check_duplication=False)
+        for j, sig in enumerate(sigs[1:]):
+            self.windows.insert(f"{work_id}#{j}", sig, check_duplication=False)
+        self.signatures[work_id] = sigs
+        self.sampled[work_id] = sampled
+        self.df.update(sampled.tolist())
+
+    def remove(self, work_id: str) -> None:
+        sigs = self.signatures.pop(work_id, None)
+        if sigs is None:
+            return
+        self.docs.remove(work_id)
+        for j in range(len(sigs) - 1):
+            self.windows.remove(f"{work_id}#{j}")
+        self.df.subtract(self.sampled.pop(work_id).tolist())
+
+    # -- queries --------------------------------------------------------------------------------------
+    def candidates(self, shingles: npt.NDArray[np.uint32]) -> dict[str, float]:
+        """Works whose windows collide with the query's in the LSH, each with its best estimated Jaccard."""
+        best: dict[str, float] = {}
+        sigs = self.signatures_for(shingles)
+        for work_id in self.docs.query(sigs[0]):
+            best[work_id] = sigs[0].jaccard(self.signatures[work_id][0])
+        for sig in sigs[1:]:
+            for key in self.windows.query(sig):
+                work_id, _, j = key.rpartition("#")
+                similarity = sig.jaccard(self.signatures[work_id][int(j) + 1])
+                if similarity > best.get(work_id, -1.0):
+                    best[work_id] = similarity
+        return best
+
+    def is_boilerplate(self, shingles: Iterable[int]) -> bool:
+        """True when most sampled long shingles of a passage occur in `boilerplate_works` or more works."""
+        sampled = [s for s in shingles if s % self.params.df_sample == 0]
+        if not sampled:
+            return False
+        common = sum(1 for s in sampled if self.df[s] >= self.params.boilerplate_works)
+        return common * 2 > len(sampled)
+
+    def work_ids(self) -> set[str]:
+        return set(self.signatures)
+
+    def __len__(self) -> int:
+        return len(self.signatures)
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        ids = sorted(self.signatures)
+        tmp_sig = directory / "signatures.bin.tmp"
+        with tmp_sig.open("wb") as f:
+            for wid in ids:
+                sigs = self.signatures[wid]
+                f.write(struct.pack("<I", len(sigs)))
+                for sig in sigs:
+                    buf = bytearray(sig.bytesize())
+                    sig.serialize(buf)
+                    f.write(struct.pack("<I", len(buf)))
+                    f.write(buf)
+        lengths = np.array([len(self.sampled[w]) for w in ids], dtype=np.int64)
+        flat = np.concatenate([self.sampled[w] for w in ids]) if ids else np.zeros(0, np.uint32)
+        with (directory / "sampled.npz.tmp").open("wb") as f:
+            np.savez(f, lengths=lengths, flat=flat)
+        meta = {"format": FORMAT, "params": msgspec.to_builtins(self.params), "ids": ids}
+        (directory / "meta.json.tmp").write_text(json.dumps(meta))
+        for name in ("signatures.bin", "sampled.npz", "meta.json"):  # meta last: it marks a complete save
+            os.replace(directory / f"{name}.tmp", directory / name)
+
+    def load(self, directory: Path) -> bool:
+        """Load a saved index; False (and an empty index) if none is there or it was saved differently."""
+        self._reset()
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            if meta.get("format") != FORMAT or meta.get("params") != msgspec.to_builtins(self.params):
+                return False
+            data = (directory / "signatures.bin").read_bytes()
+            with np.load(directory / "sampled.npz", allow_pickle=False) as arrays:
+                lengths, flat = arrays["lengths"], arrays["flat"]
+        except (OSError, ValueError, KeyError):
+            return False
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        pos = 0
+        for i, wid in enumerate(meta["ids"]):
+            (count,) = struct.unpack_from("<I", data, pos)
+            pos += 4
+            sigs = []
+            for _ in range(count):
+                (size,) = struct.unpack_from("<I", data, pos)
+                pos += 4
+                sigs.append(LeanMinHash.deserialize(data[pos : pos + size]))
+                pos += size
+            self._insert(wid, sigs, flat[offsets[i] : offsets[i + 1]])
+        return True

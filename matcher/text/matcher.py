@@ -1,0 +1,156 @@
+"""The text matcher: MinHash-window retrieval, exact verification against the stored original, fusion.
+
+Confidence is 1 - exp(-copied / tau), where `copied` counts the query words inside verified copied
+passages that are not boilerplate: it rises with how much was copied, whatever else the output holds.
+The decision threshold comes from `calibration.json`, written by `scripts/calibrate_text.py`.
+"""
+
+import json
+import math
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from matcher.base import Match, OriginalSource
+from matcher.text.index import TextIndex, TextIndexParams
+from matcher.text.normalize import Tokens, tokenize
+from matcher.text.shingles import shingle_hashes
+from matcher.text.verify import Span, copied_spans
+from registry.content import Content
+from registry.errors import UnsupportedContent
+from registry.models import WorkKind
+
+VERSION = "text-minhash-1"
+
+
+class TextCalibration(msgspec.Struct, frozen=True, kw_only=True):
+    threshold: float = 0.5
+    tau: float = 20.0
+    seed_words: int = 4
+    max_gap: int = 6
+    min_span_words: int = 8
+    max_candidates: int = 25
+
+
+def load_calibration() -> TextCalibration:
+    raw = resources.files("matcher.text").joinpath("calibration.json").read_text()
+    return msgspec.convert(json.loads(raw)["calibration"], TextCalibration)
+
+
+class TextFingerprint(msgspec.Struct, frozen=True):
+    shingles: npt.NDArray[np.uint32]
+    long_shingles: npt.NDArray[np.uint32]
+    words: int
+
+
+class TextMatcher:
+    kind = WorkKind.TEXT
+
+    def __init__(self, originals: OriginalSource, index_dir: Path | None = None,
+                 params: TextIndexParams | None = None, calibration: TextCalibration | None = None,
+                 threshold: float | None = None, storage_config: dict[str, Any] | None = None) -> None:
+        self.originals = originals
+        self.index_dir = index_dir
+        self.calibration = calibration or load_calibration()
+        self.threshold = self.calibration.threshold if threshold is None else threshold
+        self.index = TextIndex(params or TextIndexParams(), storage_config)
+        self._tokens_cache: OrderedDict[str, Tokens] = OrderedDict()
+        if index_dir is not None:
+            self.index.load(index_dir)
+
+    @property
+    def version(self) -> str:
+        p = self.index.params
+        return f"{VERSION}(k={p.shingle},perm={p.num_perm},window={p.window})"
+
+    def fingerprint(self, content: Content) -> TextFingerprint:
+        tokens = tokenize(content.text)
+        if len(tokens) == 0:
+            raise UnsupportedContent("text has no words to fingerprint")
+        p = self.index.params
+        return TextFingerprint(shingle_hashes(tokens.ids, p.shingle), shingle_hashes(tokens.ids, p.df_shingle),
+                               len(tokens))
+
+    def add(self, work_id: str, fingerprint: TextFingerprint) -> None:
+        self.index.add(work_id, fingerprint.shingles, fingerprint.long_shingles)
+
+    def remove(self, work_id: str) -> None:
+        self.index.remove(work_id)
+        self._tokens_cache.pop(work_id, None)
+
+    def work_ids(self) -> set[str]:
+        return self.index.work_ids()
+
+    def save(self) -> None:
+        if self.index_dir is not None:
+            self.index.save(self.index_dir)
+
+    def clear(self) -> None:
+        self.index._reset()
+        self._tokens_cache.clear()
+
+    def _work_tokens(self, work_id: str) -> Tokens:
+        tokens = self._tokens_cache.get(work_id)
+        if tokens is None:
+            tokens = tokenize(self.originals.original(work_id).decode("utf-8-sig"))
+            self._tokens_cache[work_id] = tokens
+            if len(self._tokens_cache) > 256:
+                self._tokens_cache.popitem(last=False)
+        else:
+            self._tokens_cache.move_to_end(work_id)
+        return tokens
+
+    def search(self, content: Content) -> list[Match]:
+        return [m for m in self.verify_all(content) if m.score >= self.threshold]
+
+    def verify_all(self, content: Content) -> list[Match]:
+        """Every retrieved candidate, verified and scored, best first (the threshold not yet applied)."""
+        query = tokenize(content.text)
+        if len(query) == 0:
+            return []
+        k = self.index.params.shingle
+        q_shingles = shingle_hashes(query.ids, k)
+        similarity = self.index.candidates(q_shingles)
+        ranked = sorted(similarity, key=lambda w: -similarity[w])[: self.calibration.max_candidates]
+        q_set = set(q_shingles.tolist())
+        q_long = shingle_hashes(query.ids, self.index.params.df_shingle)
+        matches = []
+        for work_id in ranked:
+            work = self._work_tokens(work_id)
+            match = self._score(work_id, query, q_shingles, q_long, q_set, work)
+            if match is not None:
+                matches.append(match)
+        matches.sort(key=lambda m: -m.score)
+        return matches
+
+    def _score(self, work_id: str, query: Tokens, q_shingles: npt.NDArray[np.uint32],
+               q_long: npt.NDArray[np.uint32], q_set: set[int], work: Tokens) -> Match | None:
+        c, k, kl = self.calibration, self.index.params.shingle, self.index.params.df_shingle
+        spans = copied_spans(query, work, seed=c.seed_words, max_gap=c.max_gap, min_words=c.min_span_words)
+        if not spans:
+            return None
+        marked: list[Span] = []
+        for s in spans:
+            boiler = self.index.is_boilerplate(q_long[s.q_start : max(s.q_start + 1, s.q_end - kl + 1)].tolist())
+            marked.append(msgspec.structs.replace(s, boilerplate=boiler))
+        copied = sum(s.matched_words for s in marked if not s.boilerplate)
+        w_set = set(shingle_hashes(work.ids, k).tolist())
+        shared = len(q_set & w_set)
+        score = 1.0 - math.exp(-copied / c.tau)
+        evidence = {
+            "signal": "text",
+            "copied_words": copied,
+            "query_words": len(query),
+            "work_words": len(work),
+            "query_share": round(copied / len(query), 4),
+            "containment": round(shared / max(1, len(q_set)), 4),
+            "jaccard": round(shared / max(1, len(q_set | w_set)), 4),
+            "longest_passage_words": max((s.q_end - s.q_start for s in marked if not s.boilerplate), default=0),
+            "passages": [msgspec.to_builtins(s) for s in sorted(marked, key=lambda s: -s.matched_words)[:10]],
+        }
+        return Match(work_id=work_id, score=round(score, 4), evidence=evidence)

@@ -1,0 +1,77 @@
+"""Exact verification of a text candidate: which passages of the query were copied from the work.
+
+Seed-and-extend over word ids: every query shingle found in the work seeds a run that is extended word
+by word; runs that continue each other after a few edited words are merged into one copied passage.
+The result carries the passages with word and character offsets in both texts.
+"""
+
+from collections import defaultdict
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from matcher.text.normalize import Tokens
+
+
+class Span(msgspec.Struct, frozen=True, kw_only=True):
+    """A copied passage: words [q_start, q_end) of the query match words [w_start, w_end) of the work."""
+
+    q_start: int
+    q_end: int
+    w_start: int
+    w_end: int
+    matched_words: int
+    q_chars: tuple[int, int] = (0, 0)
+    w_chars: tuple[int, int] = (0, 0)
+    boilerplate: bool = False
+
+
+def _runs(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], seed: int) -> list[tuple[int, int, int]]:
+    """Maximal exact runs (q_pos, w_pos, length) of at least `seed` words, greedy left to right."""
+    if len(q) < seed or len(w) < seed:
+        return []
+    index: defaultdict[tuple[int, ...], list[int]] = defaultdict(list)
+    wl, ql = w.tolist(), q.tolist()
+    for p in range(len(wl) - seed + 1):
+        index[tuple(wl[p : p + seed])].append(p)
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    while i <= len(ql) - seed:
+        positions = index.get(tuple(ql[i : i + seed]))
+        if not positions:
+            i += 1
+            continue
+        best_p, best_len = -1, 0
+        for p in positions[:64]:
+            length = seed
+            while i + length < len(ql) and p + length < len(wl) and ql[i + length] == wl[p + length]:
+                length += 1
+            if length > best_len:
+                best_p, best_len = p, length
+        runs.append((i, best_p, best_len))
+        i += best_len
+    return runs
+
+
+def copied_spans(query: Tokens, work: Tokens, *, seed: int = 4, max_gap: int = 6, min_words: int = 8) -> list[Span]:
+    """Copied passages of at least `min_words` matched words, runs merged across gaps of `max_gap` words."""
+    merged: list[list[int]] = []  # [q_start, q_end, w_start, w_end, matched]
+    for qi, wp, length in _runs(query.ids, work.ids, seed):
+        if merged:
+            last = merged[-1]
+            q_gap, w_gap = qi - last[1], wp - last[3]
+            if 0 <= q_gap <= max_gap and 0 <= w_gap <= max_gap:
+                last[1], last[3], last[4] = qi + length, wp + length, last[4] + length
+                continue
+        merged.append([qi, qi + length, wp, wp + length, length])
+    spans = []
+    for qs, qe, ws, we, matched in merged:
+        if matched < min_words:
+            continue
+        spans.append(Span(
+            q_start=qs, q_end=qe, w_start=ws, w_end=we, matched_words=matched,
+            q_chars=(int(query.starts[qs]), int(query.ends[qe - 1])),
+            w_chars=(int(work.starts[ws]), int(work.ends[we - 1])),
+        ))
+    return spans

@@ -1,0 +1,52 @@
+"""The project's exception types; only `api/` maps them to HTTP statuses."""
+
+
+class ProvenanceError(Exception):
+    """Base of every error the registry and the matcher raise on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(ProvenanceError):
+    """The caller sent something malformed: say what and how to fix it."""
+
+    code = "invalid_input"
+
+
+class UnsupportedContent(InvalidInput):
+    """The content is not an image or text we can fingerprint."""
+
+    code = "unsupported_content"
+
+
+class ContentTooLarge(InvalidInput):
+    """The content is over a configured limit."""
+
+    code = "content_too_large"
+
+
+class NotFound(ProvenanceError):
+    code = "not_found"
+
+
+class Conflict(ProvenanceError):
+    code = "conflict"
+
+
+class PermissionDenied(ProvenanceError):
+    code = "forbidden"
+
+
+class Unauthenticated(ProvenanceError):
+    code = "unauthenticated"
+
+
+class IntegrityError(ProvenanceError):
+    """Stored state is inconsistent (for example a broken audit chain)."""
+
+    code = "integrity_error"

@@ -1,0 +1,118 @@
+"""The registry's records as msgspec structs: accounts, keys, works, checks and audit entries."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from registry.terms import LicenseTerms, OptOuts
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CREATOR = "creator"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+
+
+class WorkKind(StrEnum):
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class WorkStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class Verdict(StrEnum):
+    CLEAR = "clear"
+    ATTRIBUTION_REQUIRED = "attribution_required"
+    LICENSE_REQUIRED = "license_required"
+    BLOCKED = "blocked"
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    default_license: LicenseTerms | None = None
+    default_opt_outs: OptOuts | None = None
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """An API key as stored: only the SHA-256 of the secret, never the secret."""
+
+    id: str
+    account_id: str
+    key_hash: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Work(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    owner_id: str
+    kind: WorkKind
+    title: str
+    sha256: str
+    media_type: str
+    size: int
+    created_at: datetime
+    status: WorkStatus
+    license: LicenseTerms
+    opt_outs: OptOuts
+
+
+class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One enrolled work matched by a check: the matcher's evidence and the work's terms at check time."""
+
+    work_id: str
+    score: float
+    evidence: dict[str, Any]
+    title: str
+    owner_id: str
+    license: LicenseTerms
+    opt_outs: OptOuts
+    requirement: str
+
+
+class Check(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    account_id: str
+    created_at: datetime
+    purpose: str
+    kind: WorkKind
+    sha256: str
+    verdict: Verdict
+    matches: list[MatchRecord]
+    matcher_version: str
+    content_blob: str | None = None
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One link of the append-only audit chain."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class CheckFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Filters for listing checks; every field is optional."""
+
+    account_id: str | None = None
+    work_id: str | None = None
+    verdict: Verdict | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0

@@ -1,0 +1,48 @@
+"""One typed, frozen settings object, built once from the environment and command-line overrides."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ENV_PREFIX = "PROVENANCE_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    data_dir: Path = Path("./data")
+    database_url: str | None = None  # None: SQLite at data_dir/registry.sqlite3
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    max_text_chars: int = 5_000_000
+    store_check_content: bool = False
+    text_threshold: float | None = None  # None: the calibrated default shipped with the matcher
+    image_threshold: float | None = None
+    image_embedder: str = "efficientnet_lite0"  # or "none", or "open_clip:MODEL[:PRETRAINED-OR-FILE]"
+    text_index_storage: str = "file"  # or "redis://host:port/db"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'registry.sqlite3'}"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Defaults, then `PROVENANCE_*` environment variables, then explicit non-None overrides."""
+        values: dict[str, Any] = {}
+        for field in msgspec.structs.fields(cls):
+            env = os.environ.get(ENV_PREFIX + field.name.upper())
+            if env is not None:
+                values[field.name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(values, cls, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"bad setting: {exc} (see README, 'Configuration')") from exc
+
+
+def _dec_hook(type_: type, obj: Any) -> Any:
+    if type_ is Path:
+        return Path(obj)
+    raise NotImplementedError

@@ -1,0 +1,131 @@
+"""License terms, opt-outs in the C2PA / CAWG training-and-data-mining vocabulary, and the verdict rules.
+
+The opt-out keys follow the CAWG `cawg.training-mining` assertion (`ai_training`, `ai_generative_training`,
+`ai_inference`, `data_mining`, each `allowed`, `notAllowed` or `constrained` with `constraint_info`), plus
+`release`: may a generated output that reproduces the work be released.
+"""
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Literal
+
+import msgspec
+
+from registry.errors import InvalidInput
+
+TdmUse = Literal["allowed", "notAllowed", "constrained"]
+ReleaseUse = Literal["allowed", "attribution", "license", "notAllowed"]
+Purpose = Literal["release", "ai_training", "ai_generative_training", "ai_inference", "data_mining"]
+TDM_KEYS: tuple[str, ...] = ("ai_training", "ai_generative_training", "ai_inference", "data_mining")
+PURPOSES: tuple[str, ...] = ("release", *TDM_KEYS)
+TDM_USES: tuple[str, ...] = ("allowed", "notAllowed", "constrained")
+RELEASE_USES: tuple[str, ...] = ("allowed", "attribution", "license", "notAllowed")
+
+_SPDX_ID = re.compile(r"^(LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+\-]{0,63}$")
+ShortText = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class Fee(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A fee per use, in minor-unit-free decimal amount and an ISO 4217 currency code."""
+
+    amount: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+
+
+class LicenseTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a user of the work must do: an SPDX id (or `custom`), where the terms are, and the conditions."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] = "custom"
+    terms_url: ShortText | None = None
+    attribution_required: bool = True
+    commercial_use: bool = False
+    fee: Fee | None = None
+
+    def __post_init__(self) -> None:
+        if self.id != "custom" and not _SPDX_ID.match(self.id):
+            raise ValueError(f"license id {self.id!r} is not an SPDX identifier; use e.g. 'CC-BY-4.0' or 'custom'")
+
+
+class TdmChoice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One CAWG training-and-data-mining entry."""
+
+    use: TdmUse
+    constraint_info: ShortText | None = None
+
+    def __post_init__(self) -> None:
+        if self.use == "constrained" and not self.constraint_info:
+            raise ValueError("a 'constrained' opt-out needs constraint_info (a text or URL saying the constraint)")
+
+
+class OptOuts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A work's opt-outs. The defaults reserve every use, as TDMRep's `tdm-reservation: 1` does."""
+
+    ai_training: TdmChoice = TdmChoice(use="notAllowed")
+    ai_generative_training: TdmChoice = TdmChoice(use="notAllowed")
+    ai_inference: TdmChoice = TdmChoice(use="notAllowed")
+    data_mining: TdmChoice = TdmChoice(use="notAllowed")
+    release: ReleaseUse = "license"
+
+    def to_cawg(self) -> dict[str, object]:
+        """The opt-outs as the `entries` of a CAWG `cawg.training-mining` assertion."""
+        entries: dict[str, object] = {}
+        for key in TDM_KEYS:
+            choice: TdmChoice = getattr(self, key)
+            entry: dict[str, str] = {"use": choice.use}
+            if choice.constraint_info:
+                entry["constraint_info"] = choice.constraint_info
+            entries[f"cawg.{key}"] = entry
+        return {"entries": entries}
+
+
+def parse_opt_out_pairs(pairs: Iterable[str], base: OptOuts | None = None) -> OptOuts:
+    """Apply `KEY=VALUE` strings (as the CLI takes them) to `base`; `constrained:INFO` carries its constraint."""
+    changes: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value:
+            raise InvalidInput(f"opt-out {pair!r} is not KEY=VALUE, e.g. ai_training=notAllowed")
+        if key == "release":
+            if value not in RELEASE_USES:
+                raise InvalidInput(f"release={value!r} is not one of {', '.join(RELEASE_USES)}")
+            changes[key] = value
+        elif key in TDM_KEYS:
+            use, _, info = value.partition(":")
+            if use not in TDM_USES:
+                raise InvalidInput(f"{key}={use!r} is not one of {', '.join(TDM_USES)}")
+            if use == "constrained" and not info:
+                raise InvalidInput(f"{key}=constrained needs its constraint: {key}=constrained:TEXT-OR-URL")
+            changes[key] = TdmChoice(use=use, constraint_info=info or None)  # type: ignore[arg-type]
+        else:
+            raise InvalidInput(f"unknown opt-out key {key!r}; known keys: {', '.join(PURPOSES)}")
+    return msgspec.structs.replace(base or OptOuts(), **changes)
+
+
+_RANK = {"clear": 0, "attribution_required": 1, "license_required": 2, "blocked": 3}
+
+
+def requirement(purpose: str, license: LicenseTerms, opt_outs: OptOuts) -> str:
+    """What one matched work requires for `purpose`: clear, attribution_required, license_required, blocked."""
+    if purpose == "release":
+        release = opt_outs.release
+        if release == "notAllowed":
+            return "blocked"
+        if release == "license" or license.fee is not None:
+            return "license_required"
+        if release == "attribution" or license.attribution_required:
+            return "attribution_required"
+        return "clear"
+    if purpose not in TDM_KEYS:
+        raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
+    choice: TdmChoice = getattr(opt_outs, purpose)
+    if choice.use == "notAllowed":
+        return "blocked"
+    if choice.use == "constrained" or license.fee is not None:
+        return "license_required"
+    return "attribution_required" if license.attribution_required else "clear"
+
+
+def combine(requirements: Iterable[str]) -> str:
+    """The strictest of several works' requirements; `clear` when nothing matched."""
+    return max(requirements, key=_RANK.__getitem__, default="clear")

@@ -1,0 +1,131 @@
+"""The store contract: every Store implementation must pass these."""
+
+import itertools
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.ids import new_id, utcnow
+from registry.models import Check, CheckFilter, MatchRecord, Role, Verdict, Work, WorkKind, WorkStatus
+from registry.store import Store
+from registry.terms import LicenseTerms, OptOuts, TdmChoice
+
+
+def make_work(owner_id: str, sha: str = "a" * 64, kind: WorkKind = WorkKind.TEXT) -> Work:
+    return Work(id=new_id("wrk"), owner_id=owner_id, kind=kind, title="t", sha256=sha, media_type="text/plain",
+                size=3, created_at=utcnow(), status=WorkStatus.ACTIVE, license=LicenseTerms(), opt_outs=OptOuts())
+
+
+def make_check(account_id: str, work: Work, verdict: Verdict = Verdict.BLOCKED) -> Check:
+    match = MatchRecord(work_id=work.id, score=0.9, evidence={"k": 1}, title=work.title, owner_id=work.owner_id,
+                        license=work.license, opt_outs=work.opt_outs, requirement="blocked")
+    return Check(id=new_id("chk"), account_id=account_id, created_at=utcnow(), purpose="release",
+                 kind=WorkKind.TEXT, sha256="b" * 64, verdict=verdict, matches=[match], matcher_version="m1")
+
+
+def test_accounts_and_keys(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    assert store.get_account(alice.id) == alice
+    assert store.find_account("alice") == alice
+    assert store.find_account("nobody") is None
+    with pytest.raises(Conflict):
+        store.create_account("alice", Role.OPERATOR, "system")
+    key = store.create_key(alice.id, "h" * 64, "pvk_abc", "system")
+    found = store.authenticate("h" * 64)
+    assert found is not None and found[0].id == key.id and found[1].id == alice.id
+    assert store.authenticate("x" * 64) is None
+    store.revoke_key(key.id, "system")
+    assert store.authenticate("h" * 64) is None
+    assert store.get_key(key.id).revoked_at is not None
+    with pytest.raises(NotFound):
+        store.get_key("key_missing")
+
+
+def test_account_defaults(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    lic = LicenseTerms(id="CC-BY-4.0", attribution_required=True, commercial_use=True)
+    oo = OptOuts(release="attribution")
+    updated = store.set_account_defaults(alice.id, lic, oo, alice.id)
+    assert updated.default_license == lic and updated.default_opt_outs == oo
+    assert store.get_account(alice.id).default_license == lic
+
+
+def test_works_lifecycle(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    bob = store.create_account("bob", Role.CREATOR, "system")
+    w = store.add_work(make_work(alice.id), alice.id)
+    assert store.get_work(w.id) == w
+    assert store.find_work(alice.id, "a" * 64) == w
+    with pytest.raises(Conflict) as exc:
+        store.add_work(make_work(alice.id), alice.id)
+    assert exc.value.details["existing_id"] == w.id
+    other = store.add_work(make_work(bob.id), bob.id)  # another owner may enroll the same bytes
+    assert [x.id for x in store.list_works(owner_id=alice.id)] == [w.id]
+    assert {x.id for x in store.list_works()} == {w.id, other.id}
+    new_opt = OptOuts(ai_training=TdmChoice(use="constrained", constraint_info="https://example.org/t"))
+    changed = store.update_terms(w.id, None, new_opt, alice.id)
+    assert changed.opt_outs == new_opt and store.get_work(w.id).opt_outs == new_opt
+    with pytest.raises(InvalidInput):
+        store.update_terms(w.id, None, None, alice.id)
+    version = store.works_version()
+    store.withdraw_work(w.id, alice.id)
+    assert store.works_version() > version
+    assert store.get_work(w.id).status == WorkStatus.WITHDRAWN
+    assert [x.id for x in store.iter_active_works()] == [other.id]
+    assert store.list_works(status=WorkStatus.WITHDRAWN)[0].id == w.id
+    with pytest.raises(NotFound):
+        store.get_work("wrk_missing")
+
+
+def test_iter_active_works_pages(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    ids = {store.add_work(make_work(alice.id, sha=f"{i:064x}"), alice.id).id for i in range(1203)}
+    assert {w.id for w in store.iter_active_works(WorkKind.TEXT)} == ids
+    assert list(store.iter_active_works(WorkKind.IMAGE)) == []
+
+
+def test_checks_and_filters(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    op1 = store.create_account("op1", Role.OPERATOR, "system")
+    op2 = store.create_account("op2", Role.OPERATOR, "system")
+    w = store.add_work(make_work(alice.id), alice.id)
+    c1 = store.add_check(make_check(op1.id, w), op1.id)
+    c2 = store.add_check(msgspec.structs.replace(make_check(op2.id, w, Verdict.CLEAR), matches=[]), op2.id)
+    assert store.get_check(c1.id) == c1
+    assert [c.id for c in store.list_checks(CheckFilter(account_id=op1.id))] == [c1.id]
+    assert [c.id for c in store.list_checks(CheckFilter(work_id=w.id))] == [c1.id]
+    assert [c.id for c in store.list_checks(CheckFilter(verdict=Verdict.CLEAR))] == [c2.id]
+    assert len(store.list_checks(CheckFilter(since=utcnow() - timedelta(minutes=1)))) == 2
+    assert store.list_checks(CheckFilter(until=utcnow() - timedelta(minutes=1))) == []
+    assert len(store.list_checks(CheckFilter(limit=1))) == 1
+    assert len(store.list_checks(CheckFilter(limit=1, offset=1))) == 1
+
+
+def test_every_change_is_audited_and_chained(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    key = store.create_key(alice.id, "h" * 64, "pvk_abc", "system")
+    w = store.add_work(make_work(alice.id), alice.id)
+    store.update_terms(w.id, LicenseTerms(id="CC-BY-4.0"), None, alice.id)
+    store.withdraw_work(w.id, alice.id)
+    store.revoke_key(key.id, "system")
+    actions = [e.action for e in store.audit_entries()]
+    assert actions == ["account.created", "key.created", "work.enrolled", "work.terms_changed",
+                       "work.withdrawn", "key.revoked"]
+    entries = store.audit_entries()
+    assert [e.seq for e in entries] == list(range(1, 7))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+    report = store.verify_audit()
+    assert report.ok and report.entries == 6 and report.head == entries[-1].hash
+    assert [e.seq for e in store.audit_entries(after_seq=4)] == [5, 6]
+
+
+def test_failed_write_leaves_no_audit_entry(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    store.add_work(make_work(alice.id), alice.id)
+    before = len(store.audit_entries())
+    with pytest.raises(Conflict):
+        store.add_work(make_work(alice.id), alice.id)
+    assert len(store.audit_entries()) == before
+    assert store.verify_audit().ok
