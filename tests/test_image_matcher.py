@@ -1,0 +1,108 @@
+"""Image matching on real fixture images: every kind of edit, look-alikes, persistence, embedders."""
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from benchmarks import edits
+from matcher.image.embed import Embedder, efficientnet_lite0_classifier
+from matcher.image.matcher import ImageMatcher
+from registry.content import Content, load_content
+from tests.conftest import FIXTURES
+
+IMAGES = sorted((FIXTURES / "images").glob("*.jpg"))
+UNENROLLED = sorted((FIXTURES / "unenrolled").glob("*.jpg"))
+
+
+def content_of(img: Image.Image) -> Content:
+    return load_content(edits.encode(img), max_pixels=10**9, max_text_chars=1)
+
+
+def load(path: Path) -> Content:
+    return load_content(path.read_bytes(), max_pixels=10**9, max_text_chars=1)
+
+
+@pytest.fixture(scope="module")
+def matcher(embedder: Embedder) -> ImageMatcher:
+    m = ImageMatcher(None, embedder)
+    for path in IMAGES:
+        m.add(path.stem, m.fingerprint(load(path)))
+    return m
+
+
+@pytest.mark.parametrize("edit", sorted(edits.ALL))
+def test_edited_copies_match_their_work(matcher: ImageMatcher, edit: str) -> None:
+    other = Image.open(UNENROLLED[0]).convert("RGB")
+    for i, path in enumerate(IMAGES):
+        query = edits.ALL[edit](Image.open(path).convert("RGB"), random.Random(i), other)
+        found = matcher.search(content_of(query))
+        assert found, f"{edit} of {path.name}: no match"
+        assert found[0].work_id == path.stem, f"{edit} of {path.name}: matched {found[0].work_id}"
+
+
+def test_evidence_locates_a_crop(matcher: ImageMatcher) -> None:
+    img = Image.open(IMAGES[1]).convert("RGB")
+    w, h = img.size
+    crop = img.crop((w // 2, 0, w, h // 2))  # the top-right quarter
+    top = matcher.search(content_of(crop))[0]
+    geometry = top.evidence["geometry"]
+    x0, y0, x1, y1 = geometry["work_box"]
+    assert x0 >= 0.45 and y1 <= 0.55 and x1 > x0 and y1 > y0 and geometry["inliers"] >= 8
+    assert 0 <= top.score <= 1 and top.evidence["embedder"].startswith("efficientnet_lite0@")
+
+
+@pytest.mark.parametrize("edit", ["none", *sorted(edits.ALL)])
+def test_unenrolled_images_and_their_edits_do_not_match(matcher: ImageMatcher, edit: str) -> None:
+    for i, path in enumerate(UNENROLLED):
+        img = Image.open(path).convert("RGB")
+        query = img if edit == "none" else edits.ALL[edit](img, random.Random(i), Image.open(UNENROLLED[1 - i]))
+        assert matcher.search(content_of(query)) == [], f"{edit} of {path.name} matched"
+
+
+def test_withdrawn_image_is_not_matched(embedder: Embedder) -> None:
+    m = ImageMatcher(None, embedder)
+    for path in IMAGES[:2]:
+        m.add(path.stem, m.fingerprint(load(path)))
+    m.remove(IMAGES[0].stem)
+    assert [x.work_id for x in m.search(load(IMAGES[0]))] == []
+    assert m.search(load(IMAGES[1]))[0].work_id == IMAGES[1].stem
+
+
+def test_index_files_round_trip_and_embedder_change_forces_rebuild(embedder: Embedder, tmp_path: Path) -> None:
+    m = ImageMatcher(None, embedder, index_dir=tmp_path / "image")
+    for path in IMAGES:
+        m.add(path.stem, m.fingerprint(load(path)))
+    m.remove(IMAGES[3].stem)
+    m.save()
+    again = ImageMatcher(None, embedder, index_dir=tmp_path / "image")
+    assert again.work_ids() == {p.stem for p in IMAGES[:3]}
+    cropped = edits.center_crop70(Image.open(IMAGES[2]).convert("RGB"), random.Random(0), Image.new("RGB", (9, 9)))
+    query = content_of(cropped)
+    assert again.search(query)[0].work_id == IMAGES[2].stem
+    assert again.search(load(IMAGES[3])) == []
+    without = ImageMatcher(None, None, index_dir=tmp_path / "image")
+    assert without.work_ids() == set()  # saved with another embedder: starts empty, sync re-embeds
+
+
+def test_matches_without_an_embedder(tmp_path: Path) -> None:
+    m = ImageMatcher(None, None)
+    for path in IMAGES:
+        m.add(path.stem, m.fingerprint(load(path)))
+    query = edits.jpeg30(Image.open(IMAGES[0]).convert("RGB"), random.Random(0), Image.new("RGB", (9, 9)))
+    assert m.search(content_of(query))[0].work_id == IMAGES[0].stem
+
+
+def test_packaged_efficientnet_weights_are_real_imagenet_weights() -> None:
+    """A random network would not call the fixture tabby cat a cat (ImageNet classes 281-285)."""
+    from torchvision import transforms
+
+    model = efficientnet_lite0_classifier()
+    prep = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                               transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    with torch.inference_mode():
+        logits = model(prep(Image.open(FIXTURES / "images" / "chelsea.jpg").convert("RGB"))[None])
+    top5 = set(logits.topk(5).indices[0].tolist())
+    assert top5 & {281, 282, 283, 284, 285}

@@ -1,0 +1,177 @@
+"""Text matching: excerpts, edits, embedded copies, boilerplate, persistence, LSH against brute force."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.text.index import TextIndex, TextIndexParams
+from matcher.text.matcher import TextMatcher
+from matcher.text.normalize import tokenize
+from matcher.text.shingles import shingle_hashes
+from registry.content import Content, load_content
+from tests.conftest import FIXTURES
+
+
+class Originals:
+    def __init__(self) -> None:
+        self.texts: dict[str, bytes] = {}
+
+    def original(self, work_id: str) -> bytes:
+        return self.texts[work_id]
+
+
+def content(text: str) -> Content:
+    return load_content(text.encode("utf-8"), max_pixels=1, max_text_chars=10**8)
+
+
+def enroll(matcher: TextMatcher, originals: Originals, work_id: str, text: str) -> None:
+    originals.texts[work_id] = text.encode("utf-8")
+    matcher.add(work_id, matcher.fingerprint(content(text)))
+
+
+CHAPTERS = sorted((FIXTURES / "texts").glob("*.txt"))
+OTHER = (FIXTURES / "unenrolled" / "emma-ch002.txt").read_text()
+
+
+@pytest.fixture
+def long_work() -> str:
+    """About 10,000 words of real prose: the fixture chapters, twice, in two orders."""
+    texts = [p.read_text() for p in CHAPTERS]
+    return "\n\n".join(texts + texts[::-1])
+
+
+@pytest.fixture
+def setup(long_work: str) -> tuple[TextMatcher, Originals]:
+    originals = Originals()
+    matcher = TextMatcher(originals)
+    enroll(matcher, originals, "long", long_work)
+    for p in CHAPTERS:
+        enroll(matcher, originals, p.stem, p.read_text())
+    return matcher, originals
+
+
+def test_150_word_excerpt_of_a_10000_word_work(setup: tuple[TextMatcher, Originals], long_work: str) -> None:
+    matcher, _ = setup
+    words = long_work.split()
+    assert len(words) > 9000
+    rng = random.Random(7)
+    for _ in range(10):
+        start = rng.randrange(len(words) - 150)
+        matches = matcher.search(content(" ".join(words[start : start + 150])))
+        assert "long" in {m.work_id for m in matches}
+        long_match = next(m for m in matches if m.work_id == "long")
+        assert long_match.evidence["copied_words"] >= 140
+
+
+def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatcher, Originals]) -> None:
+    matcher, _ = setup
+    source = CHAPTERS[1].read_text()
+    words = source.split()
+    copied = " ".join(words[300:450])
+    new = OTHER.split()
+    query = " ".join(new[:225]) + " " + copied + " " + " ".join(new[225:450])
+    matches = matcher.search(content(query))
+    hit = next(m for m in matches if m.work_id == CHAPTERS[1].stem)
+    assert hit.score >= matcher.threshold
+    assert 0.2 <= hit.evidence["query_share"] <= 0.3
+    passage = hit.evidence["passages"][0]
+    q0, q1 = passage["q_chars"]
+    w0, w1 = passage["w_chars"]
+    assert tokenize(query[q0:q1]).ids.tolist() == tokenize(source[w0:w1]).ids.tolist()
+    assert passage["q_end"] - passage["q_start"] >= 145
+
+
+def test_light_edits_and_ten_percent_word_edits(setup: tuple[TextMatcher, Originals]) -> None:
+    matcher, _ = setup
+    text = CHAPTERS[0].read_text()
+    shouty = text.upper().replace(",", "").replace("  ", " ").replace("\n", " ")
+    assert matcher.search(content(shouty))[0].work_id == CHAPTERS[0].stem
+    rng = random.Random(3)
+    words = text.split()[200:400]
+    edited = []
+    for w in words:
+        r = rng.random()
+        if r < 0.033:
+            edited.append("zzyzx")
+        elif r < 0.066:
+            continue
+        elif r < 0.1:
+            edited.extend([w, "quietly"])
+        else:
+            edited.append(w)
+    found = {m.work_id for m in matcher.search(content(" ".join(edited)))}
+    assert found == {CHAPTERS[0].stem, "long"}  # the long work holds this chapter too
+
+
+def test_unrelated_text_does_not_match(setup: tuple[TextMatcher, Originals]) -> None:
+    matcher, _ = setup
+    assert matcher.search(content(OTHER)) == []
+
+
+def test_boilerplate_does_not_match_but_shared_passages_report_both() -> None:
+    originals = Originals()
+    matcher = TextMatcher(originals)
+    footer = ("This page is part of the example documentation project and may be freely copied and "
+              "redistributed under the terms of the license that accompanies it in the source tree.")
+    prose = OTHER.split()
+    for i in range(8):
+        body = " ".join(prose[i * 60 : i * 60 + 60])
+        enroll(matcher, originals, f"doc{i}", body + " " + footer)
+    assert matcher.search(content(footer)) == []
+    shared = " ".join(CHAPTERS[2].read_text().split()[100:180])
+    enroll(matcher, originals, "a", "Preface by the first editor. " + shared)
+    enroll(matcher, originals, "b", shared + " Afterword by the second editor.")
+    found = {m.work_id for m in matcher.search(content("Someone wrote: " + shared))}
+    assert {"a", "b"} <= found and not found & {f"doc{i}" for i in range(8)}
+
+
+def test_withdrawn_work_is_not_matched(setup: tuple[TextMatcher, Originals]) -> None:
+    matcher, _ = setup
+    text = CHAPTERS[0].read_text()
+    matcher.remove(CHAPTERS[0].stem)
+    assert CHAPTERS[0].stem not in {m.work_id for m in matcher.search(content(text))}
+
+
+def test_index_round_trips_through_its_files(setup: tuple[TextMatcher, Originals], tmp_path: Path) -> None:
+    matcher, originals = setup
+    matcher.index.save(tmp_path / "text")
+    again = TextMatcher(originals, index_dir=tmp_path / "text")
+    assert again.work_ids() == matcher.work_ids()
+    query = content(" ".join(CHAPTERS[2].read_text().split()[50:120]))
+    assert [m.work_id for m in again.search(query)] == [m.work_id for m in matcher.search(query)]
+    other = TextIndex(TextIndexParams(shingle=4))
+    assert other.load(tmp_path / "text") is False  # saved with other parameters: rebuilt, never mixed
+
+
+def test_lsh_candidates_against_exact_window_jaccard() -> None:
+    """The approximate window index must return every work whose best window has exact Jaccard >= 0.4."""
+    rng = np.random.default_rng(11)
+    vocab = rng.integers(0, 2**32, size=3000, dtype=np.uint64).astype(np.uint32)
+    index = TextIndex(TextIndexParams())
+    docs = {}
+    for i in range(200):
+        words = vocab[rng.integers(0, len(vocab), size=int(rng.integers(150, 900)))]
+        docs[f"d{i}"] = words
+        index.add(f"d{i}", shingle_hashes(words, 3), shingle_hashes(words, 8))
+    misses = checked = 0
+    for _ in range(300):
+        source = docs[f"d{rng.integers(0, 200)}"]
+        length = int(rng.integers(40, 160))
+        start = int(rng.integers(0, max(1, len(source) - length)))
+        query = source[start : start + length].copy()
+        noise = rng.random(len(query)) < 0.05
+        query[noise] = vocab[rng.integers(0, len(vocab), size=int(noise.sum()))]
+        q_sh = shingle_hashes(query, 3)
+        q_set = set(q_sh.tolist())
+        found = index.candidates(q_sh)
+        for doc_id, words in docs.items():
+            sh = shingle_hashes(words, 3)
+            best = max(len(q_set & set(sh[a:b].tolist())) / len(q_set | set(sh[a:b].tolist()))
+                       for a, b in index.window_bounds(len(sh)))
+            if best >= 0.4:
+                checked += 1
+                misses += doc_id not in found
+    assert checked >= 250
+    assert misses / checked <= 0.01
