@@ -19,7 +19,6 @@ import json
 import os
 import struct
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +123,24 @@ class TextIndex:
                     best[work_id] = similarity
         return best
 
-    def is_boilerplate(self, shingles: Iterable[int]) -> bool:
-        """True when most sampled long shingles of a passage occur in `boilerplate_works` or more works."""
-        sampled = [s for s in shingles if s % self.params.df_sample == 0]
-        if not sampled:
-            return False
-        common = sum(1 for s in sampled if self.df[s] >= self.params.boilerplate_works)
-        return common * 2 > len(sampled)
+    def boilerplate_mask(self, long_shingles: npt.NDArray[np.uint32], n_words: int) -> npt.NDArray[np.bool_]:
+        """Per word of a text: is it inside a passage that `boilerplate_works` or more works share?
+
+        A word is covered when a sampled long shingle over it is that common; holes of up to one shingle
+        length between covered words are filled, since the sample skips some shingles of every passage.
+        """
+        p = self.params
+        mask = np.zeros(n_words, dtype=bool)
+        k = min(p.df_shingle, n_words)
+        for i in np.nonzero(long_shingles % p.df_sample == 0)[0].tolist():
+            if self.df[int(long_shingles[i])] >= p.boilerplate_works:
+                mask[i : i + k] = True
+        covered = np.nonzero(mask)[0]
+        if len(covered) > 1:
+            for a, b in zip(covered[:-1].tolist(), covered[1:].tolist(), strict=True):
+                if 1 < b - a <= k:
+                    mask[a:b] = True
+        return mask
 
     def work_ids(self) -> set[str]:
         return set(self.signatures)

@@ -1,7 +1,8 @@
 """The text matcher: MinHash-window retrieval, exact verification against the stored original, fusion.
 
-Confidence is 1 - exp(-copied / tau), where `copied` counts the query words inside verified copied
-passages that are not boilerplate: it rises with how much was copied, whatever else the output holds.
+Confidence is 1 - exp(-weighted / tau): `weighted` counts the query words copied in the largest verified
+passage plus half of those in the others, boilerplate left out, so it rises with how much was copied,
+whatever else the output holds, and one long passage weighs more than scattered stock sentences.
 The decision threshold comes from `calibration.json`, written by `scripts/calibrate_text.py`.
 """
 
@@ -20,7 +21,7 @@ from matcher.base import Match, OriginalSource
 from matcher.text.index import TextIndex, TextIndexParams
 from matcher.text.normalize import Tokens, tokenize
 from matcher.text.shingles import shingle_hashes
-from matcher.text.verify import Span, copied_spans
+from matcher.text.verify import copied_spans
 from registry.content import Content
 from registry.errors import UnsupportedContent
 from registry.models import WorkKind
@@ -118,30 +119,30 @@ class TextMatcher:
         similarity = self.index.candidates(q_shingles)
         ranked = sorted(similarity, key=lambda w: -similarity[w])[: self.calibration.max_candidates]
         q_set = set(q_shingles.tolist())
-        q_long = shingle_hashes(query.ids, self.index.params.df_shingle)
+        boilerplate = self.index.boilerplate_mask(shingle_hashes(query.ids, self.index.params.df_shingle), len(query))
         matches = []
         for work_id in ranked:
             work = self._work_tokens(work_id)
-            match = self._score(work_id, query, q_shingles, q_long, q_set, work)
+            match = self._score(work_id, query, boilerplate, q_set, work)
             if match is not None:
                 matches.append(match)
         matches.sort(key=lambda m: -m.score)
         return matches
 
-    def _score(self, work_id: str, query: Tokens, q_shingles: npt.NDArray[np.uint32],
-               q_long: npt.NDArray[np.uint32], q_set: set[int], work: Tokens) -> Match | None:
-        c, k, kl = self.calibration, self.index.params.shingle, self.index.params.df_shingle
-        spans = copied_spans(query, work, seed=c.seed_words, max_gap=c.max_gap, min_words=c.min_span_words)
+    def _score(self, work_id: str, query: Tokens, boilerplate: npt.NDArray[np.bool_], q_set: set[int],
+               work: Tokens) -> Match | None:
+        c, k = self.calibration, self.index.params.shingle
+        spans = copied_spans(query, work, seed=c.seed_words, max_gap=c.max_gap, min_words=c.min_span_words,
+                             boilerplate=boilerplate)
         if not spans:
             return None
-        marked: list[Span] = []
-        for s in spans:
-            boiler = self.index.is_boilerplate(q_long[s.q_start : max(s.q_start + 1, s.q_end - kl + 1)].tolist())
-            marked.append(msgspec.structs.replace(s, boilerplate=boiler))
-        copied = sum(s.matched_words for s in marked if not s.boilerplate)
+        copied = sum(s.original_words for s in spans)
+        # one long copied passage is stronger evidence than the same words in scattered shared sentences
+        largest = max(s.original_words for s in spans)
+        weighted = largest + 0.5 * (copied - largest)
         w_set = set(shingle_hashes(work.ids, k).tolist())
         shared = len(q_set & w_set)
-        score = 1.0 - math.exp(-copied / c.tau)
+        score = 1.0 - math.exp(-weighted / c.tau)
         evidence = {
             "signal": "text",
             "copied_words": copied,
@@ -150,7 +151,9 @@ class TextMatcher:
             "query_share": round(copied / len(query), 4),
             "containment": round(shared / max(1, len(q_set)), 4),
             "jaccard": round(shared / max(1, len(q_set | w_set)), 4),
-            "longest_passage_words": max((s.q_end - s.q_start for s in marked if not s.boilerplate), default=0),
-            "passages": [msgspec.to_builtins(s) for s in sorted(marked, key=lambda s: -s.matched_words)[:10]],
+            "boilerplate_words": int(boilerplate.sum()),
+            "longest_passage_words": max(s.q_end - s.q_start for s in spans),
+            "longest_verbatim_words": max(s.longest_run for s in spans),
+            "passages": [s.summary() for s in sorted(spans, key=lambda s: -s.original_words)[:10]],
         }
         return Match(work_id=work_id, score=round(score, 4), evidence=evidence)

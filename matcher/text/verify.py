@@ -24,7 +24,16 @@ class Span(msgspec.Struct, frozen=True, kw_only=True):
     matched_words: int
     q_chars: tuple[int, int] = (0, 0)
     w_chars: tuple[int, int] = (0, 0)
-    boilerplate: bool = False
+    longest_run: int = 0  # the longest stretch copied word for word
+    original_words: int = 0  # matched words not in boilerplate (passages shared by many works)
+    runs: list[tuple[int, int]] = msgspec.field(default_factory=list)  # (q_start, length) of exact runs
+
+
+    def summary(self) -> dict[str, object]:
+        """The passage as evidence: offsets in both texts and how much of it was copied."""
+        out: dict[str, object] = msgspec.to_builtins(self)
+        out.pop("runs")
+        return out
 
 
 def _runs(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], seed: int) -> list[tuple[int, int, int]]:
@@ -54,24 +63,32 @@ def _runs(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], seed: int) -> li
     return runs
 
 
-def copied_spans(query: Tokens, work: Tokens, *, seed: int = 4, max_gap: int = 6, min_words: int = 8) -> list[Span]:
-    """Copied passages of at least `min_words` matched words, runs merged across gaps of `max_gap` words."""
-    merged: list[list[int]] = []  # [q_start, q_end, w_start, w_end, matched]
-    for qi, wp, length in _runs(query.ids, work.ids, seed):
+def copied_spans(query: Tokens, work: Tokens, *, seed: int = 4, max_gap: int = 6, min_words: int = 8,
+                 boilerplate: npt.NDArray[np.bool_] | None = None) -> list[Span]:
+    """Copied passages, exact runs merged across gaps of `max_gap` words; kept when at least `min_words`
+    matched words are original (not covered by `boilerplate`, a per-query-word mask)."""
+    merged: list[list[int]] = []  # [q_start, q_end, w_start, w_end, run index from, run index to]
+    runs = _runs(query.ids, work.ids, seed)
+    for k, (qi, wp, length) in enumerate(runs):
         if merged:
             last = merged[-1]
             q_gap, w_gap = qi - last[1], wp - last[3]
             if 0 <= q_gap <= max_gap and 0 <= w_gap <= max_gap:
-                last[1], last[3], last[4] = qi + length, wp + length, last[4] + length
+                last[1], last[3], last[5] = qi + length, wp + length, k + 1
                 continue
-        merged.append([qi, qi + length, wp, wp + length, length])
+        merged.append([qi, qi + length, wp, wp + length, k, k + 1])
     spans = []
-    for qs, qe, ws, we, matched in merged:
-        if matched < min_words:
+    for qs, qe, ws, we, r0, r1 in merged:
+        inside = [(qi, length) for qi, _, length in runs[r0:r1]]
+        matched = sum(length for _, length in inside)
+        original = matched if boilerplate is None else sum(
+            length - int(boilerplate[qi : qi + length].sum()) for qi, length in inside)
+        if original < min_words:
             continue
         spans.append(Span(
             q_start=qs, q_end=qe, w_start=ws, w_end=we, matched_words=matched,
             q_chars=(int(query.starts[qs]), int(query.ends[qe - 1])),
             w_chars=(int(work.starts[ws]), int(work.ends[we - 1])),
+            longest_run=max(length for _, length in inside), original_words=original, runs=inside,
         ))
     return spans

@@ -1,0 +1,72 @@
+"""The development data set (`../shared/data/dev`): files by source, a fixed split, known overlaps.
+
+Calibration uses only the `calibration` half and benchmarks report on the `benchmark` half, split by a
+hash of the file name, so that a threshold is never reported on the items it was chosen on.
+"""
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+DEFAULT = Path(os.environ.get("PROVENANCE_DEV_DATA", Path(__file__).resolve().parents[2] / "shared/data/dev"))
+
+
+def split_of(relative: str) -> str:
+    return "calibration" if hashlib.sha256(relative.encode()).digest()[0] % 2 == 0 else "benchmark"
+
+
+class DevSet:
+    def __init__(self, root: Path, manifest: str) -> None:
+        if not (root / manifest).exists():
+            raise SystemExit(f"no {manifest} under {root}; pass --data PATH to the development data")
+        self.root = root
+        with (root / manifest).open(newline="") as f:
+            self.rows = list(csv.DictReader(f))
+
+    def files(self, split: str | None = None) -> list[tuple[Path, str]]:
+        """(path, source) pairs, sorted, of one split or all."""
+        return sorted((self.root / r["file"], r["source"]) for r in self.rows
+                      if split is None or split_of(r["file"]) == split)
+
+    def overlapping(self, overlaps: str) -> set[frozenset[str]]:
+        """Pairs of file names (basename) that legitimately share content."""
+        data = json.loads((self.root / overlaps).read_text())
+        pairs: set[frozenset[str]] = set()
+        for p in data.get("pairs", []):
+            pairs.add(frozenset((Path(p["a"]).name, Path(p["b"]).name)))
+        for group in data.get("groups", []):
+            names = [Path(g).name for g in group]
+            pairs.update(frozenset((a, b)) for a in names for b in names if a != b)
+        return pairs
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\w+", text.lower())
+
+
+def shares_passage(a: str, b: str, min_words: int = 30, max_edit: float = 0.1, gram: int = 5) -> bool:
+    """Reference oracle, independent of the matcher: does `a` hold a passage of `min_words` words of which at
+    least 1 - `max_edit` lie in `gram`-word sequences that also occur in `b`? It extends the overlaps files,
+    which list only passages shared word for word, to the templated near-copies that man pages of one family
+    are (the same paragraphs with a function name changed)."""
+    wa, wb = _words(a), _words(b)
+    if min(len(wa), len(wb)) < min_words:
+        return False
+    grams_b = {tuple(wb[i : i + gram]) for i in range(len(wb) - gram + 1)}
+    covered = [False] * len(wa)
+    for i in range(len(wa) - gram + 1):
+        if tuple(wa[i : i + gram]) in grams_b:
+            covered[i : i + gram] = [True] * gram
+    need = (1 - max_edit) * min_words
+    window = sum(covered[:min_words])
+    if window >= need:
+        return True
+    for i in range(min_words, len(wa)):
+        window += covered[i] - covered[i - min_words]
+        if window >= need:
+            return True
+    return False

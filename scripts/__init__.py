@@ -1,0 +1,1 @@
+"""Reproducible calibration scripts; their outputs are small files inside the packages."""
