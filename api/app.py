@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
@@ -24,7 +25,7 @@ from registry.service import Registry
 from registry.settings import Settings
 
 
-def _provide_registry(state: object) -> Registry:
+def _provide_registry(state: State) -> Registry:
     registry: Registry | None = getattr(state, "registry", None)
     if registry is None:
         raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")

@@ -41,6 +41,6 @@ def roles(*allowed: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
         account: Account = connection.user
         if account.role != Role.ADMIN and account.role not in allowed:
             names = ", ".join(r.value for r in allowed)
-            raise PermissionDenied(f"this endpoint is for {names} keys; yours is a {account.role.value} key")
+            raise PermissionDenied(f"this endpoint is for {names} keys; the role of your key is {account.role.value}")
 
     return guard

@@ -1,21 +1,13 @@
-"""Dependencies injected into handlers: the registry opened at start-up, and paging."""
+"""Helpers for handlers: paging parameters, the calling account, strict JSON decoding of form fields."""
 
 from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.datastructures import State
 from litestar.params import Parameter
 
 from registry.errors import InvalidInput
 from registry.models import Account
-from registry.service import Registry
-
-
-def provide_registry(state: State) -> Registry:
-    registry: Registry = state.registry
-    return registry
-
 
 T = TypeVar("T")
 

@@ -45,12 +45,16 @@ REGIONS = 2  # enrolled vectors per work: the whole image and its central 70%
 
 
 class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
-    """Logistic fusion: confidence = sigmoid(bias + w_pdq * pdq_sim + w_inliers * ln(1 + inliers) + w_cos * cos)."""
+    """Noisy-OR fusion of three signals, each turned into a probability by its own logistic curve:
 
-    bias: float = -6.0
-    w_pdq: float = 9.0
-    w_inliers: float = 2.0
-    w_cos: float = 1.0
+    p_pdq = sigmoid(pdq[0] + pdq[1] * (1 - distance / 64)), p_sift = sigmoid(sift[0] + sift[1] * ln(1 + inliers)),
+    p_cos = sigmoid(cos[0] + cos[1] * cosine); confidence = 1 - (1 - p_pdq)(1 - p_sift)(1 - p_cos).
+    Each curve is fitted on its signal alone, so one strong signal suffices and weak ones add up.
+    """
+
+    pdq: tuple[float, float] = (-12.0, 14.0)
+    sift: tuple[float, float] = (-8.0, 4.0)
+    cos: tuple[float, float] = (-30.0, 10.0)
     threshold: float = 0.5
     embedding_k: int = 8
     max_candidates: int = 12
@@ -86,10 +90,24 @@ def _regions(img: Image.Image, query: bool) -> list[Image.Image]:
                       max(round(y0 * h) + 1, round(y1 * h)))) for x0, y0, x1, y1 in boxes]
 
 
-def fuse(cal: ImageCalibration, pdq_distance: int | None, inliers: int, cosine: float) -> float:
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def signal_features(pdq_distance: int | None, inliers: int, cosine: float | None) -> tuple[float, float, float]:
+    """The three fused inputs: PDQ similarity (0 when no PDQ hit), ln(1 + inliers), cosine (0 when unknown)."""
     pdq_sim = 0.0 if pdq_distance is None else max(0.0, 1.0 - pdq_distance / 64.0)
-    z = cal.bias + cal.w_pdq * pdq_sim + cal.w_inliers * math.log1p(inliers) + cal.w_cos * cosine
-    return 1.0 / (1.0 + math.exp(-z))
+    return pdq_sim, math.log1p(inliers), 0.0 if cosine is None else cosine
+
+
+def fuse(cal: ImageCalibration, pdq_distance: int | None, inliers: int, cosine: float | None) -> float:
+    pdq_sim, log_inliers, cos = signal_features(pdq_distance, inliers, cosine)
+    miss = 1.0
+    for (a, b), x, present in ((cal.pdq, pdq_sim, pdq_distance is not None), (cal.sift, log_inliers, inliers > 0),
+                               (cal.cos, cos, cosine is not None)):
+        if present:
+            miss *= 1.0 - _sigmoid(a + b * x)
+    return 1.0 - miss
 
 
 class _Query:
@@ -242,7 +260,7 @@ class ImageMatcher:
             verification = lf.verify(q.features(), w_feat) or lf.verify(q.features(mirror=True), w_feat,
                                                                           mirrored=True)
         inliers = verification.inliers if verification else 0
-        score = 1.0 if exact else fuse(self.calibration, pdq_distance, inliers, cosine or 0.0)
+        score = 1.0 if exact else fuse(self.calibration, pdq_distance, inliers, cosine)
         evidence: dict[str, Any] = {
             "signal": "image",
             "exact_pixels": exact,
