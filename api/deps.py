@@ -4,15 +4,15 @@ from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from registry.errors import InvalidInput
 from registry.models import Account
 
 T = TypeVar("T")
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Parameter(ge=0, le=10_000_000, description="Items to skip.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
 
 
 def caller(request: Request) -> Account:  # type: ignore[type-arg]

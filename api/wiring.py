@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from matcher.base import Matcher
+from matcher.image.embed import Embedder, open_embedder
+from matcher.image.matcher import ImageMatcher
 from matcher.text.matcher import TextMatcher
 from registry.blobs import BlobStore
 from registry.service import Registry
@@ -28,23 +30,25 @@ def open_store(settings: Settings) -> Store:
     raise ValueError(f"unsupported database URL {url!r}; use sqlite:///PATH")
 
 
-def open_matchers(settings: Settings, store: Store, blobs: BlobStore) -> list[Matcher]:
+def open_matchers(
+    settings: Settings, store: Store, blobs: BlobStore, embedder: Embedder | None = None
+) -> list[Matcher]:
+    """The text and image matchers over index files in the data directory; `embedder` overrides the
+    configured one (tests share one loaded model)."""
     originals = _Originals(store, blobs)
     index_root = settings.data_dir / "indexes"
-    matchers: list[Matcher] = [
+    image_embedder = embedder if embedder is not None else open_embedder(settings.image_embedder)
+    return [
         TextMatcher(originals, index_dir=index_root / "text", threshold=settings.text_threshold),
+        ImageMatcher(originals, image_embedder, index_dir=index_root / "image", threshold=settings.image_threshold),
     ]
-    from matcher.image.matcher import open_image_matcher
-
-    matchers.append(open_image_matcher(settings, originals, index_root / "image"))
-    return matchers
 
 
-def open_registry(settings: Settings, *, sync: bool = True) -> Registry:
+def open_registry(settings: Settings, *, sync: bool = True, embedder: Embedder | None = None) -> Registry:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     blobs = BlobStore(settings.data_dir / "blobs")
-    registry = Registry(settings, store, blobs, open_matchers(settings, store, blobs))
+    registry = Registry(settings, store, blobs, open_matchers(settings, store, blobs, embedder))
     if sync:
         registry.sync_indexes()
     return registry

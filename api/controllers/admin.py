@@ -3,6 +3,8 @@
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import roles
 from api.deps import Limit, caller
@@ -18,13 +20,13 @@ class KeysController(Controller):
 
     @post("/", operation_id="CreateKey", status_code=201, sync_to_thread=True,
           summary="Create an account (if new) and an API key for it; the key is shown once.")
-    def create(self, request: Request, registry: Registry, data: KeyCreate) -> KeyOut:  # type: ignore[type-arg]
+    def create(self, request: Request, registry: NamedDependency[Registry], data: JSONBody[KeyCreate]) -> KeyOut:  # type: ignore[type-arg]
         key, secret = registry.create_key(data.name, Role(data.role), caller(request).id)
         return KeyOut(id=key.id, prefix=key.prefix, account=data.name, role=data.role,
                       created_at=key.created_at, key=secret)
 
     @get("/", operation_id="ListKeys", sync_to_thread=True)
-    def list_keys(self, registry: Registry) -> list[KeyOut]:
+    def list_keys(self, registry: NamedDependency[Registry]) -> list[KeyOut]:
         accounts = {a.id: a for a in registry.store.list_accounts()}
         return [KeyOut(id=k.id, prefix=k.prefix, account=accounts[k.account_id].name,
                        role=accounts[k.account_id].role.value, created_at=k.created_at, revoked_at=k.revoked_at)
@@ -32,7 +34,7 @@ class KeysController(Controller):
 
     @delete("/{key_id:str}", operation_id="RevokeKey", status_code=200, sync_to_thread=True,
             summary="Revoke a key; it is refused from the next request on.")
-    def revoke(self, request: Request, registry: Registry, key_id: str) -> KeyOut:  # type: ignore[type-arg]
+    def revoke(self, request: Request, registry: NamedDependency[Registry], key_id: FromPath[str]) -> KeyOut:  # type: ignore[type-arg]
         key = registry.store.revoke_key(key_id, caller(request).id)
         account = registry.store.get_account(key.account_id)
         return KeyOut(id=key.id, prefix=key.prefix, account=account.name, role=account.role.value,
@@ -45,13 +47,14 @@ class AuditController(Controller):
     guards = [roles(Role.AUDITOR)]
 
     @get("/log", operation_id="AuditLog", sync_to_thread=True, summary="Audit entries after `after`, in order.")
-    def log(self, registry: Registry, after: int = 0, limit: Limit = 100) -> list[dict[str, Any]]:
+    def log(self, registry: NamedDependency[Registry], after: FromQuery[int] = 0,
+            limit: Limit = 100) -> list[dict[str, Any]]:
         import msgspec
 
         return [msgspec.to_builtins(e) for e in registry.store.audit_entries(after, limit)]
 
     @get("/verify", operation_id="AuditVerify", sync_to_thread=True, summary="Recompute the hash chain.")
-    def verify(self, registry: Registry) -> dict[str, Any]:
+    def verify(self, registry: NamedDependency[Registry]) -> dict[str, Any]:
         import msgspec
 
         report: dict[str, Any] = msgspec.to_builtins(registry.store.verify_audit())
@@ -70,7 +73,7 @@ class MeController(Controller):
 @get("/v1/health", operation_id="Health", tags=["health"], exclude_from_auth=True,
      summary="200 once models and indexes are loaded, 503 before.")
 async def health(request: Request) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
-    registry: Registry | None = getattr(request.app.state, "registry", None)
+    registry: NamedDependency[Registry] | None = getattr(request.app.state, "registry", None)
     if registry is None:
         return Response({"status": "starting"}, status_code=503)
     return Response({"status": "ok", "matchers": {k.value: m.version for k, m in registry.matchers.items()},

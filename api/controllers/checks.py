@@ -6,6 +6,8 @@ from typing import Any
 import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from api.auth import roles
 from api.controllers.works import owner_names
@@ -42,7 +44,7 @@ class ChecksController(Controller):
 
     @post("/", guards=[roles(Role.OPERATOR)], operation_id="CreateCheck", status_code=200,
           description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.")
-    async def create(self, request: Request, registry: Registry) -> CheckOut:  # type: ignore[type-arg]
+    async def create(self, request: Request, registry: NamedDependency[Registry]) -> CheckOut:  # type: ignore[type-arg]
         account = caller(request)
         purpose: str
         content_type = request.headers.get("content-type", "")
@@ -66,9 +68,10 @@ class ChecksController(Controller):
 
     @get("/", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="ListChecks", sync_to_thread=True,
          summary="Checks, newest first: auditors see all, operators their own.")
-    def list_checks(self, request: Request, registry: Registry,  # type: ignore[type-arg]
-                    since: datetime | None = None, until: datetime | None = None, work_id: str | None = None,
-                    operator: str | None = None, verdict: Verdict | None = None,
+    def list_checks(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                    since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+                    work_id: FromQuery[str | None] = None, operator: FromQuery[str | None] = None,
+                    verdict: FromQuery[Verdict | None] = None,
                     limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
         account = caller(request)
         account_id = None
@@ -87,7 +90,7 @@ class ChecksController(Controller):
 
     @get("/{check_id:str}", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="GetCheck",
          sync_to_thread=True)
-    def get_check(self, request: Request, registry: Registry, check_id: str) -> CheckOut:  # type: ignore[type-arg]
+    def get_check(self, request: Request, registry: NamedDependency[Registry], check_id: FromPath[str]) -> CheckOut:  # type: ignore[type-arg]
         account = caller(request)
         check = registry.store.get_check(check_id)
         if account.role == Role.OPERATOR and check.account_id != account.id:

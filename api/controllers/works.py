@@ -5,8 +5,9 @@ from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from api.auth import roles
 from api.deps import Limit, Offset, caller, decode_json
@@ -47,7 +48,7 @@ class WorksController(Controller):
           summary="Enroll a work (multipart: `file`, optional JSON `metadata`).")
     def enroll(self, request: Request,  # type: ignore[type-arg]
                data: Annotated[WorkUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-               registry: Registry) -> WorkOut:
+               registry: NamedDependency[Registry]) -> WorkOut:
         account = caller(request)
         meta = decode_json(data.metadata, WorkMetadata, "metadata") if data.metadata else WorkMetadata()
         content = data.file.file.read()
@@ -57,8 +58,9 @@ class WorksController(Controller):
 
     @get("/", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="ListWorks", sync_to_thread=True,
          summary="A creator's own works; auditors see all.")
-    def list_works(self, request: Request, registry: Registry,  # type: ignore[type-arg]
-                   status: WorkStatus | None = None, limit: Limit = 100, offset: Offset = 0) -> list[WorkOut]:
+    def list_works(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                   status: FromQuery[WorkStatus | None] = None, limit: Limit = 100,
+                   offset: Offset = 0) -> list[WorkOut]:
         account = caller(request)
         owner = None if account.role in (Role.AUDITOR, Role.ADMIN) else account.id
         works = registry.store.list_works(owner_id=owner, status=status, limit=limit, offset=offset)
@@ -67,14 +69,14 @@ class WorksController(Controller):
 
     @get("/{work_id:str}", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="GetWork",
          sync_to_thread=True)
-    def get_work(self, request: Request, registry: Registry, work_id: str) -> WorkOut:  # type: ignore[type-arg]
+    def get_work(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
         work = owned_work(registry, caller(request), work_id, read_only=True)
         return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
 
     @patch("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="UpdateWorkTerms", sync_to_thread=True,
            summary="Change a work's license and opt-outs (owner only); each change is audited.")
-    def update(self, request: Request, registry: Registry, work_id: str,  # type: ignore[type-arg]
-               data: WorkUpdate) -> WorkOut:
+    def update(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
+               data: JSONBody[WorkUpdate]) -> WorkOut:
         account = caller(request)
         owned_work(registry, account, work_id)
         work = registry.store.update_terms(work_id, data.license, data.opt_outs, account.id)
@@ -82,7 +84,7 @@ class WorksController(Controller):
 
     @delete("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="WithdrawWork", status_code=200,
             sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.")
-    def withdraw(self, request: Request, registry: Registry, work_id: str) -> WorkOut:  # type: ignore[type-arg]
+    def withdraw(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
         account = caller(request)
         owned_work(registry, account, work_id)
         work = registry.withdraw(work_id, account.id)
@@ -90,7 +92,7 @@ class WorksController(Controller):
 
     @get("/{work_id:str}/matches", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="WorkMatches",
          sync_to_thread=True, summary="The checks that matched this work (its owner, or auditors).")
-    def matches(self, request: Request, registry: Registry, work_id: str,  # type: ignore[type-arg]
+    def matches(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                 limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
         owned_work(registry, caller(request), work_id, read_only=True)
         checks = registry.store.list_checks(CheckFilter(work_id=work_id, limit=limit, offset=offset))

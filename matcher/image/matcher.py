@@ -23,7 +23,7 @@ from PIL import Image
 
 from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
-from matcher.image.embed import Embedder, open_embedder
+from matcher.image.embed import Embedder
 from matcher.image.hashes import (
     PDQ_MAX_DISTANCE,
     PDQ_MIN_QUALITY,
@@ -37,7 +37,6 @@ from matcher.image.hashes import (
 from matcher.image.index import HashIndex, VectorIndex
 from registry.content import Content
 from registry.models import WorkKind
-from registry.settings import Settings
 
 VERSION = "image-fused-1"
 FORMAT = 1
@@ -339,8 +338,3 @@ class ImageMatcher:
             self.works[wid] = entry
             self.by_iid[entry.iid] = wid
             self.by_pixels.setdefault(entry.pixel_sha256, set()).add(wid)
-
-
-def open_image_matcher(settings: Settings, originals: OriginalSource, index_dir: Path) -> ImageMatcher:
-    return ImageMatcher(originals, open_embedder(settings.image_embedder), index_dir=index_dir,
-                        threshold=settings.image_threshold)

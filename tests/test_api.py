@@ -1,0 +1,208 @@
+"""The HTTP API through litestar's test client, with the real store and the real matchers."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.wiring import open_registry
+from matcher.image.embed import Embedder
+from registry.models import Role
+from registry.service import Registry
+from registry.settings import Settings
+from tests.conftest import FIXTURES
+
+CHELSEA = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
+EMMA = (FIXTURES / "texts" / "emma-ch001.txt").read_text()
+
+
+@dataclass
+class Env:
+    client: TestClient  # type: ignore[type-arg]
+    registry: Registry
+    keys: dict[str, str]
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def enroll(self, who: str, data: bytes, name: str, metadata: dict[str, Any] | None = None) -> Any:
+        form = {"metadata": json.dumps(metadata)} if metadata else None
+        return self.client.post("/v1/works", files={"file": (name, data)}, data=form, headers=self.h(who))
+
+
+@pytest.fixture
+def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
+    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
+    registry = open_registry(settings, embedder=embedder)
+    keys = {}
+    for name, role in [("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR),
+                       ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:
+        keys[name] = registry.create_key(name, role)[1]
+    with TestClient(create_app(settings, registry)) as client:
+        yield Env(client, registry, keys)
+    registry.close()
+
+
+def test_health_is_public_and_the_rest_needs_a_key(env: Env) -> None:
+    assert env.client.get("/v1/health").json()["status"] == "ok"
+    r = env.client.get("/v1/works")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    r = env.client.get("/v1/works", headers={"Authorization": "Bearer pvk_wrong"})
+    assert r.status_code == 401 and "unknown or revoked" in r.json()["error"]["message"]
+    assert env.client.get("/schema/openapi.json").status_code == 200
+
+
+def test_enroll_check_and_read_the_record(env: Env) -> None:
+    r = env.enroll("alice", CHELSEA, "chelsea.jpg", {"title": "Chelsea the cat",
+                                                      "license": {"id": "CC-BY-4.0", "commercial_use": True},
+                                                      "opt_outs": {"release": "attribution"}})
+    assert r.status_code == 201, r.text
+    work = r.json()
+    assert work["kind"] == "image" and work["title"] == "Chelsea the cat" and work["status"] == "active"
+    assert work["cawg_training_mining"]["entries"]["cawg.ai_training"] == {"use": "notAllowed"}
+    again = env.enroll("alice", CHELSEA, "chelsea.jpg")
+    assert again.status_code == 409 and again.json()["error"]["details"]["existing_id"] == work["id"]
+    text = env.enroll("alice", EMMA.encode(), "emma.txt", {"opt_outs": {"release": "notAllowed"}})
+    assert text.status_code == 201
+
+    r = env.client.post("/v1/checks", files={"file": ("out.jpg", CHELSEA)}, headers=env.h("op"))
+    assert r.status_code == 200, r.text
+    check = r.json()
+    assert check["verdict"] == "attribution_required" and check["purpose"] == "release"
+    assert [m["work_id"] for m in check["matches"]] == [work["id"]]
+    assert check["matches"][0]["owner"] == "alice" and check["matches"][0]["license"]["id"] == "CC-BY-4.0"
+    words = EMMA.split()
+    r = env.client.post("/v1/checks", json={"text": " ".join(words[100:300]), "purpose": "ai_training"},
+                        headers=env.h("op"))
+    assert r.status_code == 200 and r.json()["verdict"] == "blocked"
+    assert r.json()["matches"][0]["evidence"]["copied_words"] >= 190
+
+    assert env.client.get(f"/v1/checks/{check['id']}", headers=env.h("op")).json()["id"] == check["id"]
+    assert env.client.get(f"/v1/checks/{check['id']}", headers=env.h("op2")).status_code == 404
+    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()) == 2
+    assert env.client.get("/v1/checks", headers=env.h("op2")).json() == []
+    assert len(env.client.get("/v1/checks", headers=env.h("audit")).json()) == 2
+    blocked = env.client.get("/v1/checks", params={"verdict": "blocked"}, headers=env.h("audit")).json()
+    assert len(blocked) == 1 and blocked[0]["purpose"] == "ai_training"
+    by_op = env.client.get("/v1/checks", params={"operator": "op2"}, headers=env.h("audit")).json()
+    assert by_op == []
+    matches = env.client.get(f"/v1/works/{work['id']}/matches", headers=env.h("alice")).json()
+    assert [c["id"] for c in matches] == [check["id"]]
+    assert env.client.get(f"/v1/works/{work['id']}/matches", headers=env.h("bob")).status_code == 404
+
+    log = env.client.get("/v1/audit/log", headers=env.h("audit")).json()
+    assert [e["action"] for e in log].count("check.made") == 2
+    assert env.client.get("/v1/audit/verify", headers=env.h("audit")).json()["ok"] is True
+
+
+def test_terms_changes_and_withdrawal(env: Env) -> None:
+    work = env.enroll("alice", EMMA.encode(), "emma.txt").json()
+    r = env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "allowed"},
+                                                           "license": {"id": "CC0-1.0", "attribution_required": False}},
+                         headers=env.h("alice"))
+    assert r.status_code == 200 and r.json()["opt_outs"]["release"] == "allowed"
+    assert env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "allowed"}},
+                            headers=env.h("bob")).status_code == 404
+    r = env.client.post("/v1/checks", json={"text": EMMA}, headers=env.h("op"))
+    assert r.json()["verdict"] == "clear" and len(r.json()["matches"]) == 1
+    r = env.client.delete(f"/v1/works/{work['id']}", headers=env.h("alice"))
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    r = env.client.post("/v1/checks", json={"text": EMMA}, headers=env.h("op"))
+    assert r.json()["matches"] == []
+    assert env.client.get(f"/v1/works/{work['id']}", headers=env.h("alice")).json()["status"] == "withdrawn"
+    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    assert "work.terms_changed" in actions and "work.withdrawn" in actions
+
+
+def test_keys_are_admin_only_and_revocation_is_immediate(env: Env) -> None:
+    r = env.client.post("/v1/keys", json={"name": "carol", "role": "creator"}, headers=env.h("root"))
+    assert r.status_code == 201
+    created = r.json()
+    carol = {"Authorization": f"Bearer {created['key']}"}
+    assert env.client.get("/v1/me", headers=carol).json()["name"] == "carol"
+    listed = env.client.get("/v1/keys", headers=env.h("root")).json()
+    assert all(k["key"] is None for k in listed)
+    assert env.client.post("/v1/keys", json={"name": "x", "role": "admin"}, headers=env.h("alice")).status_code == 403
+    assert env.client.delete(f"/v1/keys/{created['id']}", headers=env.h("root")).status_code == 200
+    assert env.client.get("/v1/me", headers=carol).status_code == 401
+    bad = env.client.post("/v1/keys", json={"name": "x", "role": "wizard"}, headers=env.h("root"))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+
+
+ENDPOINTS: list[tuple[str, str, set[str]]] = [
+    ("GET", "/v1/works", {"root", "alice", "audit"}),
+    ("POST", "/v1/works", {"root", "alice"}),
+    ("GET", "/v1/works/{work}", {"root", "alice", "audit"}),
+    ("PATCH", "/v1/works/{work}", {"root", "alice"}),
+    ("GET", "/v1/works/{work}/matches", {"root", "alice", "audit"}),
+    ("DELETE", "/v1/works/{work}", {"root", "alice"}),
+    ("POST", "/v1/checks", {"root", "op", "op2"}),
+    ("GET", "/v1/checks", {"root", "op", "op2", "audit"}),
+    ("GET", "/v1/keys", {"root"}),
+    ("POST", "/v1/keys", {"root"}),
+    ("GET", "/v1/audit/log", {"root", "audit"}),
+    ("GET", "/v1/audit/verify", {"root", "audit"}),
+]
+
+
+def test_permission_matrix(env: Env) -> None:
+    """Every role against every endpoint; creators against each other's works (bob gets 404 on alice's)."""
+    for method, path, allowed in ENDPOINTS:
+        for who in ["root", "alice", "bob", "op", "op2", "audit"]:
+            work = env.enroll("alice", f"a work for {method} {path} {who} " .encode() * 20, "w.txt").json()["id"]
+            url = path.replace("{work}", work)
+            kwargs: dict[str, Any] = {"headers": env.h(who)}
+            if method == "POST" and path == "/v1/works":
+                kwargs["files"] = {"file": ("n.txt", f"new text by {who} for the matrix".encode())}
+            elif method == "POST" and path == "/v1/checks":
+                kwargs["json"] = {"text": "some generated text to check"}
+            elif method == "POST":
+                kwargs["json"] = {"name": f"k-{who}", "role": "auditor"}
+            elif method == "PATCH":
+                kwargs["json"] = {"opt_outs": {"release": "allowed"}}
+            status = env.client.request(method, url, **kwargs).status_code
+            may = who in allowed or (who == "bob" and "{work}" not in path and "alice" in allowed)
+            if may:
+                assert status < 400, f"{who} {method} {path}: {status}"
+            else:
+                expected = 404 if who == "bob" and "{work}" in path else 403
+                assert status == expected, f"{who} {method} {path}: {status}, wanted {expected}"
+
+
+@pytest.mark.parametrize(("files", "data", "status", "code"), [
+    ({"file": ("e.txt", b"")}, None, 415, "unsupported_content"),
+    ({"file": ("x.jpg", CHELSEA[:3000])}, None, 415, "unsupported_content"),
+    ({"file": ("x.jpg", b"plain text pretending")}, None, 415, "unsupported_content"),
+    ({"file": ("l.txt", "caf\xe9".encode("latin-1"))}, None, 415, "unsupported_content"),
+    ({"file": ("t.txt", b"fine text")}, {"metadata": "{not json"}, 400, "invalid_input"),
+    ({"file": ("t.txt", b"fine text")}, {"metadata": '{"colour": "red"}'}, 400, "invalid_input"),
+    ({"file": ("t.txt", b"fine text")}, {"metadata": '{"title": 5}'}, 400, "invalid_input"),
+    ({"file": ("t.txt", b"fine text")}, {"metadata": '{"opt_outs": {"ai_training": {"use": "maybe"}}}'}, 400,
+     "invalid_input"),
+    ({"file": ("big.txt", b"a" * 2_100_000)}, None, 413, "content_too_large"),
+])
+def test_bad_enrollments_get_clear_errors_and_store_nothing(env: Env, files: dict[str, Any],
+                                                           data: dict[str, str] | None, status: int, code: str) -> None:
+    r = env.client.post("/v1/works", files=files, data=data, headers=env.h("alice"))
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+    assert env.registry.store.list_works() == []
+    assert [e.action for e in env.registry.store.audit_entries()].count("work.enrolled") == 0
+
+
+def test_bad_checks(env: Env) -> None:
+    for body in ({"text": ""}, {"text": "x", "purpose": "nope"}, {"txt": "x"}):
+        r = env.client.post("/v1/checks", json=body, headers=env.h("op"))
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_input", body
+    r = env.client.post("/v1/checks", content=b"raw", headers={**env.h("op"), "content-type": "text/plain"})
+    assert r.status_code == 400
+    r = env.client.post("/v1/checks", files={"other": ("a.txt", b"x")}, headers=env.h("op"))
+    assert r.status_code == 400 and "'file'" in r.json()["error"]["message"]
+    r = env.client.post("/v1/checks", files={"file": ("a.txt", b"words")}, data={"purpose": "nope"},
+                        headers=env.h("op"))
+    assert r.status_code == 400
