@@ -17,7 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import auth_middleware
-from api.controllers.admin import AuditController, KeysController, MeController, health
+from api.controllers.admin import AuditController, JobsController, KeysController, MeController, health
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.errors import EXCEPTION_HANDLERS
@@ -57,7 +57,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                     reg.close()
 
     return Litestar(
-        route_handlers=[WorksController, ChecksController, KeysController, AuditController, MeController, health],
+        route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
+                        MeController, health],
         dependencies={"registry": Provide(_provide_registry, sync_to_thread=False)},
         middleware=[auth_middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

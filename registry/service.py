@@ -18,6 +18,7 @@ from registry.blobs import BlobStore
 from registry.content import Content, kind_from_name, load_content
 from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PermissionDenied
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
+from registry.jobs import JobRunner
 from registry.models import Account, ApiKey, Check, MatchRecord, Role, Verdict, Work, WorkKind, WorkStatus
 from registry.settings import Settings
 from registry.store import Store
@@ -42,6 +43,14 @@ class Registry:
         self.blobs = blobs
         self.matchers: dict[WorkKind, Matcher] = {m.kind: m for m in matchers}
         self._index_lock = threading.RLock()
+        self._jobs: JobRunner | None = None
+
+    @property
+    def jobs(self) -> JobRunner:
+        """Bulk-enrollment jobs, run by a worker thread started on first use."""
+        if self._jobs is None:
+            self._jobs = JobRunner(self.enroll)
+        return self._jobs
 
     # -- content --------------------------------------------------------------------------------------
     def load(self, data: bytes, kind: WorkKind | None = None) -> Content:
@@ -173,6 +182,8 @@ class Registry:
                 matcher.save()
 
     def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.close()
         self.save_indexes()
         self.store.close()
 

@@ -206,3 +206,26 @@ def test_bad_checks(env: Env) -> None:
     r = env.client.post("/v1/checks", files={"file": ("a.txt", b"words")}, data={"purpose": "nope"},
                         headers=env.h("op"))
     assert r.status_code == 400
+
+
+def test_bulk_enrollment_job_reports_each_file(env: Env) -> None:
+    files = [("files", (p.name, p.read_bytes())) for p in sorted((FIXTURES / "images").glob("*.jpg"))]
+    files += [("files", ("empty.txt", b"")), ("files", ("emma.txt", EMMA.encode()))]
+    meta = {"metadata": json.dumps({"opt_outs": {"release": "notAllowed"}})}
+    env.enroll("alice", EMMA.encode(), "emma-first.txt")
+    r = env.client.post("/v1/works/bulk", files=files, data=meta, headers=env.h("alice"))
+    assert r.status_code == 202, r.text
+    job = env.registry.jobs.wait(r.json()["id"])
+    polled = env.client.get(f"/v1/jobs/{job.id}", headers=env.h("alice")).json()
+    assert polled["status"] == "done" and polled["total"] == 6
+    assert (polled["enrolled"], polled["skipped"], polled["rejected"]) == (4, 1, 1)
+    outcome = {o["filename"]: o for o in polled["results"]}
+    assert outcome["empty.txt"]["status"] == "rejected" and "empty" in outcome["empty.txt"]["error"]
+    assert outcome["emma.txt"]["status"] == "skipped"
+    work = env.client.get(f"/v1/works/{outcome['coffee.jpg']['work_id']}", headers=env.h("alice")).json()
+    assert work["opt_outs"]["release"] == "notAllowed" and work["title"] == "coffee.jpg"
+    assert env.client.get(f"/v1/jobs/{job.id}", headers=env.h("bob")).status_code == 404
+    r = env.client.post("/v1/checks", files={"file": ("q.jpg", CHELSEA)}, headers=env.h("op"))
+    assert r.json()["verdict"] == "blocked"
+    empty = env.client.post("/v1/works/bulk", files={"other": ("a.txt", b"x")}, headers=env.h("alice"))
+    assert empty.status_code == 400

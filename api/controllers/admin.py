@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.auth import roles
 from api.deps import Limit, caller
 from api.schemas import AccountOut, KeyCreate, KeyOut
+from registry.jobs import Job
 from registry.models import Role
 from registry.service import Registry
 
@@ -39,6 +40,17 @@ class KeysController(Controller):
         account = registry.store.get_account(key.account_id)
         return KeyOut(id=key.id, prefix=key.prefix, account=account.name, role=account.role.value,
                       created_at=key.created_at, revoked_at=key.revoked_at)
+
+
+class JobsController(Controller):
+    path = "/v1/jobs"
+    tags = ["works"]
+    guards = [roles(Role.CREATOR)]
+
+    @get("/{job_id:str}", operation_id="GetJob", sync_to_thread=False, summary="A bulk enrollment job's progress.")
+    def get_job(self, request: Request, registry: NamedDependency[Registry], job_id: FromPath[str]) -> Job:  # type: ignore[type-arg]
+        account = caller(request)
+        return registry.jobs.get(job_id, None if account.role == Role.ADMIN else account.id)
 
 
 class AuditController(Controller):

@@ -1,12 +1,13 @@
 """Checks: submit an output (multipart upload or JSON text) and read the history of checks."""
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery
 
 from api.auth import roles
@@ -16,6 +17,7 @@ from api.schemas import CheckOut, TextCheck
 from registry.errors import InvalidInput, NotFound
 from registry.models import CheckFilter, Role, Verdict
 from registry.service import Registry
+from registry.terms import PURPOSES
 
 CHECK_DESCRIPTION = """Check a generated output against the registry.
 
@@ -24,18 +26,23 @@ field, or `application/json` `{"text": "...", "purpose": "..."}`. `purpose` is `
 `ai_training`, `ai_generative_training`, `ai_inference` or `data_mining`. The answer holds the verdict and
 only the works above the decision threshold, best first, with their terms and the evidence."""
 
-CHECK_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary"},
-                           "purpose": {"type": "string", "enum": ["release", "ai_training",
-                                                                  "ai_generative_training", "ai_inference",
-                                                                  "data_mining"]}}}},
-        "application/json": {"schema": {"$ref": "#/components/schemas/TextCheck"}},
-    },
-}
+_PURPOSE = Schema(type=OpenAPIType.STRING, enum=list(PURPOSES), default="release")
+
+
+@dataclass
+class CheckOperation(Operation):
+    """The OpenAPI operation of `POST /v1/checks`, whose body the handler reads itself (two media types)."""
+
+    def __post_init__(self) -> None:
+        multipart = Schema(type=OpenAPIType.OBJECT, required=["file"], properties={
+            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY,
+                           description="The output to check: an image or UTF-8 text."),
+            "purpose": _PURPOSE})
+        text = Schema(type=OpenAPIType.OBJECT, required=["text"], additional_properties=False, properties={
+            "text": Schema(type=OpenAPIType.STRING, min_length=1), "purpose": _PURPOSE})
+        self.request_body = RequestBody(required=True, content={
+            "multipart/form-data": OpenAPIMediaType(schema=multipart),
+            "application/json": OpenAPIMediaType(schema=text)})
 
 
 class ChecksController(Controller):
@@ -43,7 +50,8 @@ class ChecksController(Controller):
     tags = ["checks"]
 
     @post("/", guards=[roles(Role.OPERATOR)], operation_id="CreateCheck", status_code=200,
-          description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.")
+          description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.",
+          operation_class=CheckOperation)
     async def create(self, request: Request, registry: NamedDependency[Registry]) -> CheckOut:  # type: ignore[type-arg]
         account = caller(request)
         purpose: str

@@ -7,12 +7,14 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from api.auth import roles
 from api.deps import Limit, Offset, caller, decode_json
 from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
+from registry.jobs import Job
 from registry.models import Account, CheckFilter, Role, Work, WorkStatus
 from registry.service import Registry
 
@@ -40,6 +42,22 @@ def owner_names(registry: Registry) -> dict[str, str]:
     return {a.id: a.name for a in registry.store.list_accounts()}
 
 
+BULK_DESCRIPTION = """Enroll many files at once: `multipart/form-data` with one or more `files` parts and an
+optional JSON `metadata` part (`license`, `opt_outs`) applied to every file; each file's title is its
+name. Answers 202 with a job; poll `GET /v1/jobs/{id}` for each file's outcome (enrolled, skipped as
+already enrolled, or rejected with the reason)."""
+
+
+@dataclass
+class BulkOperation(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["files"], properties={
+                "files": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING,
+                                                                     format=OpenAPIFormat.BINARY)),
+                "metadata": Schema(type=OpenAPIType.STRING, description="JSON: license and opt_outs")}))})
+
+
 class WorksController(Controller):
     path = "/v1/works"
     tags = ["works"]
@@ -55,6 +73,22 @@ class WorksController(Controller):
         work = registry.enroll(account, content, title=meta.title or data.file.filename or None,
                                license=meta.license, opt_outs=meta.opt_outs, filename=data.file.filename)
         return WorkOut.of(work, account.name)
+
+    @post("/bulk", guards=[roles(Role.CREATOR)], operation_id="EnrollBulk", status_code=202,
+          description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
+          operation_class=BulkOperation, request_max_body_size=2**31)
+    async def enroll_bulk(self, request: Request, registry: NamedDependency[Registry]) -> Job:  # type: ignore[type-arg]
+        account = caller(request)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise InvalidInput("send multipart/form-data with one or more 'files' parts")
+        form = await request.form()
+        uploads = [u for u in form.getall("files") if isinstance(u, UploadFile)] if "files" in form else []
+        if not uploads:
+            raise InvalidInput("the bulk upload needs one or more 'files' parts")
+        raw_meta = form.get("metadata")
+        meta = decode_json(raw_meta, WorkMetadata, "metadata") if isinstance(raw_meta, str) else WorkMetadata()
+        files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads)]
+        return registry.jobs.submit(account, files, meta.license, meta.opt_outs)
 
     @get("/", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="ListWorks", sync_to_thread=True,
          summary="A creator's own works; auditors see all.")

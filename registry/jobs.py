@@ -1,0 +1,110 @@
+"""Bulk enrollment jobs: many files enrolled in the background, each outcome reported as it happens.
+
+A job is held in memory by the process that accepted it; each file is enrolled (and committed) on its own,
+so a restart loses the job's progress report, never a work that was reported enrolled.
+"""
+
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import msgspec
+
+from registry.errors import Conflict, NotFound, ProvenanceError
+from registry.ids import new_id, utcnow
+from registry.models import Account
+from registry.terms import LicenseTerms, OptOuts
+
+
+class FileOutcome(msgspec.Struct, kw_only=True):
+    filename: str
+    status: str  # enrolled, skipped (already enrolled), rejected
+    work_id: str | None = None
+    error: str | None = None
+
+
+class Job(msgspec.Struct, kw_only=True):
+    id: str
+    owner_id: str
+    created_at: datetime
+    status: str  # queued, running, done
+    total: int
+    enrolled: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    results: list[FileOutcome] = msgspec.field(default_factory=list)
+    finished_at: datetime | None = None
+
+
+
+
+class JobRunner:
+    """One worker thread enrolling the files of queued jobs in order."""
+
+    def __init__(self, enroll: Callable[..., object], max_jobs: int = 1000) -> None:
+        self._enroll = enroll
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Job, Account, list[tuple[str, bytes]], LicenseTerms | None,
+                                       OptOuts | None] | None] = queue.Queue()
+        self._max_jobs = max_jobs
+        self._worker = threading.Thread(target=self._run, name="bulk-enroll", daemon=True)
+        self._worker.start()
+
+    def submit(self, owner: Account, files: list[tuple[str, bytes]], license: LicenseTerms | None,
+               opt_outs: OptOuts | None) -> Job:
+        job = Job(id=new_id("job"), owner_id=owner.id, created_at=utcnow(), status="queued", total=len(files))
+        with self._lock:
+            if len(self._jobs) >= self._max_jobs:  # forget the oldest finished jobs
+                for old in [j.id for j in self._jobs.values() if j.status == "done"][: self._max_jobs // 10 + 1]:
+                    del self._jobs[old]
+            self._jobs[job.id] = job
+        self._queue.put((job, owner, files, license, opt_outs))
+        return self.get(job.id, owner.id)
+
+    def get(self, job_id: str, owner_id: str | None) -> Job:
+        """A snapshot of the job; `owner_id` None reads any job (admins)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or (owner_id is not None and job.owner_id != owner_id):
+                raise NotFound(f"no job {job_id} (jobs are kept in memory by the server that accepted them)")
+            return msgspec.structs.replace(job, results=list(job.results))
+
+    def wait(self, job_id: str, timeout: float = 60.0) -> Job:
+        """Block until the job is done (for tests and the command line)."""
+        deadline = threading.Event()
+        for _ in range(int(timeout * 20)):
+            job = self.get(job_id, None)
+            if job.status == "done":
+                return job
+            deadline.wait(0.05)
+        raise TimeoutError(f"job {job_id} not done after {timeout}s")
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            job, owner, files, license, opt_outs = item
+            with self._lock:
+                job.status = "running"
+            for filename, data in files:
+                try:
+                    work = self._enroll(owner, data, title=filename, license=license, opt_outs=opt_outs,
+                                        filename=filename)
+                    outcome = FileOutcome(filename=filename, status="enrolled", work_id=getattr(work, "id", None))
+                except Conflict as exc:
+                    outcome = FileOutcome(filename=filename, status="skipped",
+                                          work_id=str(exc.details.get("existing_id")), error=exc.message)
+                except ProvenanceError as exc:
+                    outcome = FileOutcome(filename=filename, status="rejected", error=exc.message)
+                except Exception as exc:  # one bad file must not stop the job
+                    outcome = FileOutcome(filename=filename, status="rejected", error=f"internal error: {exc}")
+                with self._lock:
+                    job.results.append(outcome)
+                    setattr(job, outcome.status, getattr(job, outcome.status) + 1)
+            with self._lock:
+                job.status = "done"
+                job.finished_at = utcnow()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=30)
