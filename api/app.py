@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
@@ -21,6 +21,7 @@ from api.controllers.admin import AuditController, JobsController, KeysControlle
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.errors import EXCEPTION_HANDLERS
+from registry.errors import InvalidInput
 from registry.service import Registry
 from registry.settings import Settings
 
@@ -30,6 +31,20 @@ def _provide_registry(state: State) -> Registry:
     if registry is None:
         raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
     return registry
+
+
+_NOT_QUERY = {"self", "request", "registry", "data", "state", "headers", "cookies", "scope", "socket"}
+
+
+def reject_unknown_query_parameters(request: Request) -> None:  # type: ignore[type-arg]
+    """A strict API: a query parameter the endpoint does not take is an error, not silently ignored."""
+    handler = request.route_handler
+    params = handler.parsed_fn_signature.parameters
+    known = {name for name in params if name not in _NOT_QUERY} - set(request.path_params)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes: {allowed}")
 
 
 def create_app(settings: Settings, registry: Registry | None = None) -> Litestar:
@@ -63,6 +78,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         middleware=[auth_middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
+        before_request=reject_unknown_query_parameters,
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="Provenance", version="0.1.0",

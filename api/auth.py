@@ -38,7 +38,11 @@ def roles(*allowed: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
     """A guard admitting only accounts with one of `allowed` roles (admins always)."""
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        account: Account = connection.user
+        account: Account | None = connection.scope.get("user")
+        if account is None:
+            if connection.scope.get("method") == "OPTIONS":  # CORS preflight: answered without a key
+                return
+            raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
         if account.role != Role.ADMIN and account.role not in allowed:
             names = ", ".join(r.value for r in allowed)
             raise PermissionDenied(f"this endpoint is for {names} keys; the role of your key is {account.role.value}")

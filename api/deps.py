@@ -1,9 +1,11 @@
 """Helpers for handlers: paging parameters, the calling account, strict JSON decoding of form fields."""
 
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import UploadFile
 from litestar.params import QueryParameter
 
 from registry.errors import InvalidInput
@@ -13,6 +15,20 @@ T = TypeVar("T")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
+
+
+Timestamp = Annotated[str | None, QueryParameter(
+    format="date-time", description="ISO 8601 time, e.g. 2026-11-25T18:00:00Z")]
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name}={value!r} is not an ISO 8601 time such as 2026-11-25T18:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def caller(request: Request) -> Account:  # type: ignore[type-arg]
@@ -28,3 +44,33 @@ def decode_json(raw: str | bytes, type_: type[T], what: str) -> T:
         raise InvalidInput(f"{what} is invalid: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"{what} is not valid JSON: {exc}") from None
+
+
+async def read_form(request: Request, files: dict[str, bool], fields: set[str]) -> tuple[  # type: ignore[type-arg]
+        dict[str, list[UploadFile]], dict[str, str]]:
+    """Parse a multipart body strictly: `files` maps each file part to whether it may repeat; every other
+    part must be a single plain field named in `fields`. Anything else is a 400 that names the part."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput(f"send multipart/form-data with a {' or '.join(repr(f) for f in files)} part")
+    form = await request.form()
+    uploads: dict[str, list[UploadFile]] = {name: [] for name in files}
+    values: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if name in files and isinstance(value, UploadFile):
+            if uploads[name] and not files[name]:
+                raise InvalidInput(f"send one {name!r} part, not several")
+            uploads[name].append(value)
+        elif name in fields and isinstance(value, str):
+            if name in values:
+                raise InvalidInput(f"send the {name!r} field once")
+            values[name] = value
+        elif name in files or name in fields:
+            kind = "a file" if name in files else "a plain field"
+            raise InvalidInput(f"{name!r} must be {kind}")
+        else:
+            known = ", ".join(repr(n) for n in [*files, *sorted(fields)])
+            raise InvalidInput(f"unknown form part {name!r}; this endpoint takes {known}")
+    for name in files:
+        if not uploads[name]:
+            raise InvalidInput(f"the multipart body needs a {name!r} part")
+    return uploads, values

@@ -4,8 +4,10 @@ import logging
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.schemas import ErrorOut
 from registry.errors import (
     Conflict,
     ContentTooLarge,
@@ -69,5 +71,19 @@ def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, obj
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
                           "an unexpected error occurred; it has been logged")
 
+
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    status: ResponseSpec(data_container=ErrorOut, description=description, generate_examples=False)
+    for status, description in [
+        (400, "The request is malformed: the message says what to fix."),
+        (401, "No API key, or an unknown or revoked one."),
+        (403, "The key's role may not use this endpoint."),
+        (404, "No such item, or not one this key may see."),
+        (409, "Already enrolled: `details.existing_id` names the existing work."),
+        (413, "Over the upload size, pixel or text length limit."),
+        (415, "Not an image or text that can be fingerprinted (empty, truncated, mislabelled, not UTF-8)."),
+        (503, "The registry is still loading its indexes."),
+    ]
+}
 
 EXCEPTION_HANDLERS = {ProvenanceError: provenance_error, HTTPException: http_error, Exception: unexpected_error}

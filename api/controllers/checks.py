@@ -1,18 +1,17 @@
 """Checks: submit an output (multipart upload or JSON text) and read the history of checks."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery
 
 from api.auth import roles
 from api.controllers.works import owner_names
-from api.deps import Limit, Offset, caller, decode_json
+from api.deps import Limit, Offset, Timestamp, caller, decode_json, parse_time, read_form
+from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, TextCheck
 from registry.errors import InvalidInput, NotFound
 from registry.models import CheckFilter, Role, Verdict
@@ -51,7 +50,8 @@ class ChecksController(Controller):
 
     @post("/", guards=[roles(Role.OPERATOR)], operation_id="CreateCheck", status_code=200,
           description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.",
-          operation_class=CheckOperation)
+          operation_class=CheckOperation,
+          responses=ERROR_RESPONSES)
     async def create(self, request: Request, registry: NamedDependency[Registry]) -> CheckOut:  # type: ignore[type-arg]
         account = caller(request)
         purpose: str
@@ -60,28 +60,25 @@ class ChecksController(Controller):
             body = decode_json(await request.body(), TextCheck, "JSON body")
             data, purpose, filename = body.text.encode("utf-8"), str(body.purpose), None
         elif content_type.startswith("multipart/form-data"):
-            form = await request.form()
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise InvalidInput("multipart body needs a 'file' part holding the output to check")
+            uploads, fields = await read_form(request, {"file": False}, {"purpose"})
+            upload = uploads["file"][0]
             data, filename = await upload.read(), upload.filename
-            raw_purpose = form.get("purpose", "release")
-            if not isinstance(raw_purpose, str):
-                raise InvalidInput("'purpose' must be a plain form field")
-            purpose = raw_purpose
+            purpose = fields.get("purpose", "release")
         else:
             raise InvalidInput("send multipart/form-data with a 'file' part, or JSON {\"text\": ...}")
         check = await anyio.to_thread.run_sync(registry.check, account, data, purpose, filename)
         return CheckOut.of(check, owner_names(registry))
 
     @get("/", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="ListChecks", sync_to_thread=True,
-         summary="Checks, newest first: auditors see all, operators their own.")
+         summary="Checks, newest first: auditors see all, operators their own.",
+         responses=ERROR_RESPONSES)
     def list_checks(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                    since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+                    since: Timestamp = None, until: Timestamp = None,
                     work_id: FromQuery[str | None] = None, operator: FromQuery[str | None] = None,
                     verdict: FromQuery[Verdict | None] = None,
                     limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
         account = caller(request)
+        since_at, until_at = parse_time(since, "since"), parse_time(until, "until")
         account_id = None
         if account.role == Role.OPERATOR:
             account_id = account.id
@@ -91,13 +88,15 @@ class ChecksController(Controller):
                 return []
             account_id = found.id
         checks = registry.store.list_checks(CheckFilter(
-            account_id=account_id, work_id=work_id, verdict=verdict, since=since, until=until,
+            account_id=account_id, work_id=work_id, verdict=verdict,
+            since=since_at, until=until_at,
             limit=limit, offset=offset))
         names = owner_names(registry)
         return [CheckOut.of(c, names) for c in checks]
 
     @get("/{check_id:str}", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="GetCheck",
-         sync_to_thread=True)
+         sync_to_thread=True,
+         responses=ERROR_RESPONSES)
     def get_check(self, request: Request, registry: NamedDependency[Registry], check_id: FromPath[str]) -> CheckOut:  # type: ignore[type-arg]
         account = caller(request)
         check = registry.store.get_check(check_id)

@@ -1,28 +1,21 @@
 """Works: enroll, list, read, change terms, withdraw, and the checks that matched a work."""
 
 from dataclasses import dataclass
-from typing import Annotated
 
+import anyio
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import roles
-from api.deps import Limit, Offset, caller, decode_json
+from api.deps import Limit, Offset, caller, decode_json, read_form
+from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
-from registry.errors import InvalidInput, NotFound
+from registry.errors import NotFound
 from registry.jobs import Job
 from registry.models import Account, CheckFilter, Role, Work, WorkStatus
 from registry.service import Registry
-
-
-@dataclass
-class WorkUpload:
-    file: UploadFile
-    metadata: str | None = None
 
 
 def owned_work(registry: Registry, account: Account, work_id: str, *, read_only: bool = False) -> Work:
@@ -48,50 +41,61 @@ name. Answers 202 with a job; poll `GET /v1/jobs/{id}` for each file's outcome (
 already enrolled, or rejected with the reason)."""
 
 
+_METADATA = Schema(type=OpenAPIType.STRING, content_media_type="application/json",
+                   description="JSON object: title, license, opt_outs (all optional)")
+
+
+@dataclass
+class EnrollOperation(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], additional_properties=False, properties={
+                "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), "metadata": _METADATA}))})
+
+
 @dataclass
 class BulkOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(
-            schema=Schema(type=OpenAPIType.OBJECT, required=["files"], properties={
+            schema=Schema(type=OpenAPIType.OBJECT, required=["files"], additional_properties=False, properties={
                 "files": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING,
                                                                      format=OpenAPIFormat.BINARY)),
-                "metadata": Schema(type=OpenAPIType.STRING, description="JSON: license and opt_outs")}))})
+                "metadata": _METADATA}))})
 
 
 class WorksController(Controller):
     path = "/v1/works"
     tags = ["works"]
 
-    @post("/", guards=[roles(Role.CREATOR)], operation_id="EnrollWork", status_code=201, sync_to_thread=True,
-          summary="Enroll a work (multipart: `file`, optional JSON `metadata`).")
-    def enroll(self, request: Request,  # type: ignore[type-arg]
-               data: Annotated[WorkUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-               registry: NamedDependency[Registry]) -> WorkOut:
+    @post("/", guards=[roles(Role.CREATOR)], operation_id="EnrollWork", status_code=201,
+          operation_class=EnrollOperation,
+          summary="Enroll a work (multipart: `file`, optional JSON `metadata`).",
+          responses=ERROR_RESPONSES)
+    async def enroll(self, request: Request, registry: NamedDependency[Registry]) -> WorkOut:  # type: ignore[type-arg]
         account = caller(request)
-        meta = decode_json(data.metadata, WorkMetadata, "metadata") if data.metadata else WorkMetadata()
-        content = data.file.file.read()
-        work = registry.enroll(account, content, title=meta.title or data.file.filename or None,
-                               license=meta.license, opt_outs=meta.opt_outs, filename=data.file.filename)
+        uploads, fields = await read_form(request, {"file": False}, {"metadata"})
+        meta = decode_json(fields["metadata"], WorkMetadata, "metadata") if "metadata" in fields else WorkMetadata()
+        upload = uploads["file"][0]
+        content = await upload.read()
+        work = await anyio.to_thread.run_sync(lambda: registry.enroll(
+            account, content, title=meta.title or upload.filename or None, license=meta.license,
+            opt_outs=meta.opt_outs, filename=upload.filename))
         return WorkOut.of(work, account.name)
 
     @post("/bulk", guards=[roles(Role.CREATOR)], operation_id="EnrollBulk", status_code=202,
           description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
-          operation_class=BulkOperation, request_max_body_size=2**31)
+          operation_class=BulkOperation, request_max_body_size=2**31,
+          responses=ERROR_RESPONSES)
     async def enroll_bulk(self, request: Request, registry: NamedDependency[Registry]) -> Job:  # type: ignore[type-arg]
         account = caller(request)
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise InvalidInput("send multipart/form-data with one or more 'files' parts")
-        form = await request.form()
-        uploads = [u for u in form.getall("files") if isinstance(u, UploadFile)] if "files" in form else []
-        if not uploads:
-            raise InvalidInput("the bulk upload needs one or more 'files' parts")
-        raw_meta = form.get("metadata")
-        meta = decode_json(raw_meta, WorkMetadata, "metadata") if isinstance(raw_meta, str) else WorkMetadata()
-        files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads)]
+        uploads, fields = await read_form(request, {"files": True}, {"metadata"})
+        meta = decode_json(fields["metadata"], WorkMetadata, "metadata") if "metadata" in fields else WorkMetadata()
+        files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads["files"])]
         return registry.jobs.submit(account, files, meta.license, meta.opt_outs)
 
     @get("/", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="ListWorks", sync_to_thread=True,
-         summary="A creator's own works; auditors see all.")
+         summary="A creator's own works; auditors see all.",
+         responses=ERROR_RESPONSES)
     def list_works(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                    status: FromQuery[WorkStatus | None] = None, limit: Limit = 100,
                    offset: Offset = 0) -> list[WorkOut]:
@@ -102,13 +106,15 @@ class WorksController(Controller):
         return [WorkOut.of(w, names.get(w.owner_id, w.owner_id)) for w in works]
 
     @get("/{work_id:str}", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="GetWork",
-         sync_to_thread=True)
+         sync_to_thread=True,
+         responses=ERROR_RESPONSES)
     def get_work(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
         work = owned_work(registry, caller(request), work_id, read_only=True)
         return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
 
     @patch("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="UpdateWorkTerms", sync_to_thread=True,
-           summary="Change a work's license and opt-outs (owner only); each change is audited.")
+           summary="Change a work's license and opt-outs (owner only); each change is audited.",
+           responses=ERROR_RESPONSES)
     def update(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                data: JSONBody[WorkUpdate]) -> WorkOut:
         account = caller(request)
@@ -117,7 +123,8 @@ class WorksController(Controller):
         return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
 
     @delete("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="WithdrawWork", status_code=200,
-            sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.")
+            sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.",
+            responses=ERROR_RESPONSES)
     def withdraw(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
         account = caller(request)
         owned_work(registry, account, work_id)
@@ -125,7 +132,8 @@ class WorksController(Controller):
         return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
 
     @get("/{work_id:str}/matches", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="WorkMatches",
-         sync_to_thread=True, summary="The checks that matched this work (its owner, or auditors).")
+         sync_to_thread=True, summary="The checks that matched this work (its owner, or auditors).",
+         responses=ERROR_RESPONSES)
     def matches(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                 limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
         owned_work(registry, caller(request), work_id, read_only=True)

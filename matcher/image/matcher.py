@@ -47,13 +47,16 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     """Noisy-OR fusion of three signals, each turned into a probability by its own logistic curve:
 
     p_pdq = sigmoid(pdq[0] + pdq[1] * (1 - distance / 64)), p_sift = sigmoid(sift[0] + sift[1] * ln(1 + inliers)),
-    p_cos = sigmoid(cos[0] + cos[1] * cosine); confidence = 1 - (1 - p_pdq)(1 - p_sift)(1 - p_cos).
-    Each curve is fitted on its signal alone, so one strong signal suffices and weak ones add up.
+    p_cos = min(cos_cap, sigmoid(cos[0] + cos[1] * cosine)); confidence = 1 - (1 - p_pdq)(1 - p_sift)(1 - p_cos).
+    Each curve is fitted on its signal alone, so one strong signal suffices and weak ones add up. The cosine
+    is capped: a global embedding cannot tell a copy from a look-alike (two nebula photographs reach 0.95),
+    so it only ever supports the other signals and never makes a match by itself.
     """
 
     pdq: tuple[float, float] = (-12.0, 14.0)
     sift: tuple[float, float] = (-8.0, 4.0)
     cos: tuple[float, float] = (-30.0, 10.0)
+    cos_cap: float = 0.3
     threshold: float = 0.5
     embedding_k: int = 8
     max_candidates: int = 12
@@ -102,10 +105,12 @@ def signal_features(pdq_distance: int | None, inliers: int, cosine: float | None
 def fuse(cal: ImageCalibration, pdq_distance: int | None, inliers: int, cosine: float | None) -> float:
     pdq_sim, log_inliers, cos = signal_features(pdq_distance, inliers, cosine)
     miss = 1.0
-    for (a, b), x, present in ((cal.pdq, pdq_sim, pdq_distance is not None), (cal.sift, log_inliers, inliers > 0),
-                               (cal.cos, cos, cosine is not None)):
-        if present:
-            miss *= 1.0 - _sigmoid(a + b * x)
+    if pdq_distance is not None:
+        miss *= 1.0 - _sigmoid(cal.pdq[0] + cal.pdq[1] * pdq_sim)
+    if inliers > 0:
+        miss *= 1.0 - _sigmoid(cal.sift[0] + cal.sift[1] * log_inliers)
+    if cosine is not None:
+        miss *= 1.0 - min(cal.cos_cap, _sigmoid(cal.cos[0] + cal.cos[1] * cos))
     return 1.0 - miss
 
 
