@@ -58,7 +58,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
             def open_in_background() -> None:
                 from api.wiring import open_registry
 
-                app.state.registry = open_registry(settings)
+                reg = open_registry(settings)
+                reg.follow_changes(settings.follow_interval)
+                app.state.registry = reg
 
             opener = threading.Thread(target=open_in_background, name="registry-open", daemon=True)
             opener.start()

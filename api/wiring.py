@@ -27,7 +27,11 @@ def open_store(settings: Settings) -> Store:
     url = settings.database
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url.removeprefix("sqlite:///")))
-    raise ValueError(f"unsupported database URL {url!r}; use sqlite:///PATH")
+    if url.startswith(("postgresql://", "postgres://")):
+        from registry.postgres_store import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
 
 def open_matchers(
@@ -36,7 +40,7 @@ def open_matchers(
     """The text and image matchers over index files in the data directory; `embedder` overrides the
     configured one (tests share one loaded model)."""
     originals = _Originals(store, blobs)
-    index_root = settings.data_dir / "indexes"
+    index_root = settings.indexes
     image_embedder = embedder if embedder is not None else open_embedder(settings.image_embedder)
     return [
         TextMatcher(originals, index_dir=index_root / "text", threshold=settings.text_threshold),

@@ -6,6 +6,7 @@ row and its audit entry in one transaction, then the in-memory index. Indexes ar
 start-up `sync_indexes` adds what the store has and the index lacks and drops what it should not hold.
 """
 
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import msgspec
 from matcher.base import Match, Matcher
 from registry.blobs import BlobStore
 from registry.content import Content, kind_from_name, load_content
-from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PermissionDenied
+from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PermissionDenied, ProvenanceError
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
 from registry.jobs import JobRunner
 from registry.models import Account, ApiKey, Check, MatchRecord, Role, Verdict, Work, WorkKind, WorkStatus
@@ -25,6 +26,7 @@ from registry.store import Store
 from registry.terms import PURPOSES, LicenseTerms, OptOuts, combine, requirement
 
 SYSTEM = "system"
+log = logging.getLogger("provenance.registry")
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Registry:
         self.matchers: dict[WorkKind, Matcher] = {m.kind: m for m in matchers}
         self._index_lock = threading.RLock()
         self._jobs: JobRunner | None = None
+        self._seen_seq = 0
+        self._follower: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def jobs(self) -> JobRunner:
@@ -150,9 +155,50 @@ class Registry:
         return self.store.add_check(check, account.id)
 
     # -- indexes --------------------------------------------------------------------------------------
+    def _index_work(self, work: Work) -> None:
+        matcher = self.matcher_for(work.kind)
+        content = load_content(self.blobs.get(work.sha256), max_pixels=2**40, max_text_chars=2**40, kind=work.kind)
+        matcher.add(work.id, matcher.fingerprint(content))
+
+    def apply_changes(self) -> int:
+        """Apply enrollments and withdrawals made since the last call, by this process or any other
+        (another replica, or the command line), to the in-memory indexes. Returns how many were applied."""
+        applied = 0
+        while changes := self.store.work_changes(self._seen_seq):
+            for seq, action, work_id in changes:
+                with self._index_lock:
+                    work = self.store.get_work(work_id)
+                    matcher = self.matcher_for(work.kind)
+                    if action == "work.withdrawn" or work.status != WorkStatus.ACTIVE:
+                        matcher.remove(work_id)
+                    elif work_id not in matcher.work_ids():
+                        try:
+                            self._index_work(work)
+                        except ProvenanceError as exc:  # logged by the caller's loop; the rest go on
+                            log.warning("cannot index %s: %s", work_id, exc)
+                self._seen_seq = seq
+                applied += 1
+        return applied
+
+    def follow_changes(self, interval: float) -> None:
+        """Keep the indexes current from the change feed in a background thread, every `interval` s."""
+        if self._follower is not None or interval <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.apply_changes()
+                except Exception:  # the database may be briefly unreachable; try again next time
+                    log.exception("applying index changes failed")
+
+        self._follower = threading.Thread(target=loop, name="index-follower", daemon=True)
+        self._follower.start()
+
     def sync_indexes(self, rebuild: bool = False) -> SyncReport:
         """Bring every matcher's index in line with the store's active works (all of them if `rebuild`)."""
         report = SyncReport()
+        self._seen_seq = self.store.last_seq()  # changes after this are applied by apply_changes
         with self._index_lock:
             for kind, matcher in self.matchers.items():
                 if rebuild:
@@ -164,9 +210,7 @@ class Registry:
                     if work.id in indexed:
                         continue
                     try:
-                        content = load_content(self.blobs.get(work.sha256), max_pixels=2**40,
-                                               max_text_chars=2**40, kind=kind)
-                        matcher.add(work.id, matcher.fingerprint(content))
+                        self._index_work(work)
                         report.added += 1
                     except Exception as exc:  # one bad original must not stop the rest
                         report.failed.append(f"{work.id}: {exc}")
@@ -182,6 +226,9 @@ class Registry:
                 matcher.save()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=30)
         if self._jobs is not None:
             self._jobs.close()
         self.save_indexes()

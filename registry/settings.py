@@ -11,7 +11,9 @@ ENV_PREFIX = "PROVENANCE_"
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: Path = Path("./data")
-    database_url: str | None = None  # None: SQLite at data_dir/registry.sqlite3
+    database_url: str | None = None  # None: SQLite at data_dir/registry.sqlite3; or postgresql://...
+    index_dir: Path | None = None  # None: data_dir/indexes; give each replica its own
+    follow_interval: float = 2.0  # seconds between polls of the change feed (other replicas, the CLI)
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -22,6 +24,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     image_threshold: float | None = None
     image_embedder: str = "efficientnet_lite0"  # or "none", or "open_clip:MODEL[:PRETRAINED-OR-FILE]"
     text_index_storage: str = "file"  # or "redis://host:port/db"
+
+    @property
+    def indexes(self) -> Path:
+        return self.index_dir or self.data_dir / "indexes"
 
     @property
     def database(self) -> str:

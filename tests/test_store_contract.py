@@ -1,6 +1,7 @@
 """The store contract: every Store implementation must pass these."""
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 
 import msgspec
@@ -69,9 +70,10 @@ def test_works_lifecycle(store: Store) -> None:
     assert changed.opt_outs == new_opt and store.get_work(w.id).opt_outs == new_opt
     with pytest.raises(InvalidInput):
         store.update_terms(w.id, None, None, alice.id)
-    version = store.works_version()
+    seen = store.last_seq()
     store.withdraw_work(w.id, alice.id)
-    assert store.works_version() > version
+    assert store.work_changes(seen) == [(seen + 1, "work.withdrawn", w.id)]
+    assert [a for _, a, _ in store.work_changes(0)] == ["work.enrolled", "work.enrolled", "work.withdrawn"]
     assert store.get_work(w.id).status == WorkStatus.WITHDRAWN
     assert [x.id for x in store.iter_active_works()] == [other.id]
     assert store.list_works(status=WorkStatus.WITHDRAWN)[0].id == w.id
@@ -129,3 +131,53 @@ def test_failed_write_leaves_no_audit_entry(store: Store) -> None:
         store.add_work(make_work(alice.id), alice.id)
     assert len(store.audit_entries()) == before
     assert store.verify_audit().ok
+
+
+def test_audit_chain_stays_one_chain_under_concurrent_writers(store_factory: Callable[[], Store]) -> None:
+    """Several store instances (replicas) and threads append at once: no fork, no gap, all verified."""
+    import threading
+
+    stores = [store_factory() for _ in range(3)]
+    owner = stores[0].create_account("owner", Role.CREATOR, "system")
+    errors: list[BaseException] = []
+
+    def writer(s: Store, n: int) -> None:
+        try:
+            for i in range(15):
+                s.add_work(make_work(owner.id, sha=f"{n:08x}{i:056x}"), owner.id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(stores[n % 3], n)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    entries = stores[1].audit_entries()
+    assert [e.seq for e in entries] == list(range(1, 92))
+    assert stores[2].verify_audit().ok
+    assert len(stores[0].list_works(limit=1000)) == 90
+
+
+def test_same_content_enrolled_concurrently_is_one_work(store_factory: Callable[[], Store]) -> None:
+    import threading
+
+    stores = [store_factory() for _ in range(2)]
+    owner = stores[0].create_account("owner", Role.CREATOR, "system")
+    outcomes: list[str] = []
+
+    def enroll(s: Store) -> None:
+        try:
+            s.add_work(make_work(owner.id, sha="c" * 64), owner.id)
+            outcomes.append("added")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=enroll, args=(stores[i % 2],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["added"] + ["conflict"] * 7
+    assert stores[1].verify_audit().ok

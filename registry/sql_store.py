@@ -1,0 +1,401 @@
+"""The store in portable SQL, shared by the SQLite and PostgreSQL implementations.
+
+The schema is the same on both (text timestamps in UTC ISO 8601, JSON as text) so that one body of
+queries serves both; a subclass supplies connections, the write transaction and the audit lock.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from registry.audit import GENESIS, ChainReport, entry_hash, verify_chain
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.ids import new_id, utcnow
+from registry.models import (
+    Account,
+    ApiKey,
+    AuditEntry,
+    Check,
+    CheckFilter,
+    MatchRecord,
+    Role,
+    Work,
+    WorkKind,
+    WorkStatus,
+)
+from registry.terms import LicenseTerms, OptOuts
+
+Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+SCHEMA = """
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, created_at TEXT NOT NULL,
+    default_license TEXT, default_opt_outs TEXT
+);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
+);
+CREATE TABLE works (
+    id TEXT PRIMARY KEY, owner_id TEXT NOT NULL REFERENCES accounts(id), kind TEXT NOT NULL,
+    title TEXT NOT NULL, sha256 TEXT NOT NULL, media_type TEXT NOT NULL, size BIGINT NOT NULL,
+    created_at TEXT NOT NULL, status TEXT NOT NULL, license TEXT NOT NULL, opt_outs TEXT NOT NULL,
+    UNIQUE (owner_id, sha256)
+);
+CREATE INDEX works_status ON works (status, kind);
+CREATE TABLE checks (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), created_at TEXT NOT NULL,
+    purpose TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL, verdict TEXT NOT NULL,
+    matches TEXT NOT NULL, matcher_version TEXT NOT NULL, content_blob TEXT
+);
+CREATE INDEX checks_time ON checks (created_at);
+CREATE TABLE check_matches (
+    check_id TEXT NOT NULL REFERENCES checks(id), work_id TEXT NOT NULL, score DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (check_id, work_id)
+);
+CREATE INDEX check_matches_work ON check_matches (work_id);
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+)
+"""
+MIGRATIONS: list[str] = [SCHEMA]  # numbered by position; append, never edit
+
+
+def statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+_enc = msgspec.json.Encoder(order="sorted")
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _account(r: Row) -> Account:
+    return Account(
+        id=r["id"], name=r["name"], role=Role(r["role"]), created_at=_dt(r["created_at"]),
+        default_license=msgspec.json.decode(r["default_license"], type=LicenseTerms)
+        if r["default_license"] else None,
+        default_opt_outs=msgspec.json.decode(r["default_opt_outs"], type=OptOuts)
+        if r["default_opt_outs"] else None,
+    )
+
+
+def _key(r: Row) -> ApiKey:
+    return ApiKey(
+        id=r["id"], account_id=r["account_id"], key_hash=r["key_hash"], prefix=r["prefix"],
+        created_at=_dt(r["created_at"]), revoked_at=_dt(r["revoked_at"]) if r["revoked_at"] else None,
+    )
+
+
+def _work(r: Row) -> Work:
+    return Work(
+        id=r["id"], owner_id=r["owner_id"], kind=WorkKind(r["kind"]), title=r["title"], sha256=r["sha256"],
+        media_type=r["media_type"], size=r["size"], created_at=_dt(r["created_at"]),
+        status=WorkStatus(r["status"]),
+        license=msgspec.json.decode(r["license"], type=LicenseTerms),
+        opt_outs=msgspec.json.decode(r["opt_outs"], type=OptOuts),
+    )
+
+
+def _check(r: Row) -> Check:
+    from registry.models import Verdict
+
+    return Check(
+        id=r["id"], account_id=r["account_id"], created_at=_dt(r["created_at"]), purpose=r["purpose"],
+        kind=WorkKind(r["kind"]), sha256=r["sha256"], verdict=Verdict(r["verdict"]),
+        matches=msgspec.json.decode(r["matches"], type=list[MatchRecord]),
+        matcher_version=r["matcher_version"], content_blob=r["content_blob"],
+    )
+
+
+def _audit(r: Row) -> AuditEntry:
+    return AuditEntry(
+        seq=r["seq"], at=_dt(r["at"]), actor=r["actor"], action=r["action"], subject=r["subject"],
+        details=msgspec.json.decode(r["details"]), prev_hash=r["prev_hash"], hash=r["hash"],
+    )
+
+
+class SqlStore:
+    """The `Store` logic in portable SQL; subclasses supply connections, transactions and the audit lock."""
+
+    def _write(self) -> AbstractContextManager[Cursor]:
+        """A transaction in which writes are serialized (one writer at a time, audit appends in order)."""
+        raise NotImplementedError
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        raise NotImplementedError
+
+    def _all(self, sql: str, *args: Any) -> list[Row]:
+        raise NotImplementedError
+
+    def _audit(
+        self, conn: Cursor, actor: str, action: str, subject: str, details: dict[str, Any]
+    ) -> None:
+        last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+        at = utcnow()
+        details = msgspec.json.decode(_enc.encode(details))  # normalise to plain JSON values
+        digest = entry_hash(seq, at, actor, action, subject, details, prev)
+        conn.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, _ts(at), actor, action, subject, _enc.encode(details).decode(), prev, digest),
+        )
+
+    # -- accounts and keys ----------------------------------------------------------------------------
+    def create_account(self, name: str, role: Role, actor: str) -> Account:
+        account = Account(id=new_id("acc"), name=name, role=role, created_at=utcnow())
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+                raise Conflict(f"an account named {name!r} exists already", name=name)
+            c.execute(
+                "INSERT INTO accounts (id, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (account.id, name, role.value, _ts(account.created_at)),
+            )
+            self._audit(c, actor, "account.created", account.id, {"name": name, "role": role.value})
+        return account
+
+    def get_account(self, account_id: str) -> Account:
+        row = self._one("SELECT * FROM accounts WHERE id = ?", account_id)
+        if row is None:
+            raise NotFound(f"no account {account_id}")
+        return _account(row)
+
+    def find_account(self, name: str) -> Account | None:
+        row = self._one("SELECT * FROM accounts WHERE name = ?", name)
+        return _account(row) if row else None
+
+    def list_accounts(self) -> list[Account]:
+        return [_account(r) for r in self._all("SELECT * FROM accounts ORDER BY created_at, id")]
+
+    def set_account_defaults(
+        self, account_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str
+    ) -> Account:
+        self.get_account(account_id)
+        with self._write() as c:
+            c.execute(
+                "UPDATE accounts SET default_license = ?, default_opt_outs = ? WHERE id = ?",
+                (_enc.encode(license).decode() if license else None,
+                 _enc.encode(opt_outs).decode() if opt_outs else None, account_id),
+            )
+            self._audit(c, actor, "account.defaults_set", account_id,
+                        {"license": license, "opt_outs": opt_outs})
+        return self.get_account(account_id)
+
+    def create_key(self, account_id: str, key_hash: str, prefix: str, actor: str) -> ApiKey:
+        self.get_account(account_id)
+        key = ApiKey(id=new_id("key"), account_id=account_id, key_hash=key_hash, prefix=prefix,
+                     created_at=utcnow())
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO api_keys (id, account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key.id, account_id, key_hash, prefix, _ts(key.created_at)),
+            )
+            self._audit(c, actor, "key.created", key.id, {"account_id": account_id, "prefix": prefix})
+        return key
+
+    def revoke_key(self, key_id: str, actor: str) -> ApiKey:
+        key = self.get_key(key_id)
+        if key.revoked_at is not None:
+            return key
+        with self._write() as c:
+            c.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (_ts(utcnow()), key_id))
+            self._audit(c, actor, "key.revoked", key_id, {"account_id": key.account_id})
+        return self.get_key(key_id)
+
+    def get_key(self, key_id: str) -> ApiKey:
+        row = self._one("SELECT * FROM api_keys WHERE id = ?", key_id)
+        if row is None:
+            raise NotFound(f"no API key {key_id}")
+        return _key(row)
+
+    def list_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        if account_id is None:
+            return [_key(r) for r in self._all("SELECT * FROM api_keys ORDER BY created_at, id")]
+        rows = self._all("SELECT * FROM api_keys WHERE account_id = ? ORDER BY created_at, id", account_id)
+        return [_key(r) for r in rows]
+
+    def authenticate(self, key_hash: str) -> tuple[ApiKey, Account] | None:
+        row = self._one("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", key_hash)
+        if row is None:
+            return None
+        key = _key(row)
+        return key, self.get_account(key.account_id)
+
+    # -- works ----------------------------------------------------------------------------------------
+    def add_work(self, work: Work, actor: str) -> Work:
+        with self._write() as c:
+            existing = c.execute(
+                "SELECT id FROM works WHERE owner_id = ? AND sha256 = ?", (work.owner_id, work.sha256)
+            ).fetchone()
+            if existing:
+                raise Conflict(f"this content is enrolled already as work {existing['id']}",
+                               existing_id=existing["id"])
+            c.execute(
+                "INSERT INTO works (id, owner_id, kind, title, sha256, media_type, size, created_at, status,"
+                " license, opt_outs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (work.id, work.owner_id, work.kind.value, work.title, work.sha256, work.media_type, work.size,
+                 _ts(work.created_at), work.status.value, _enc.encode(work.license).decode(),
+                 _enc.encode(work.opt_outs).decode()),
+            )
+            self._audit(c, actor, "work.enrolled", work.id,
+                        {"owner_id": work.owner_id, "kind": work.kind.value, "sha256": work.sha256,
+                         "title": work.title, "license": work.license, "opt_outs": work.opt_outs})
+        return work
+
+    def get_work(self, work_id: str) -> Work:
+        row = self._one("SELECT * FROM works WHERE id = ?", work_id)
+        if row is None:
+            raise NotFound(f"no work {work_id}")
+        return _work(row)
+
+    def find_work(self, owner_id: str, sha256: str) -> Work | None:
+        row = self._one("SELECT * FROM works WHERE owner_id = ? AND sha256 = ?", owner_id, sha256)
+        return _work(row) if row else None
+
+    def list_works(
+        self,
+        owner_id: str | None = None,
+        status: WorkStatus | None = None,
+        kind: WorkKind | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Work]:
+        where, args = [], []
+        for column, value in (("owner_id", owner_id), ("status", status), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(str(value))
+        sql = "SELECT * FROM works" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at, id LIMIT ? OFFSET ?"
+        return [_work(r) for r in self._all(sql, *args, limit, offset)]
+
+    def iter_active_works(self, kind: WorkKind | None = None) -> Iterator[Work]:
+        after = ""
+        while True:
+            rows = self._all(
+                "SELECT * FROM works WHERE status = 'active'" + (" AND kind = ?" if kind else "")
+                + " AND id > ? ORDER BY id LIMIT 500",
+                *([kind.value] if kind else []), after,
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield _work(r)
+            after = rows[-1]["id"]
+
+    def update_terms(
+        self, work_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str
+    ) -> Work:
+        work = self.get_work(work_id)
+        if license is None and opt_outs is None:
+            raise InvalidInput("nothing to change: give a license, opt-outs or both")
+        new = msgspec.structs.replace(work, license=license or work.license, opt_outs=opt_outs or work.opt_outs)
+        with self._write() as c:
+            c.execute("UPDATE works SET license = ?, opt_outs = ? WHERE id = ?",
+                      (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(), work_id))
+            self._audit(c, actor, "work.terms_changed", work_id,
+                        {"before": {"license": work.license, "opt_outs": work.opt_outs},
+                         "after": {"license": new.license, "opt_outs": new.opt_outs}})
+        return new
+
+    def withdraw_work(self, work_id: str, actor: str) -> Work:
+        work = self.get_work(work_id)
+        if work.status == WorkStatus.WITHDRAWN:
+            return work
+        with self._write() as c:
+            c.execute("UPDATE works SET status = 'withdrawn' WHERE id = ?", (work_id,))
+            self._audit(c, actor, "work.withdrawn", work_id, {"owner_id": work.owner_id})
+        return msgspec.structs.replace(work, status=WorkStatus.WITHDRAWN)
+
+    def work_changes(self, after_seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        rows = self._all("SELECT seq, action, subject FROM audit_log WHERE seq > ?"
+                         " AND action IN ('work.enrolled', 'work.withdrawn') ORDER BY seq LIMIT ?", after_seq, limit)
+        return [(int(r["seq"]), r["action"], r["subject"]) for r in rows]
+
+    def last_seq(self) -> int:
+        row = self._one("SELECT max(seq) AS v FROM audit_log")
+        return int(row["v"] or 0) if row else 0
+
+    # -- checks ---------------------------------------------------------------------------------------
+    def add_check(self, check: Check, actor: str) -> Check:
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO checks (id, account_id, created_at, purpose, kind, sha256, verdict, matches,"
+                " matcher_version, content_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (check.id, check.account_id, _ts(check.created_at), check.purpose, check.kind.value,
+                 check.sha256, check.verdict.value, _enc.encode(check.matches).decode(),
+                 check.matcher_version, check.content_blob),
+            )
+            c.executemany(
+                "INSERT INTO check_matches (check_id, work_id, score) VALUES (?, ?, ?)",
+                [(check.id, m.work_id, m.score) for m in check.matches],
+            )
+            self._audit(c, actor, "check.made", check.id,
+                        {"purpose": check.purpose, "sha256": check.sha256, "verdict": check.verdict.value,
+                         "matches": [{"work_id": m.work_id, "score": m.score} for m in check.matches],
+                         "matcher_version": check.matcher_version})
+        return check
+
+    def get_check(self, check_id: str) -> Check:
+        row = self._one("SELECT * FROM checks WHERE id = ?", check_id)
+        if row is None:
+            raise NotFound(f"no check {check_id}")
+        return _check(row)
+
+    def list_checks(self, flt: CheckFilter) -> list[Check]:
+        where, args = [], []
+        if flt.account_id is not None:
+            where.append("account_id = ?")
+            args.append(flt.account_id)
+        if flt.verdict is not None:
+            where.append("verdict = ?")
+            args.append(flt.verdict.value)
+        if flt.since is not None:
+            where.append("created_at >= ?")
+            args.append(_ts(flt.since))
+        if flt.until is not None:
+            where.append("created_at < ?")
+            args.append(_ts(flt.until))
+        if flt.work_id is not None:
+            where.append("id IN (SELECT check_id FROM check_matches WHERE work_id = ?)")
+            args.append(flt.work_id)
+        sql = "SELECT * FROM checks" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        return [_check(r) for r in self._all(sql, *args, flt.limit, flt.offset)]
+
+    # -- audit ----------------------------------------------------------------------------------------
+    def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        if limit is None:
+            rows = self._all("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq", after_seq)
+        else:
+            rows = self._all("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", after_seq, limit)
+        return [_audit(r) for r in rows]
+
+    def verify_audit(self) -> ChainReport:
+        return verify_chain(self._iter_audit())
+
+    def _iter_audit(self) -> Iterator[AuditEntry]:
+        after = 0
+        while batch := self.audit_entries(after, 1000):
+            yield from batch
+            after = batch[-1].seq
+
+    def close(self) -> None:
+        raise NotImplementedError
