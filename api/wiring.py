@@ -43,7 +43,8 @@ def open_matchers(
     index_root = settings.indexes
     image_embedder = embedder if embedder is not None else open_embedder(settings.image_embedder)
     return [
-        TextMatcher(originals, index_dir=index_root / "text", threshold=settings.text_threshold),
+        TextMatcher(originals, index_dir=index_root / "text", threshold=settings.text_threshold,
+                    redis_url=settings.text_index_redis),
         ImageMatcher(originals, image_embedder, index_dir=index_root / "image", threshold=settings.image_threshold),
     ]
 

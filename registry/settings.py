@@ -23,7 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     text_threshold: float | None = None  # None: the calibrated default shipped with the matcher
     image_threshold: float | None = None
     image_embedder: str = "efficientnet_lite0"  # or "none", or "open_clip:MODEL[:PRETRAINED-OR-FILE]"
-    text_index_storage: str = "file"  # or "redis://host:port/db"
+    text_index_redis: str | None = None  # None: text index in files; or redis://host:port/db, shared by replicas
 
     @property
     def indexes(self) -> Path:

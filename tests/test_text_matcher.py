@@ -1,6 +1,9 @@
 """Text matching: excerpts, edits, embedded copies, boilerplate, persistence, LSH against brute force."""
 
+import os
 import random
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +178,46 @@ def test_lsh_candidates_against_exact_window_jaccard() -> None:
                 misses += doc_id not in found
     assert checked >= 250
     assert misses / checked <= 0.01
+
+
+REDIS_URL = os.environ.get("PROVENANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    import redis
+
+    prefix = f"provenance-test:{uuid.uuid4().hex[:10]}"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Redis not reachable ({exc}); set PROVENANCE_TEST_REDIS_URL")
+    yield prefix
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+
+
+def test_redis_index_is_shared_and_matches_the_in_memory_one(redis_prefix: str) -> None:
+    """Two matchers over one Redis (two replicas) see each other's works; results equal the local index."""
+    originals = Originals()
+    local = TextMatcher(originals)
+    a = TextMatcher(originals, redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    b = TextMatcher(originals, redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    for p in CHAPTERS:
+        enroll(local, originals, p.stem, p.read_text())
+        a.add(p.stem, a.fingerprint(content(p.read_text())))
+    assert b.work_ids() == local.work_ids() == {p.stem for p in CHAPTERS}
+    rng = random.Random(5)
+    for p in CHAPTERS:
+        words = p.read_text().split()
+        start = rng.randrange(len(words) - 120)
+        query = content(" ".join(words[start : start + 120]) + " " + OTHER[:400])
+        assert [(m.work_id, m.score) for m in b.search(query)] == [(m.work_id, m.score) for m in local.search(query)]
+    b.remove(CHAPTERS[0].stem)
+    assert CHAPTERS[0].stem not in a.work_ids()
+    assert a.search(content(CHAPTERS[0].read_text())) == []
+    a.clear()
+    assert len(b.index) == 0

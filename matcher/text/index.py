@@ -18,7 +18,6 @@ as a NumPy array file (no pickle); the LSH tables are rebuilt from them on load.
 import json
 import os
 import struct
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from matcher.text.state import LocalTextState, RedisTextState, TextState
 
 FORMAT = 1
 
@@ -42,25 +43,65 @@ class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 1
 
 
+def _params_tag(params: TextIndexParams) -> str:
+    """A short tag of the parameters, so that indexes built differently never share Redis keys."""
+    import hashlib
+
+    return hashlib.sha256(msgspec.json.encode(params, order="sorted")).hexdigest()[:10]
+
+
 def _identity(value: int) -> int:
     return value
 
 
 class TextIndex:
-    def __init__(self, params: TextIndexParams, storage_config: dict[str, Any] | None = None) -> None:
+    def __init__(self, params: TextIndexParams, redis_url: str | None = None, prefix: str = "provenance:text") -> None:
+        """In memory (persisted with `save`/`load`), or shared in Redis when `redis_url` is given."""
         self.params = params
-        self._storage_config = storage_config
         self._template = MinHash(num_perm=params.num_perm, seed=params.seed)
+        self._sig_size = LeanMinHash(self._template).bytesize()
+        self._redis: Any = None
+        self._prefix = f"{prefix}:{_params_tag(params)}"
+        if redis_url is not None:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url)
+            try:
+                self._redis.ping()
+            except redis.RedisError as exc:
+                raise ConnectionError(f"cannot reach Redis at {redis_url}: {exc}") from None
+            url = self._redis.connection_pool.connection_kwargs
+            self._storage: dict[str, Any] | None = {
+                "type": "redis", "redis": {"host": url.get("host", "localhost"), "port": url.get("port", 6379),
+                                           "db": url.get("db", 0)}}
+        else:
+            self._storage = None
         self._reset()
+
+    @property
+    def shared(self) -> bool:
+        return self._redis is not None
+
+    def _lsh(self, threshold: float, name: str) -> MinHashLSH:
+        p = self.params
+        if self._storage is None:
+            return MinHashLSH(threshold=threshold, num_perm=p.num_perm)
+        config = {**self._storage, "basename": f"{self._prefix}:{name}".encode()}
+        return MinHashLSH(threshold=threshold, num_perm=p.num_perm, storage_config=config, prepickle=False)
 
     def _reset(self) -> None:
         p = self.params
-        self.windows = MinHashLSH(threshold=p.lsh_threshold, num_perm=p.num_perm,
-                                  storage_config=self._storage_config)
-        self.docs = MinHashLSH(threshold=p.doc_threshold, num_perm=p.num_perm)
-        self.signatures: dict[str, list[LeanMinHash]] = {}  # work id -> [whole-doc, window 0, window 1, ...]
-        self.sampled: dict[str, npt.NDArray[np.uint32]] = {}
-        self.df: Counter[int] = Counter()
+        self.windows = self._lsh(p.lsh_threshold, "windows")
+        self.docs = self._lsh(p.doc_threshold, "docs")
+        self.state: TextState = (RedisTextState(self._redis, self._prefix, self._sig_size) if self.shared
+                                 else LocalTextState())
+
+    def clear(self) -> None:
+        """Forget every work (in Redis too, for a shared index)."""
+        if self._redis is not None:
+            for key in self._redis.scan_iter(match=f"{self._prefix}*".encode(), count=1000):
+                self._redis.delete(key)
+        self._reset()
 
     # -- signatures -----------------------------------------------------------------------------------
     def minhash(self, shingles: npt.NDArray[np.uint32]) -> LeanMinHash:
@@ -87,38 +128,40 @@ class TextIndex:
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, shingles: npt.NDArray[np.uint32], long_shingles: npt.NDArray[np.uint32]) -> None:
-        if work_id in self.signatures:
+        if work_id in self.state:
             return
         self._insert(work_id, self.signatures_for(shingles), self.sample(long_shingles))
 
     def _insert(self, work_id: str, sigs: list[LeanMinHash], sampled: npt.NDArray[np.uint32]) -> None:
-        self.docs.insert(work_id, sigs[0], check_duplication=False)
+        self.docs.insert(work_id.encode(), sigs[0], check_duplication=False)
         for j, sig in enumerate(sigs[1:]):
-            self.windows.insert(f"{work_id}#{j}", sig, check_duplication=False)
-        self.signatures[work_id] = sigs
-        self.sampled[work_id] = sampled
-        self.df.update(sampled.tolist())
+            self.windows.insert(f"{work_id}#{j}".encode(), sig, check_duplication=False)
+        self.state.add(work_id, sigs, sampled)  # last: a work is indexed once its state is written
 
     def remove(self, work_id: str) -> None:
-        sigs = self.signatures.pop(work_id, None)
-        if sigs is None:
+        removed = self.state.remove(work_id)
+        if removed is None:
             return
-        self.docs.remove(work_id)
-        for j in range(len(sigs) - 1):
-            self.windows.remove(f"{work_id}#{j}")
-        self.df.subtract(self.sampled.pop(work_id).tolist())
+        count, _ = removed
+        self.docs.remove(work_id.encode())
+        for j in range(count - 1):
+            self.windows.remove(f"{work_id}#{j}".encode())
 
     # -- queries --------------------------------------------------------------------------------------
     def candidates(self, shingles: npt.NDArray[np.uint32]) -> dict[str, float]:
         """Works whose windows collide with the query's in the LSH, each with its best estimated Jaccard."""
-        best: dict[str, float] = {}
         sigs = self.signatures_for(shingles)
-        for work_id in self.docs.query(sigs[0]):
-            best[work_id] = sigs[0].jaccard(self.signatures[work_id][0])
-        for sig in sigs[1:]:
-            for key in self.windows.query(sig):
-                work_id, _, j = key.rpartition("#")
-                similarity = sig.jaccard(self.signatures[work_id][int(j) + 1])
+        doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
+        window_hits = [(i, k.decode().rpartition("#")) for i, sig in enumerate(sigs[1:], 1)
+                       for k in self.windows.query(sig)]
+        stored = self.state.signatures(sorted({*doc_hits, *(w for _, (w, _, _) in window_hits)}))
+        best: dict[str, float] = {}
+        for work_id in doc_hits:
+            if work_id in stored:
+                best[work_id] = sigs[0].jaccard(stored[work_id][0])
+        for i, (work_id, _, j) in window_hits:
+            if work_id in stored:
+                similarity = sigs[i].jaccard(stored[work_id][int(j) + 1])
                 if similarity > best.get(work_id, -1.0):
                     best[work_id] = similarity
         return best
@@ -132,8 +175,10 @@ class TextIndex:
         p = self.params
         mask = np.zeros(n_words, dtype=bool)
         k = min(p.df_shingle, n_words)
-        for i in np.nonzero(long_shingles % p.df_sample == 0)[0].tolist():
-            if self.df[int(long_shingles[i])] >= p.boilerplate_works:
+        positions = np.nonzero(long_shingles % p.df_sample == 0)[0].tolist()
+        counts = self.state.df([int(long_shingles[i]) for i in positions])
+        for i, count in zip(positions, counts, strict=True):
+            if count >= p.boilerplate_works:
                 mask[i : i + k] = True
         covered = np.nonzero(mask)[0]
         if len(covered) > 1:
@@ -143,27 +188,34 @@ class TextIndex:
         return mask
 
     def work_ids(self) -> set[str]:
-        return set(self.signatures)
+        return self.state.work_ids()
+
+    def __contains__(self, work_id: object) -> bool:
+        return work_id in self.state
 
     def __len__(self) -> int:
-        return len(self.signatures)
+        return len(self.state)
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
+        """Write the index to files (an in-memory index; a shared one lives in Redis already)."""
+        if not isinstance(self.state, LocalTextState):
+            return
+        state = self.state
         directory.mkdir(parents=True, exist_ok=True)
-        ids = sorted(self.signatures)
+        ids = sorted(state.sigs)
         tmp_sig = directory / "signatures.bin.tmp"
         with tmp_sig.open("wb") as f:
             for wid in ids:
-                sigs = self.signatures[wid]
+                sigs = state.sigs[wid]
                 f.write(struct.pack("<I", len(sigs)))
                 for sig in sigs:
                     buf = bytearray(sig.bytesize())
                     sig.serialize(buf)
                     f.write(struct.pack("<I", len(buf)))
                     f.write(buf)
-        lengths = np.array([len(self.sampled[w]) for w in ids], dtype=np.int64)
-        flat = np.concatenate([self.sampled[w] for w in ids]) if ids else np.zeros(0, np.uint32)
+        lengths = np.array([len(state.sampled[w]) for w in ids], dtype=np.int64)
+        flat = np.concatenate([state.sampled[w] for w in ids]) if ids else np.zeros(0, np.uint32)
         with (directory / "sampled.npz.tmp").open("wb") as f:
             np.savez(f, lengths=lengths, flat=flat)
         meta = {"format": FORMAT, "params": msgspec.to_builtins(self.params), "ids": ids}
@@ -172,7 +224,10 @@ class TextIndex:
             os.replace(directory / f"{name}.tmp", directory / name)
 
     def load(self, directory: Path) -> bool:
-        """Load a saved index; False (and an empty index) if none is there or it was saved differently."""
+        """Load a saved index; False (and an empty index) if none is there or it was saved differently.
+        A shared (Redis) index needs no loading: it is there for every replica."""
+        if self.shared:
+            return True
         self._reset()
         try:
             meta = json.loads((directory / "meta.json").read_text())

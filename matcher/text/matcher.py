@@ -11,7 +11,6 @@ import math
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -54,12 +53,13 @@ class TextMatcher:
 
     def __init__(self, originals: OriginalSource, index_dir: Path | None = None,
                  params: TextIndexParams | None = None, calibration: TextCalibration | None = None,
-                 threshold: float | None = None, storage_config: dict[str, Any] | None = None) -> None:
+                 threshold: float | None = None, redis_url: str | None = None,
+                 redis_prefix: str = "provenance:text") -> None:
         self.originals = originals
         self.index_dir = index_dir
         self.calibration = calibration or load_calibration()
         self.threshold = self.calibration.threshold if threshold is None else threshold
-        self.index = TextIndex(params or TextIndexParams(), storage_config)
+        self.index = TextIndex(params or TextIndexParams(), redis_url, redis_prefix)
         self._tokens_cache: OrderedDict[str, Tokens] = OrderedDict()
         if index_dir is not None:
             self.index.load(index_dir)
@@ -92,7 +92,7 @@ class TextMatcher:
             self.index.save(self.index_dir)
 
     def clear(self) -> None:
-        self.index._reset()
+        self.index.clear()
         self._tokens_cache.clear()
 
     def _work_tokens(self, work_id: str) -> Tokens:
