@@ -21,19 +21,12 @@ import numpy as np
 from benchmarks import text_edits
 from benchmarks.devdata import DEFAULT, DevSet, shares_passage
 from benchmarks.stats import du_mb, pct, rss_mb, table
+from matcher.base import MemoryOriginals
 from matcher.text.matcher import TextMatcher
 from registry.content import load_content
 
 CASES = ["verbatim-50", "verbatim-150", "verbatim-400", "edited10-50", "edited10-150", "edited10-400",
          "share50-150", "share25-150", "whole-light-edit"]
-
-
-class Originals:
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def original(self, work_id: str) -> bytes:
-        return self.data[work_id]
 
 
 def load(text: str) -> object:
@@ -47,7 +40,7 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     random.Random(2).shuffle(files)
     cut = int(len(files) * 0.7)
     enrolled, held_out = files[:cut], files[cut:]
-    originals = Originals()
+    originals = MemoryOriginals()
     matcher = TextMatcher(originals)
     source_of = {p.name: s for p, s in files}
     texts: dict[str, str] = {}
@@ -138,7 +131,7 @@ def scale_benchmark(n_docs: int, queries: int) -> None:
     vocab = np.array([f"w{i}" for i in range(50_000)])
     weights = 1.0 / np.arange(1, len(vocab) + 1)
     weights /= weights.sum()
-    originals = Originals()
+    originals = MemoryOriginals()
     matcher = TextMatcher(originals)
     rss0, t0 = rss_mb(), time.perf_counter()
     docs: list[list[str]] = []

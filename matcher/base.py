@@ -22,6 +22,16 @@ class OriginalSource(Protocol):
     def original(self, work_id: str) -> bytes: ...
 
 
+class MemoryOriginals:
+    """An `OriginalSource` over a dict, for calibration scripts, benchmarks and tests."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def original(self, work_id: str) -> bytes:
+        return self.data[work_id]
+
+
 class Matcher(Protocol):
     """One matcher per kind of content. `fingerprint` validates; `add` never fails on valid input."""
 

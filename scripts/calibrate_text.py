@@ -21,19 +21,12 @@ import msgspec
 
 from benchmarks import text_edits
 from benchmarks.devdata import DEFAULT, DevSet, shares_passage
+from matcher.base import MemoryOriginals
 from matcher.text.matcher import TextMatcher, load_calibration
 from registry.content import load_content
 from scripts.fit import threshold_for
 
 OUT = Path(__file__).resolve().parents[1] / "matcher" / "text" / "calibration.json"
-
-
-class Originals:
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def original(self, work_id: str) -> bytes:
-        return self.data[work_id]
 
 
 def main() -> None:
@@ -50,7 +43,7 @@ def main() -> None:
     cut = int(len(files) * 0.7)
     enrolled, held_out = files[:cut], files[cut:]
     base = load_calibration()
-    originals = Originals()
+    originals = MemoryOriginals()
     matcher = TextMatcher(originals, calibration=msgspec.structs.replace(base, threshold=0.0))
     texts = {}
     for path, _ in enrolled:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from matcher.base import MemoryOriginals
 from matcher.text.index import TextIndex, TextIndexParams
 from matcher.text.matcher import TextMatcher
 from matcher.text.normalize import tokenize
@@ -17,20 +18,12 @@ from registry.content import Content, load_content
 from tests.conftest import FIXTURES
 
 
-class Originals:
-    def __init__(self) -> None:
-        self.texts: dict[str, bytes] = {}
-
-    def original(self, work_id: str) -> bytes:
-        return self.texts[work_id]
-
-
 def content(text: str) -> Content:
     return load_content(text.encode("utf-8"), max_pixels=1, max_text_chars=10**8)
 
 
-def enroll(matcher: TextMatcher, originals: Originals, work_id: str, text: str) -> None:
-    originals.texts[work_id] = text.encode("utf-8")
+def enroll(matcher: TextMatcher, originals: MemoryOriginals, work_id: str, text: str) -> None:
+    originals.data[work_id] = text.encode("utf-8")
     matcher.add(work_id, matcher.fingerprint(content(text)))
 
 
@@ -46,8 +39,8 @@ def long_work() -> str:
 
 
 @pytest.fixture
-def setup(long_work: str) -> tuple[TextMatcher, Originals]:
-    originals = Originals()
+def setup(long_work: str) -> tuple[TextMatcher, MemoryOriginals]:
+    originals = MemoryOriginals()
     matcher = TextMatcher(originals)
     enroll(matcher, originals, "long", long_work)
     for p in CHAPTERS:
@@ -55,7 +48,7 @@ def setup(long_work: str) -> tuple[TextMatcher, Originals]:
     return matcher, originals
 
 
-def test_150_word_excerpt_of_a_10000_word_work(setup: tuple[TextMatcher, Originals], long_work: str) -> None:
+def test_150_word_excerpt_of_a_10000_word_work(setup: tuple[TextMatcher, MemoryOriginals], long_work: str) -> None:
     matcher, _ = setup
     words = long_work.split()
     assert len(words) > 9000
@@ -68,7 +61,7 @@ def test_150_word_excerpt_of_a_10000_word_work(setup: tuple[TextMatcher, Origina
         assert long_match.evidence["copied_words"] >= 140
 
 
-def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatcher, Originals]) -> None:
+def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatcher, MemoryOriginals]) -> None:
     matcher, _ = setup
     source = CHAPTERS[1].read_text()
     words = source.split()
@@ -86,7 +79,7 @@ def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatche
     assert passage["q_end"] - passage["q_start"] >= 145
 
 
-def test_light_edits_and_ten_percent_word_edits(setup: tuple[TextMatcher, Originals]) -> None:
+def test_light_edits_and_ten_percent_word_edits(setup: tuple[TextMatcher, MemoryOriginals]) -> None:
     matcher, _ = setup
     text = CHAPTERS[0].read_text()
     shouty = text.upper().replace(",", "").replace("  ", " ").replace("\n", " ")
@@ -108,13 +101,13 @@ def test_light_edits_and_ten_percent_word_edits(setup: tuple[TextMatcher, Origin
     assert found == {CHAPTERS[0].stem, "long"}  # the long work holds this chapter too
 
 
-def test_unrelated_text_does_not_match(setup: tuple[TextMatcher, Originals]) -> None:
+def test_unrelated_text_does_not_match(setup: tuple[TextMatcher, MemoryOriginals]) -> None:
     matcher, _ = setup
     assert matcher.search(content(OTHER)) == []
 
 
 def test_boilerplate_does_not_match_but_shared_passages_report_both() -> None:
-    originals = Originals()
+    originals = MemoryOriginals()
     matcher = TextMatcher(originals)
     footer = ("This page is part of the example documentation project and may be freely copied and "
               "redistributed under the terms of the license that accompanies it in the source tree.")
@@ -130,14 +123,14 @@ def test_boilerplate_does_not_match_but_shared_passages_report_both() -> None:
     assert {"a", "b"} <= found and not found & {f"doc{i}" for i in range(8)}
 
 
-def test_withdrawn_work_is_not_matched(setup: tuple[TextMatcher, Originals]) -> None:
+def test_withdrawn_work_is_not_matched(setup: tuple[TextMatcher, MemoryOriginals]) -> None:
     matcher, _ = setup
     text = CHAPTERS[0].read_text()
     matcher.remove(CHAPTERS[0].stem)
     assert CHAPTERS[0].stem not in {m.work_id for m in matcher.search(content(text))}
 
 
-def test_index_round_trips_through_its_files(setup: tuple[TextMatcher, Originals], tmp_path: Path) -> None:
+def test_index_round_trips_through_its_files(setup: tuple[TextMatcher, MemoryOriginals], tmp_path: Path) -> None:
     matcher, originals = setup
     matcher.index.save(tmp_path / "text")
     again = TextMatcher(originals, index_dir=tmp_path / "text")
@@ -202,7 +195,7 @@ def redis_prefix() -> Iterator[str]:
 
 def test_redis_index_is_shared_and_matches_the_in_memory_one(redis_prefix: str) -> None:
     """Two matchers over one Redis (two replicas) see each other's works; results equal the local index."""
-    originals = Originals()
+    originals = MemoryOriginals()
     local = TextMatcher(originals)
     a = TextMatcher(originals, redis_url=REDIS_URL, redis_prefix=redis_prefix)
     b = TextMatcher(originals, redis_url=REDIS_URL, redis_prefix=redis_prefix)
