@@ -10,9 +10,6 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-import msgspec
 
 from matcher.base import Match, Matcher
 from registry.blobs import BlobStore
@@ -106,9 +103,10 @@ class Registry:
             raise Conflict(f"this content is enrolled already as work {existing.id}", existing_id=existing.id)
         matcher = self.matcher_for(content.kind)
         fingerprint = matcher.fingerprint(content)
+        clean_title = _clean_title(title, content)
         self.blobs.put(content.data)
         work = Work(
-            id=new_id("wrk"), owner_id=owner.id, kind=content.kind, title=_clean_title(title, content),
+            id=new_id("wrk"), owner_id=owner.id, kind=content.kind, title=clean_title,
             sha256=content.sha256, media_type=content.media_type, size=len(content.data),
             created_at=utcnow(), status=WorkStatus.ACTIVE,
             license=license or owner.default_license or LicenseTerms(),
@@ -124,9 +122,6 @@ class Registry:
         with self._index_lock:
             self.matcher_for(work.kind).remove(work_id)
         return work
-
-    def original(self, work_id: str) -> bytes:
-        return self.blobs.get(self.store.get_work(work_id).sha256)
 
     # -- checks ---------------------------------------------------------------------------------------
     def check(self, account: Account, data: bytes, purpose: str = "release", filename: str | None = None) -> Check:
@@ -244,8 +239,3 @@ def _clean_title(title: str | None, content: Content) -> str:
     if len(cleaned) > 500:
         raise InvalidInput(f"title is {len(cleaned)} characters long; the limit is 500")
     return cleaned
-
-
-def describe(value: Any) -> Any:
-    """Plain JSON-ready data for any registry record."""
-    return msgspec.to_builtins(value)

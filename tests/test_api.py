@@ -100,6 +100,11 @@ def test_enroll_check_and_read_the_record(env: Env) -> None:
     assert env.client.get("/v1/audit/verify", headers=env.h("audit")).json()["ok"] is True
 
 
+def test_titles_are_kept_as_text_without_control_characters(env: Env) -> None:
+    r = env.enroll("alice", b"some words to enroll", "w.txt", {"title": "<script>alert(1)</script>\u0007 ok"})
+    assert r.status_code == 201 and r.json()["title"] == "<script>alert(1)</script> ok"
+
+
 def test_terms_changes_and_withdrawal(env: Env) -> None:
     work = env.enroll("alice", EMMA.encode(), "emma.txt").json()
     r = env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "allowed"},
@@ -185,6 +190,7 @@ def test_permission_matrix(env: Env) -> None:
     ({"file": ("t.txt", b"fine text")}, {"metadata": '{"opt_outs": {"ai_training": {"use": "maybe"}}}'}, 400,
      "invalid_input"),
     ({"file": ("big.txt", b"a" * 2_100_000)}, None, 413, "content_too_large"),
+    ({"file": ("t.txt", b"fine text")}, {"metadata": '{"title": "\\u0000\\u0007\\u001b"}'}, 400, "invalid_input"),
 ])
 def test_bad_enrollments_get_clear_errors_and_store_nothing(env: Env, files: dict[str, Any],
                                                            data: dict[str, str] | None, status: int, code: str) -> None:
