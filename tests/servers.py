@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,13 +23,16 @@ def free_port() -> int:
 def start_server(env: dict[str, str], timeout: float = 120) -> tuple[subprocess.Popen[str], str]:
     """`provenance serve` on a free port with `env` added to the environment; returns once healthy."""
     port = free_port()
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the log goes to a file: a pipe nobody reads fills up and blocks the server after a few thousand requests
+    fd, log_name = tempfile.mkstemp(prefix=f"provenance-serve-{port}-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        proc = subprocess.Popen([EXE, "serve", "--port", str(port)], env={**os.environ, **env},
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited: {Path(log_name).read_text()[-4000:]}")
         try:
             if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
                 return proc, base
