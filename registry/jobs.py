@@ -6,6 +6,7 @@ so a restart loses the job's progress report, never a work that was reported enr
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -73,13 +74,12 @@ class JobRunner:
 
     def wait(self, job_id: str, timeout: float = 60.0) -> Job:
         """Block until the job is done (for tests and the command line)."""
-        deadline = threading.Event()
-        for _ in range(int(timeout * 20)):
-            job = self.get(job_id, None)
-            if job.status == "done":
-                return job
-            deadline.wait(0.05)
-        raise TimeoutError(f"job {job_id} not done after {timeout}s")
+        deadline = time.monotonic() + timeout
+        while (job := self.get(job_id, None)).status != "done":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not done after {timeout}s")
+            time.sleep(0.05)
+        return job
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
