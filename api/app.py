@@ -21,6 +21,7 @@ from api.controllers.admin import AuditController, JobsController, KeysControlle
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.errors import EXCEPTION_HANDLERS
+from api.ratelimit import RateLimiter
 from registry.errors import InvalidInput
 from registry.service import Registry
 from registry.settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.registry = registry
+        app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         opener = None
         if registry is None:
             def open_in_background() -> None:

@@ -8,6 +8,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from api.ratelimit import RateLimiter
 from registry.errors import PermissionDenied, Unauthenticated
 from registry.models import Account, Role
 from registry.service import Registry
@@ -28,6 +29,9 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         if found is None:
             raise Unauthenticated("the API key is unknown or revoked")
         key, account = found
+        limiter: RateLimiter | None = getattr(connection.app.state, "limiter", None)
+        if limiter is not None:
+            limiter.hit(key.id)
         return AuthenticationResult(user=account, auth=key)
 
 

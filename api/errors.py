@@ -82,6 +82,7 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
         (409, "Already enrolled: `details.existing_id` names the existing work."),
         (413, "Over the upload size, pixel or text length limit."),
         (415, "Not an image or text that can be fingerprinted (empty, truncated, mislabelled, not UTF-8)."),
+        (429, "Over the request rate of this key: wait as long as the Retry-After header says."),
         (503, "The registry is still loading its indexes."),
     ]
 }

@@ -116,7 +116,8 @@ def main() -> None:
 
         url = fresh_pg()
         env = {"PROVENANCE_DATABASE_URL": url, "PROVENANCE_DATA_DIR": str(tmp / "replicas"),
-               "PROVENANCE_IMAGE_EMBEDDER": "none", "PROVENANCE_FOLLOW_INTERVAL": "1"}
+               "PROVENANCE_IMAGE_EMBEDDER": "none", "PROVENANCE_FOLLOW_INTERVAL": "1",
+               "PROVENANCE_RATE_LIMIT_PER_MINUTE": "0"}
         reg = open_registry(Settings.load(data_dir=tmp / "replicas", database_url=url, **base))
         owner = reg.ensure_account("alice", Role.CREATOR)
         rng = random.Random(3)

@@ -20,6 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_image_pixels: int = 64_000_000
     max_text_chars: int = 5_000_000
     store_check_content: bool = False
+    rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
     text_threshold: float | None = None  # None: the calibrated default shipped with the matcher
     image_threshold: float | None = None
     image_embedder: str = "efficientnet_lite0"  # or "none", or "open_clip:MODEL[:PRETRAINED-OR-FILE]"

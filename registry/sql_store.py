@@ -13,7 +13,7 @@ import msgspec
 
 from registry.audit import GENESIS, ChainReport, entry_hash, verify_chain
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.ids import new_id, utcnow
+from registry.ids import new_id, same_hash, utcnow
 from registry.models import (
     Account,
     ApiKey,
@@ -233,7 +233,7 @@ class SqlStore:
 
     def authenticate(self, key_hash: str) -> tuple[ApiKey, Account] | None:
         row = self._one("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", key_hash)
-        if row is None:
+        if row is None or not same_hash(row["key_hash"], key_hash):
             return None
         key = _key(row)
         return key, self.get_account(key.account_id)
