@@ -68,9 +68,19 @@ def extract(img: Image.Image, mirror: bool = False) -> LocalFeatures:
     keypoints, desc = _sift.detectAndCompute(gray, None)
     if desc is None or not keypoints:
         return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h)
-    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
+    points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
     xy = (points / np.array([w, h], dtype=np.float32)).astype(np.float32)
-    return LocalFeatures(xy, np.clip(desc, 0, 255).astype(np.uint8), w, h)
+    return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h)
+
+
+def root_sift(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """RootSIFT (Arandjelovic and Zisserman): L1-normalize, square root; unit length, so inner product is the
+    Hellinger kernel, which compares SIFT descriptors better than Euclidean distance."""
+    d = desc.astype(np.float32)
+    d /= np.maximum(d.sum(axis=1, keepdims=True), 1e-7)
+    out: npt.NDArray[np.float32] = np.sqrt(d)
+    return out
 
 
 _matcher = cv2.BFMatcher(cv2.NORM_L2)

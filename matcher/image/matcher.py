@@ -38,9 +38,10 @@ from matcher.image.index import HashIndex, VectorIndex
 from registry.content import Content
 from registry.models import WorkKind
 
-VERSION = "image-fused-1"
-FORMAT = 1
+VERSION = "image-fused-2"
+FORMAT = 2
 REGIONS = 2  # enrolled vectors per work: the whole image and its central 70%
+LOCAL_PER_WORK = 48  # strongest SIFT descriptors per work in the local-feature retrieval index
 
 
 class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +61,9 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float = 0.5
     embedding_k: int = 8
     max_candidates: int = 12
+    local_query_descriptors: int = 200  # strongest query descriptors searched in the local index
+    local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
+    local_min_votes: int = 3
 
 
 def load_calibration() -> ImageCalibration:
@@ -155,6 +159,7 @@ class ImageMatcher:
     def _reset(self) -> None:
         self.hashes = HashIndex()
         self.vectors = VectorIndex(self.embedder.dim, self.approximate_after) if self.embedder else None
+        self.local = VectorIndex(128, approximate_after=50_000, pca_dim=64)
         self.works: dict[str, _WorkEntry] = {}
         self.by_iid: dict[int, str] = {}
         self.by_pixels: dict[str, set[str]] = {}
@@ -188,6 +193,10 @@ class ImageMatcher:
             self.hashes.add(np.array([iid]), fp.pdq[None, :])
             if self.vectors is not None and fp.embeddings is not None:
                 self.vectors.add(np.arange(iid * REGIONS, iid * REGIONS + len(fp.embeddings)), fp.embeddings)
+            strongest = fp.features.desc[:LOCAL_PER_WORK]
+            if len(strongest):
+                self.local.add(np.arange(iid * LOCAL_PER_WORK, iid * LOCAL_PER_WORK + len(strongest)),
+                               lf.root_sift(strongest))
             self.works[work_id] = _WorkEntry(iid, fp.pdq_quality, fp.phash, fp.pixel_sha256)
             self.by_iid[iid] = work_id
             self.by_pixels.setdefault(fp.pixel_sha256, set()).add(work_id)
@@ -200,6 +209,7 @@ class ImageMatcher:
             self.hashes.remove(np.array([entry.iid]))
             if self.vectors is not None:
                 self.vectors.remove(np.arange(entry.iid * REGIONS, (entry.iid + 1) * REGIONS))
+            self.local.remove(np.arange(entry.iid * LOCAL_PER_WORK, (entry.iid + 1) * LOCAL_PER_WORK))
             self.by_iid.pop(entry.iid, None)
             self.by_pixels.get(entry.pixel_sha256, set()).discard(work_id)
 
@@ -238,9 +248,11 @@ class ImageMatcher:
         if not any(m.score >= self.threshold for m in results.values()):
             cosines = self._embedding_candidates(img)
             ranked = sorted(cosines, key=lambda w: -cosines[w])[: self.calibration.max_candidates]
-            for wid in ranked:
+            votes = self._local_candidates(q.features())
+            ranked += sorted(votes, key=lambda w: -votes[w])[: self.calibration.max_candidates // 2]
+            for wid in dict.fromkeys(ranked):
                 if wid not in results:
-                    results[wid] = self._verify(wid, q, exact=False, pdq_distance=None, cosine=cosines[wid])
+                    results[wid] = self._verify(wid, q, exact=False, pdq_distance=None, cosine=cosines.get(wid))
         return sorted(results.values(), key=lambda m: -m.score)
 
     def _embedding_candidates(self, img: Image.Image) -> dict[str, float]:
@@ -254,6 +266,21 @@ class ImageMatcher:
                 if wid is not None and score > cosines.get(wid, -1.0):
                     cosines[wid] = score
         return cosines
+
+    def _local_candidates(self, features: lf.LocalFeatures) -> dict[str, int]:
+        """Works that hold several of the query's strongest local features (copies placed in a larger
+        picture or cut out of one, which neither PDQ nor a global embedding finds), with their vote counts."""
+        cal = self.calibration
+        desc = features.desc[: cal.local_query_descriptors]
+        if not len(desc) or not len(self.local):
+            return {}
+        votes: dict[str, set[int]] = {}
+        for qi, hits in enumerate(self.local.search(lf.root_sift(desc), 2)):
+            for vid, score in hits:
+                wid = self.by_iid.get(vid // LOCAL_PER_WORK)
+                if wid is not None and score >= cal.local_min_similarity:
+                    votes.setdefault(wid, set()).add(qi)
+        return {w: len(v) for w, v in votes.items() if len(v) >= cal.local_min_votes}
 
     def _verify(self, wid: str, q: "_Query", *, exact: bool, pdq_distance: int | None,
                 cosine: float | None) -> Match:
@@ -318,6 +345,7 @@ class ImageMatcher:
             self.hashes.save(self.index_dir / "pdq")
             if self.vectors is not None:
                 self.vectors.save(self.index_dir / "embeddings")
+            self.local.save(self.index_dir / "local")
             meta = {"format": FORMAT, "embedder": self.embedder_id, "next_iid": self.next_iid,
                     "works": {w: msgspec.to_builtins(e) for w, e in self.works.items()}}
             tmp = self.index_dir / "meta.json.tmp"
@@ -334,6 +362,7 @@ class ImageMatcher:
             self.hashes.load(self.index_dir / "pdq")
             if self.vectors is not None:
                 self.vectors.load(self.index_dir / "embeddings")
+            self.local.load(self.index_dir / "local")
         except (OSError, ValueError, RuntimeError):
             self._reset()
             return
