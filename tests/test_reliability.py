@@ -116,3 +116,15 @@ def test_rate_limit_per_key(tmp_path: Path) -> None:
         assert r.json()["error"]["code"] == "too_many_requests"
         assert client.get("/v1/works", headers={"Authorization": f"Bearer {b}"}).status_code == 200
     registry.close()
+
+
+def test_a_50_mb_text_is_refused_with_413(tmp_path: Path) -> None:
+    cfg = Settings.load(data_dir=tmp_path, image_embedder="none")  # the default limits
+    registry = open_registry(cfg)
+    key = registry.create_key("c", Role.CREATOR)[1]
+    with TestClient(create_app(cfg, registry)) as client:
+        r = client.post("/v1/works", files={"file": ("big.txt", b"lorem ipsum " * (50 * 2**20 // 12))},
+                        headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
+    assert registry.store.list_works() == []
+    registry.close()
