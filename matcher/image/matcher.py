@@ -3,10 +3,10 @@
 Candidates come from (1) exact pixel SHA-256, (2) PDQ hashes of the query's eight dihedral variants
 within Hamming 31 of an enrolled hash (only when both hashes have PDQ quality >= 50), and, when those
 yield no verified match, (3) nearest embeddings of the query and of a few of its regions and (4) works
-holding several of the query's strongest local features (RootSIFT in a faiss index). Each candidate is verified with SIFT and a RANSAC
-similarity transform (on the query and on its mirror image). The evidence is fused by a logistic model
-whose weights and decision threshold come from `calibration.json`, written by
-`scripts/calibrate_image.py` from synthetic edits of development images.
+holding several of the query's strongest local features (RootSIFT in a faiss index). Each candidate is
+verified with SIFT and a RANSAC similarity transform (on the query and on its mirror image). The evidence
+is fused by a noisy-OR of per-signal logistic curves whose parameters and decision threshold come from
+`calibration.json`, written by `scripts/calibrate_image.py` from synthetic edits of development images.
 """
 
 import json
