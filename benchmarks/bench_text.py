@@ -36,10 +36,8 @@ def load(text: str) -> object:
 def dev_benchmark(args: argparse.Namespace) -> None:
     dev = DevSet(args.data, "manifest_texts.csv")
     legit = dev.overlapping("overlaps_texts.json")
-    files = dev.files("benchmark")
-    random.Random(2).shuffle(files)
-    cut = int(len(files) * 0.7)
-    enrolled, held_out = files[:cut], files[cut:]
+    enrolled, held_out = dev.enrolled_and_held_out("benchmark", seed=2)
+    files = enrolled + held_out
     originals = MemoryOriginals()
     matcher = TextMatcher(originals)
     source_of = {p.name: s for p, s in files}

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 
 DEFAULT = Path(os.environ.get("PROVENANCE_DEV_DATA", Path(__file__).resolve().parents[2] / "shared/data/dev"))
@@ -29,6 +30,14 @@ class DevSet:
         """(path, source) pairs, sorted, of one split or all."""
         return sorted((self.root / r["file"], r["source"]) for r in self.rows
                       if split is None or split_of(r["file"]) == split)
+
+    def enrolled_and_held_out(self, split: str, seed: int, share: float = 0.7) -> tuple[
+            list[tuple[Path, str]], list[tuple[Path, str]]]:
+        """One split's files shuffled by `seed`: the first `share` to enroll, the rest held out as negatives."""
+        files = self.files(split)
+        random.Random(seed).shuffle(files)
+        cut = int(len(files) * share)
+        return files[:cut], files[cut:]
 
     def overlapping(self, overlaps: str) -> set[frozenset[str]]:
         """Pairs of file names (basename) that legitimately share content."""

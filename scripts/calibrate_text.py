@@ -38,10 +38,7 @@ def main() -> None:
 
     dev = DevSet(args.data, "manifest_texts.csv")
     legit = dev.overlapping("overlaps_texts.json")
-    files = dev.files("calibration")
-    random.Random(0).shuffle(files)
-    cut = int(len(files) * 0.7)
-    enrolled, held_out = files[:cut], files[cut:]
+    enrolled, held_out = dev.enrolled_and_held_out("calibration", seed=0)
     base = load_calibration()
     originals = MemoryOriginals()
     matcher = TextMatcher(originals, calibration=msgspec.structs.replace(base, threshold=0.0))
