@@ -166,7 +166,7 @@ class Registry:
                     matcher = self.matcher_for(work.kind)
                     if action == "work.withdrawn" or work.status != WorkStatus.ACTIVE:
                         matcher.remove(work_id)
-                    elif work_id not in matcher.work_ids():
+                    elif not matcher.has(work_id):
                         try:
                             self._index_work(work)
                         except ProvenanceError as exc:  # logged by the caller's loop; the rest go on

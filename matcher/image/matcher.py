@@ -217,6 +217,9 @@ class ImageMatcher:
     def work_ids(self) -> set[str]:
         return set(self.works)
 
+    def has(self, work_id: str) -> bool:
+        return work_id in self.works
+
     def clear(self) -> None:
         with self._lock:
             self._reset()

@@ -87,6 +87,9 @@ class TextMatcher:
     def work_ids(self) -> set[str]:
         return self.index.work_ids()
 
+    def has(self, work_id: str) -> bool:
+        return work_id in self.index
+
     def save(self) -> None:
         if self.index_dir is not None:
             self.index.save(self.index_dir)
