@@ -162,15 +162,15 @@ class Registry:
         while changes := self.store.work_changes(self._seen_seq):
             for seq, action, work_id in changes:
                 with self._index_lock:
-                    work = self.store.get_work(work_id)
-                    matcher = self.matcher_for(work.kind)
-                    if action == "work.withdrawn" or work.status != WorkStatus.ACTIVE:
-                        matcher.remove(work_id)
-                    elif not matcher.has(work_id):
-                        try:
+                    try:
+                        work = self.store.get_work(work_id)
+                        matcher = self.matcher_for(work.kind)
+                        if action == "work.withdrawn" or work.status != WorkStatus.ACTIVE:
+                            matcher.remove(work_id)
+                        elif not matcher.has(work_id):
                             self._index_work(work)
-                        except ProvenanceError as exc:  # logged by the caller's loop; the rest go on
-                            log.warning("cannot index %s: %s", work_id, exc)
+                    except ProvenanceError as exc:  # one change that cannot be applied must not stall the feed
+                        log.warning("cannot apply %s of %s: %s", action, work_id, exc)
                 self._seen_seq = seq
                 applied += 1
         return applied
