@@ -232,7 +232,8 @@ class ImageMatcher:
         """Every candidate, verified and scored, best first (before the decision threshold).
 
         Cheap signals first, as Hasher-Matcher-Actioner does: exact pixels and PDQ. Only when they yield
-        no verified match above the threshold are embeddings of the query and its regions searched.
+        no verified match above the threshold are the embeddings of the query and its regions and the
+        local-feature index searched. A work withdrawn while the search runs is skipped.
         """
         img = content.image
         q = _Query(img)
@@ -247,7 +248,7 @@ class ImageMatcher:
                     pdq_hits[wid] = dist
         results: dict[str, Match] = {}
         for wid in [*exact, *sorted(pdq_hits, key=pdq_hits.__getitem__)]:
-            if wid not in results:
+            if wid not in results and wid in self.works:
                 results[wid] = self._verify(wid, q, exact=wid in exact, pdq_distance=pdq_hits.get(wid), cosine=None)
         if not any(m.score >= self.threshold for m in results.values()):
             cosines = self._embedding_candidates(img)
@@ -255,7 +256,7 @@ class ImageMatcher:
             votes = self._local_candidates(q.features())
             ranked += sorted(votes, key=lambda w: -votes[w])[: self.calibration.max_candidates // 2]
             for wid in dict.fromkeys(ranked):
-                if wid not in results:
+                if wid not in results and wid in self.works:
                     results[wid] = self._verify(wid, q, exact=False, pdq_distance=None, cosine=cosines.get(wid))
         return sorted(results.values(), key=lambda m: -m.score)
 
