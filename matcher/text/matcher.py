@@ -8,6 +8,7 @@ The decision threshold comes from `calibration.json`, written by `scripts/calibr
 
 import json
 import math
+import threading
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
@@ -61,6 +62,7 @@ class TextMatcher:
         self.threshold = self.calibration.threshold if threshold is None else threshold
         self.index = TextIndex(params or TextIndexParams(), redis_url, redis_prefix)
         self._tokens_cache: OrderedDict[str, Tokens] = OrderedDict()
+        self._cache_lock = threading.Lock()
         if index_dir is not None:
             self.index.load(index_dir)
 
@@ -82,7 +84,8 @@ class TextMatcher:
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
-        self._tokens_cache.pop(work_id, None)
+        with self._cache_lock:
+            self._tokens_cache.pop(work_id, None)
 
     def work_ids(self) -> set[str]:
         return self.index.work_ids()
@@ -96,17 +99,21 @@ class TextMatcher:
 
     def clear(self) -> None:
         self.index.clear()
-        self._tokens_cache.clear()
+        with self._cache_lock:
+            self._tokens_cache.clear()
 
     def _work_tokens(self, work_id: str) -> Tokens:
-        tokens = self._tokens_cache.get(work_id)
-        if tokens is None:
-            tokens = tokenize(self.originals.original(work_id).decode("utf-8-sig"))
+        """The tokens of a work's original, from a small LRU cache shared by the API's worker threads."""
+        with self._cache_lock:
+            tokens = self._tokens_cache.get(work_id)
+            if tokens is not None:
+                self._tokens_cache.move_to_end(work_id)
+                return tokens
+        tokens = tokenize(self.originals.original(work_id).decode("utf-8-sig"))
+        with self._cache_lock:
             self._tokens_cache[work_id] = tokens
             if len(self._tokens_cache) > 256:
                 self._tokens_cache.popitem(last=False)
-        else:
-            self._tokens_cache.move_to_end(work_id)
         return tokens
 
     def search(self, content: Content) -> list[Match]:
