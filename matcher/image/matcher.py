@@ -242,7 +242,9 @@ class ImageMatcher:
         q.pdq_hex, q.quality = pdq_hex(hashes[0]), quality
         pdq_hits: dict[str, int] = {}
         if quality >= PDQ_MIN_QUALITY:
-            for iid, dist in self.hashes.search(hashes, PDQ_MAX_DISTANCE):
+            with self._lock:  # faiss indexes are not safe to search while another thread adds to them
+                hits = self.hashes.search(hashes, PDQ_MAX_DISTANCE)
+            for iid, dist in hits:
                 wid = self.by_iid.get(iid)
                 if wid is not None and self.works[wid].pdq_quality >= PDQ_MIN_QUALITY:
                     pdq_hits[wid] = dist
@@ -265,7 +267,9 @@ class ImageMatcher:
         if self.vectors is None or self.embedder is None or not len(self.vectors):
             return cosines
         vecs = self.embedder.embed(_regions(img, query=True))
-        for hits in self.vectors.search(vecs, self.calibration.embedding_k):
+        with self._lock:
+            found = self.vectors.search(vecs, self.calibration.embedding_k)
+        for hits in found:
             for vid, score in hits:
                 wid = self.by_iid.get(vid // REGIONS)
                 if wid is not None and score > cosines.get(wid, -1.0):
@@ -280,7 +284,9 @@ class ImageMatcher:
         if not len(desc) or not len(self.local):
             return {}
         votes: dict[str, set[int]] = {}
-        for qi, hits in enumerate(self.local.search(lf.root_sift(desc), 2)):
+        with self._lock:
+            found = self.local.search(lf.root_sift(desc), 2)
+        for qi, hits in enumerate(found):
             for vid, score in hits:
                 wid = self.by_iid.get(vid // LOCAL_PER_WORK)
                 if wid is not None and score >= cal.local_min_similarity:

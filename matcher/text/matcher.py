@@ -63,6 +63,7 @@ class TextMatcher:
         self.index = TextIndex(params or TextIndexParams(), redis_url, redis_prefix)
         self._tokens_cache: OrderedDict[str, Tokens] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._index_lock = threading.RLock()
         if index_dir is not None:
             self.index.load(index_dir)
 
@@ -80,10 +81,12 @@ class TextMatcher:
                                len(tokens))
 
     def add(self, work_id: str, fingerprint: TextFingerprint) -> None:
-        self.index.add(work_id, fingerprint.shingles, fingerprint.long_shingles)
+        with self._index_lock:  # the LSH tables are plain dicts and sets: no change while a query reads them
+            self.index.add(work_id, fingerprint.shingles, fingerprint.long_shingles)
 
     def remove(self, work_id: str) -> None:
-        self.index.remove(work_id)
+        with self._index_lock:
+            self.index.remove(work_id)
         with self._cache_lock:
             self._tokens_cache.pop(work_id, None)
 
@@ -95,10 +98,12 @@ class TextMatcher:
 
     def save(self) -> None:
         if self.index_dir is not None:
-            self.index.save(self.index_dir)
+            with self._index_lock:
+                self.index.save(self.index_dir)
 
     def clear(self) -> None:
-        self.index.clear()
+        with self._index_lock:
+            self.index.clear()
         with self._cache_lock:
             self._tokens_cache.clear()
 
@@ -126,10 +131,12 @@ class TextMatcher:
             return []
         k = self.index.params.shingle
         q_shingles = shingle_hashes(query.ids, k)
-        similarity = self.index.candidates(q_shingles)
+        long_shingles = shingle_hashes(query.ids, self.index.params.df_shingle)
+        with self._index_lock:
+            similarity = self.index.candidates(q_shingles)
+            boilerplate = self.index.boilerplate_mask(long_shingles, len(query))
         ranked = sorted(similarity, key=lambda w: -similarity[w])[: self.calibration.max_candidates]
         q_set = set(q_shingles.tolist())
-        boilerplate = self.index.boilerplate_mask(shingle_hashes(query.ids, self.index.params.df_shingle), len(query))
         matches = []
         for work_id in ranked:
             work = self._work_tokens(work_id)
