@@ -57,9 +57,10 @@ def test_two_replicas_share_one_registry(database: str, tmp_path: Path) -> None:
                     return [m["work_id"] for m in r.json()["matches"]] == [work_id]
 
                 seen_after = wait_for(b_matches)
+                print(f"enrolled via A, matched via B after {seen_after:.2f} s")  # shown with pytest -s
                 assert seen_after < 10 * FOLLOW + 5
                 assert client.delete(f"{a}/v1/works/{work_id}", headers=creator).status_code == 200
-                wait_for(lambda: not b_matches())
+                print(f"withdrawn via A, ignored by B after {wait_for(lambda: not b_matches()):.2f} s")
                 # both replicas write checks concurrently into one chain
                 for _ in range(5):
                     client.post(f"{a}/v1/checks", json={"text": excerpt}, headers=operator)
