@@ -15,6 +15,7 @@ Persistence: signatures are written with datasketch's own `LeanMinHash.serialize
 as a NumPy array file (no pickle); the LSH tables are rebuilt from them on load.
 """
 
+import hashlib
 import json
 import os
 import struct
@@ -26,9 +27,9 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from matcher.text.state import LocalTextState, RedisTextState, TextState
+from matcher.text.state import LocalTextState, RedisTextState, TextState, pack, unpack
 
-FORMAT = 1
+FORMAT = 2  # 2: each work's signatures back to back in LeanMinHash's fixed-size format
 
 
 class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,8 +46,6 @@ class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
 
 def _params_tag(params: TextIndexParams) -> str:
     """A short tag of the parameters, so that indexes built differently never share Redis keys."""
-    import hashlib
-
     return hashlib.sha256(msgspec.json.encode(params, order="sorted")).hexdigest()[:10]
 
 
@@ -207,13 +206,8 @@ class TextIndex:
         tmp_sig = directory / "signatures.bin.tmp"
         with tmp_sig.open("wb") as f:
             for wid in ids:
-                sigs = state.sigs[wid]
-                f.write(struct.pack("<I", len(sigs)))
-                for sig in sigs:
-                    buf = bytearray(sig.bytesize())
-                    sig.serialize(buf)
-                    f.write(struct.pack("<I", len(buf)))
-                    f.write(buf)
+                f.write(struct.pack("<I", len(state.sigs[wid])))
+                f.write(pack(state.sigs[wid]))
         lengths = np.array([len(state.sampled[w]) for w in ids], dtype=np.int64)
         flat = np.concatenate([state.sampled[w] for w in ids]) if ids else np.zeros(0, np.uint32)
         with (directory / "sampled.npz.tmp").open("wb") as f:
@@ -242,12 +236,7 @@ class TextIndex:
         pos = 0
         for i, wid in enumerate(meta["ids"]):
             (count,) = struct.unpack_from("<I", data, pos)
-            pos += 4
-            sigs = []
-            for _ in range(count):
-                (size,) = struct.unpack_from("<I", data, pos)
-                pos += 4
-                sigs.append(LeanMinHash.deserialize(data[pos : pos + size]))
-                pos += size
-            self._insert(wid, sigs, flat[offsets[i] : offsets[i + 1]])
+            end = pos + 4 + count * self._sig_size
+            self._insert(wid, unpack(data[pos + 4 : end], self._sig_size), flat[offsets[i] : offsets[i + 1]])
+            pos = end
         return True
