@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request
-from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,19 +18,12 @@ from api.auth import auth_middleware
 from api.controllers.admin import AuditController, JobsController, KeysController, MeController, health
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
+from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.ratelimit import RateLimiter
 from registry.errors import InvalidInput
 from registry.service import Registry
 from registry.settings import Settings
-
-
-def _provide_registry(state: State) -> Registry:
-    registry: Registry | None = getattr(state, "registry", None)
-    if registry is None:
-        raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
-    return registry
-
 
 _NOT_QUERY = {"self", "request", "registry", "data", "state", "headers", "cookies", "scope", "socket"}
 
@@ -78,7 +69,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     return Litestar(
         route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
                         MeController, health],
-        dependencies={"registry": Provide(_provide_registry, sync_to_thread=False)},
+        dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
         middleware=[auth_middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

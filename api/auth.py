@@ -3,15 +3,14 @@
 from collections.abc import Callable
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from api.deps import loaded_registry
 from api.ratelimit import RateLimiter
 from registry.errors import PermissionDenied, Unauthenticated
 from registry.models import Account, Role
-from registry.service import Registry
 
 PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
 
@@ -22,10 +21,7 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
-        registry: Registry | None = getattr(connection.app.state, "registry", None)
-        if registry is None:
-            raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
-        found = registry.authenticate(secret.strip())
+        found = loaded_registry(connection.app.state).authenticate(secret.strip())
         if found is None:
             raise Unauthenticated("the API key is unknown or revoked")
         key, account = found

@@ -5,13 +5,23 @@ from typing import Annotated, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
+from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
 from registry.errors import InvalidInput
 from registry.models import Account
+from registry.service import Registry
 
 T = TypeVar("T")
+
+
+def loaded_registry(state: State) -> Registry:
+    """The registry opened at start-up; 503 while it is still loading (the `registry` dependency)."""
+    registry: Registry | None = getattr(state, "registry", None)
+    if registry is None:
+        raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
+    return registry
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
