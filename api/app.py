@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from api.auth import auth_middleware
 from api.controllers.admin import AuditController, JobsController, KeysController, MeController, health
@@ -21,6 +23,14 @@ from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.ratelimit import RateLimiter
+from api.web.pages.auditor import AuditorPages
+from api.web.pages.auth import AuthPages, signin_required
+from api.web.pages.creator import CreatorPages
+from api.web.pages.media import MediaPages
+from api.web.pages.operator import OperatorPages
+from api.web.render import STATIC, template_config
+from api.web.security import csrf_config, load_secret, security_headers, session_config
+from api.web.session import SignInRequired
 from registry.errors import InvalidInput
 from registry.service import Registry
 from registry.settings import Settings
@@ -42,10 +52,13 @@ def reject_unknown_query_parameters(request: Request) -> None:  # type: ignore[t
 def create_app(settings: Settings, registry: Registry | None = None) -> Litestar:
     """Build the app; pass `registry` to serve an already opened one (tests), else it opens from settings."""
 
+    secret = load_secret(settings.session_secret, settings.data_dir)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.registry = registry
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+        app.state.session_hours = settings.session_hours
         opener = None
         if registry is None:
             def open_in_background() -> None:
@@ -68,10 +81,17 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
 
     return Litestar(
         route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
-                        MeController, health],
+                        MeController, health,
+                        AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,
+                        create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
+                                                   cache_control=CacheControlHeader(max_age=300))],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
-        middleware=[auth_middleware],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[security_headers,
+                    session_config(secret, secure=settings.secure_cookies, hours=settings.session_hours).middleware,
+                    auth_middleware],
+        csrf_config=csrf_config(secret, secure=settings.secure_cookies),
+        template_config=template_config,
+        exception_handlers={**EXCEPTION_HANDLERS, SignInRequired: signin_required},  # type: ignore[dict-item]
         lifespan=[lifespan],
         before_request=reject_unknown_query_parameters,
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,

@@ -12,7 +12,8 @@ from api.ratelimit import RateLimiter
 from registry.errors import PermissionDenied, Unauthenticated
 from registry.models import Account, Role
 
-PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
+# the bearer key guards the API under /v1; the web pages sign in with a session (api/web)
+PUBLIC_PATHS = ["^/v1/health$", "^/(?!v1/)"]
 
 
 class BearerKeyMiddleware(AbstractAuthenticationMiddleware):

@@ -1,6 +1,7 @@
 """One place that maps errors to HTTP: `{"error": {"code", "message"}}` with the right status."""
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -34,6 +35,10 @@ STATUS: list[tuple[type[ProvenanceError], int]] = [
 ]
 
 
+HEADINGS = {400: "That did not work", 401: "Sign in first", 403: "Not for your role", 404: "Not found",
+            413: "Too large", 415: "Not a supported file", 429: "Slow down", 503: "Starting up"}
+
+
 def error_response(status: int, code: str, message: str, details: dict[str, object] | None = None,
                    headers: dict[str, str] | None = None) -> Response[dict[str, object]]:
     body: dict[str, object] = {"code": code, "message": message}
@@ -42,11 +47,34 @@ def error_response(status: int, code: str, message: str, details: dict[str, obje
     return Response({"error": body}, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def provenance_error(_: Request, exc: ProvenanceError) -> Response[dict[str, object]]:  # type: ignore[type-arg]
-    status = next(code for cls, code in STATUS if isinstance(exc, cls)) if isinstance(
-        exc, tuple(c for c, _ in STATUS)) else 400
+def wants_page(request: Request) -> bool:  # type: ignore[type-arg]
+    """A browser asking for a web page (not the API, not a script asking for JSON)."""
+    path = request.url.path
+    return (not path.startswith(("/v1/", "/schema")) and "text/html" in request.headers.get("accept", "")
+            and "application/json" not in request.headers.get("accept", ""))
+
+
+def respond(request: Request, status: int, code: str, message: str,  # type: ignore[type-arg]
+            details: dict[str, object] | None = None, headers: dict[str, str] | None = None) -> Response[Any]:
+    """The error as JSON, or as a page for a browser on the web interface."""
+    if wants_page(request):
+        from litestar.response import Template
+
+        account = request.scope.get("user")
+        return Template(template_name="error.html", status_code=status, headers=headers, context={
+            "status": status, "heading": HEADINGS.get(status, "Something went wrong"), "message": message,
+            "account": account, "flashes": []})
+    return error_response(status, code, message, details, headers)
+
+
+def status_of(exc: ProvenanceError) -> int:
+    return next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+
+
+def provenance_error(request: Request, exc: ProvenanceError) -> Response[Any]:  # type: ignore[type-arg]
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, exc.code, exc.message, dict(exc.details) or None, headers)
+    return respond(request, status, exc.code, exc.message, dict(exc.details) or None, headers)
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
@@ -54,7 +82,7 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
                422: "invalid_input", 429: "too_many_requests"}
 
 
-def http_error(_: Request, exc: HTTPException) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: ignore[type-arg]
     status = exc.status_code
     code = _HTTP_CODES.get(status, "error")
     details: dict[str, object] | None = None
@@ -63,13 +91,16 @@ def http_error(_: Request, exc: HTTPException) -> Response[dict[str, object]]:  
     message = exc.detail or code
     if status == 413:
         message = "request body is over the upload size limit; send a smaller file"
-    return error_response(status, code, message, details, exc.headers)
+    if status == 403 and "CSRF" in message:
+        message = ("the form's security token is missing or stale (CSRF protection); "
+                   "reload the page and submit it again")
+    return respond(request, status, code, message, details, exc.headers)
 
 
-def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+def unexpected_error(request: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
-                          "an unexpected error occurred; it has been logged")
+    return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+                   "an unexpected error occurred; it has been logged")
 
 
 ERROR_RESPONSES: dict[int, ResponseSpec] = {

@@ -143,7 +143,8 @@ class Registry:
                 requirement=requirement(purpose, work.license, work.opt_outs),
             ))
         verdict = Verdict(combine(r.requirement for r in records))
-        blob = self.blobs.put(content.data) if self.settings.store_check_content else None
+        keep = self.settings.store_check_content or (bool(records) and self.settings.keep_matched_outputs)
+        blob = self.blobs.put(content.data) if keep else None
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                       kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
                       matcher_version=self.matcher_version, content_blob=blob)

@@ -19,7 +19,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     max_text_chars: int = 5_000_000
-    store_check_content: bool = False
+    store_check_content: bool = False  # keep every submitted output (by default only its SHA-256)
+    keep_matched_outputs: bool = True  # keep outputs that matched a work: the evidence owners and auditors see
+    session_secret: str | None = None  # signs web sessions and CSRF tokens; None: data_dir/session.key
+    secure_cookies: bool = False  # mark web cookies Secure: set true when served over HTTPS
+    session_hours: float = 12.0  # a web sign-in lasts this long
     rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
     text_threshold: float | None = None  # None: the calibrated default shipped with the matcher
     image_threshold: float | None = None

@@ -1,0 +1,60 @@
+"""A filtered check history as CSV or NDJSON, streamed page by page from a fixed point in time."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+import msgspec
+
+from api.schemas import CheckOut
+from registry.models import Check, CheckFilter
+from registry.store import Store
+
+CSV_COLUMNS = ["check_id", "created_at", "operator", "purpose", "kind", "verdict", "sha256", "matched_work_ids",
+               "matched_titles", "matched_owners", "requirements", "top_score", "matcher_version"]
+_BATCH = 500
+
+
+def iter_checks(store: Store, flt: CheckFilter) -> Iterator[Check]:
+    """Every check matching `flt`, newest first. `flt.until` must be set: checks made while the export runs
+    would otherwise shift the pages."""
+    offset = 0
+    while True:
+        batch = store.list_checks(msgspec.structs.replace(flt, limit=_BATCH, offset=offset))
+        yield from batch
+        if len(batch) < _BATCH:
+            return
+        offset += _BATCH
+
+
+def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def take() -> str:
+        out = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return out
+
+    writer.writerow(CSV_COLUMNS)
+    yield take()
+    for c in checks:
+        writer.writerow([
+            c.id, c.created_at.isoformat(), names.get(c.account_id, c.account_id), c.purpose, c.kind.value,
+            c.verdict.value, c.sha256, " ".join(m.work_id for m in c.matches),
+            " | ".join(_cell(m.title) for m in c.matches),
+            " ".join(names.get(m.owner_id, m.owner_id) for m in c.matches),
+            " ".join(m.requirement for m in c.matches),
+            max((m.score for m in c.matches), default=""), c.matcher_version])
+        yield take()
+
+
+def _cell(value: str) -> str:
+    """Defuse spreadsheet formulas: a title starting with = + - @ is shown as text, not evaluated."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def ndjson_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[bytes]:
+    for c in checks:
+        yield msgspec.json.encode(CheckOut.of(c, names)) + b"\n"

@@ -1,0 +1,103 @@
+"""Auditors: the whole check history with filters, the audit chain's status and log, and exports."""
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.response import Stream, Template
+
+from api.deps import loaded_registry, parse_time
+from api.web.export import csv_lines, iter_checks, ndjson_lines
+from api.web.pages.shared import names
+from api.web.render import PAGE_SIZE, pager, render
+from api.web.session import require, web_account
+from registry.errors import InvalidInput
+from registry.ids import utcnow
+from registry.models import Account, CheckFilter, Role, Verdict
+from registry.service import Registry
+
+FILTERS = ("since", "until", "work_id", "operator", "verdict")
+LOG_PAGE = 50
+
+
+def _auditor(request: Request[Any, Any, Any]) -> tuple[Account, Registry]:
+    account = web_account(request)
+    require(account, Role.AUDITOR)
+    return account, loaded_registry(request.app.state)
+
+
+def check_filter(registry: Registry, params: dict[str, str | None], *, until_default: datetime | None = None
+                 ) -> CheckFilter | None:
+    """The store filter for the form's values (None: an operator that does not exist, so nothing matches)."""
+    verdict = params.get("verdict") or None
+    if verdict is not None and verdict not in {v.value for v in Verdict}:
+        raise InvalidInput(f"unknown verdict {verdict!r}; use one of {', '.join(v.value for v in Verdict)}")
+    account_id = None
+    if params.get("operator"):
+        found = registry.store.find_account(str(params["operator"]).strip())
+        if found is None:
+            return None
+        account_id = found.id
+    return CheckFilter(account_id=account_id, work_id=(params.get("work_id") or "").strip() or None,
+                       verdict=Verdict(verdict) if verdict else None,
+                       since=parse_time(params.get("since") or None, "from"),
+                       until=parse_time(params.get("until") or None, "until") or until_default)
+
+
+class AuditorPages(Controller):
+    include_in_schema = False
+
+    @get("/audit", sync_to_thread=True)
+    def history(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
+                work_id: str | None = None, operator: str | None = None, verdict: str | None = None,
+                page: int = 1) -> Template:
+        account, registry = _auditor(request)
+        params = {"since": since, "until": until, "work_id": work_id, "operator": operator, "verdict": verdict}
+        error, checks = None, []
+        try:
+            flt = check_filter(registry, params)
+        except InvalidInput as exc:
+            error, flt = exc.message, None
+        if flt is not None:
+            checks = registry.store.list_checks(msgspec.structs.replace(flt, limit=PAGE_SIZE + 1,
+                                                                offset=(max(1, page) - 1) * PAGE_SIZE))
+        query = urlencode({k: v for k, v in params.items() if v})
+        return render(request, "checks.html", account, status_code=400 if error else 200, heading="Check history",
+                      checks=checks[:PAGE_SIZE], names=names(registry), filters=params, action="/audit",
+                      show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
+                      chain=registry.store.verify_audit(),
+                      **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
+
+    @get("/audit/export.csv", sync_to_thread=True)
+    def export_csv(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
+                   work_id: str | None = None, operator: str | None = None,
+                   verdict: str | None = None) -> Stream:
+        _, registry = _auditor(request)
+        flt = check_filter(registry, {"since": since, "until": until, "work_id": work_id, "operator": operator,
+                                      "verdict": verdict}, until_default=utcnow())
+        rows = iter_checks(registry.store, flt) if flt is not None else iter(())
+        return Stream(csv_lines(rows, names(registry)), media_type="text/csv; charset=utf-8",
+                      headers={"Content-Disposition": 'attachment; filename="checks.csv"'})
+
+    @get("/audit/export.ndjson", sync_to_thread=True)
+    def export_ndjson(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
+                      work_id: str | None = None, operator: str | None = None,
+                      verdict: str | None = None) -> Stream:
+        _, registry = _auditor(request)
+        flt = check_filter(registry, {"since": since, "until": until, "work_id": work_id, "operator": operator,
+                                      "verdict": verdict}, until_default=utcnow())
+        rows = iter_checks(registry.store, flt) if flt is not None else iter(())
+        return Stream(ndjson_lines(rows, names(registry)), media_type="application/x-ndjson",
+                      headers={"Content-Disposition": 'attachment; filename="checks.ndjson"'})
+
+    @get("/audit/log", sync_to_thread=True)
+    def log(self, request: Request[Any, Any, Any], page: int = 1) -> Template:
+        account, registry = _auditor(request)
+        last = registry.store.last_seq()
+        top = max(0, last - (max(1, page) - 1) * LOG_PAGE)
+        after = max(0, top - LOG_PAGE)
+        entries = list(reversed(registry.store.audit_entries(after, top - after))) if top else []
+        return render(request, "audit_log.html", account, entries=entries, names=names(registry),
+                      chain=registry.store.verify_audit(), **pager("/audit/log", {}, max(1, page), after > 0))

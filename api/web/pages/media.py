@@ -1,0 +1,59 @@
+"""Image renditions for pages: a creator's own works, and the outputs of checks the viewer may see."""
+
+from typing import Any
+
+import anyio
+from litestar import Controller, Request, Response, get
+
+from api.deps import loaded_registry
+from api.web.media import SIZES, rendition
+from api.web.pages.shared import may_see_check
+from api.web.session import web_account
+from registry.errors import NotFound
+from registry.models import WorkKind
+
+CACHE = {"Cache-Control": "private, max-age=3600"}
+
+
+def _size(size: str) -> str:
+    if size not in SIZES:
+        raise NotFound(f"no rendition {size!r}; use {' or '.join(SIZES)}")
+    return size
+
+
+class MediaPages(Controller):
+    path = "/media"
+    include_in_schema = False
+
+    @get("/works/{work_id:str}/{size:str}")
+    async def work_image(self, request: Request[Any, Any, Any], work_id: str, size: str) -> Response[bytes]:
+        account = await anyio.to_thread.run_sync(web_account, request)
+        registry = loaded_registry(request.app.state)
+        try:
+            work = registry.store.get_work(work_id)
+        except NotFound:
+            work = None
+        # an original is shown to its owner only
+        if work is None or work.owner_id != account.id or work.kind != WorkKind.IMAGE:
+            raise NotFound(f"no image {work_id}")
+        cache_dir = registry.settings.data_dir / "renditions"
+        data = await anyio.to_thread.run_sync(
+            lambda: rendition(registry.blobs.get(work.sha256), work.sha256, _size(size), cache_dir))
+        return Response(data, media_type="image/jpeg", headers=CACHE)
+
+    @get("/checks/{check_id:str}/{size:str}")
+    async def check_image(self, request: Request[Any, Any, Any], check_id: str, size: str) -> Response[bytes]:
+        account = await anyio.to_thread.run_sync(web_account, request)
+        registry = loaded_registry(request.app.state)
+        try:
+            check = registry.store.get_check(check_id)
+        except NotFound:
+            check = None
+        if (check is None or check.kind != WorkKind.IMAGE or not check.content_blob
+                or not may_see_check(registry, account, check)):
+            raise NotFound(f"no image for check {check_id}")
+        blob = check.content_blob
+        cache_dir = registry.settings.data_dir / "renditions"
+        data = await anyio.to_thread.run_sync(
+            lambda: rendition(registry.blobs.get(blob), blob, _size(size), cache_dir))
+        return Response(data, media_type="image/jpeg", headers=CACHE)
