@@ -13,14 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser import chromium_path, drop_files, file_entry, launch, sign_in
 from tests.conftest import FIXTURES
 from tests.servers import EXE, create_key, start_server, stop_server
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
 
 EVIL_TITLE = '<img src=x onerror="window.__xss=1">.txt'
 
@@ -56,7 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Browser]:
-    with playwright_api.sync_playwright() as p:
+    with sync_playwright() as p:
         b = launch(p, chromium)
         yield b
         b.close()

@@ -6,12 +6,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request
+from litestar.params import FromQuery
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from api.web.forms import RELEASE_LABELS, TDM_LABELS, USE_LABELS, describe_license
 from registry.models import Account
+
+WebRequest = Request[Any, Any, Any]
+OptionalQuery = FromQuery[str | None]
+PageQuery = FromQuery[int]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

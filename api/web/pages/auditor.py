@@ -1,17 +1,16 @@
 """Auditors: the whole check history with filters, the audit chain's status and log, and exports."""
 
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Stream, Template
 
 from api.deps import loaded_registry, parse_time
 from api.web.export import csv_lines, iter_checks, ndjson_lines
 from api.web.pages.shared import names
-from api.web.render import PAGE_SIZE, pager, render
+from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
 from api.web.session import require, web_account
 from registry.errors import InvalidInput
 from registry.ids import utcnow
@@ -22,7 +21,7 @@ FILTERS = ("since", "until", "work_id", "operator", "verdict")
 LOG_PAGE = 50
 
 
-def _auditor(request: Request[Any, Any, Any]) -> tuple[Account, Registry]:
+def _auditor(request: WebRequest) -> tuple[Account, Registry]:
     account = web_account(request)
     require(account, Role.AUDITOR)
     return account, loaded_registry(request.app.state)
@@ -50,9 +49,9 @@ class AuditorPages(Controller):
     include_in_schema = False
 
     @get("/audit", sync_to_thread=True)
-    def history(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
-                work_id: str | None = None, operator: str | None = None, verdict: str | None = None,
-                page: int = 1) -> Template:
+    def history(self, request: WebRequest, since: OptionalQuery = None, until: OptionalQuery = None,
+                work_id: OptionalQuery = None, operator: OptionalQuery = None, verdict: OptionalQuery = None,
+                page: PageQuery = 1) -> Template:
         account, registry = _auditor(request)
         params = {"since": since, "until": until, "work_id": work_id, "operator": operator, "verdict": verdict}
         error, checks = None, []
@@ -68,12 +67,13 @@ class AuditorPages(Controller):
                       checks=checks[:PAGE_SIZE], names=names(registry), filters=params, action="/audit",
                       show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
                       chain=registry.store.verify_audit(),
+                      operators=sorted(a.name for a in registry.store.list_accounts() if a.role == Role.OPERATOR),
                       **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
 
     @get("/audit/export.csv", sync_to_thread=True)
-    def export_csv(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
-                   work_id: str | None = None, operator: str | None = None,
-                   verdict: str | None = None) -> Stream:
+    def export_csv(self, request: WebRequest, since: OptionalQuery = None, until: OptionalQuery = None,
+                   work_id: OptionalQuery = None, operator: OptionalQuery = None,
+                   verdict: OptionalQuery = None) -> Stream:
         _, registry = _auditor(request)
         flt = check_filter(registry, {"since": since, "until": until, "work_id": work_id, "operator": operator,
                                       "verdict": verdict}, until_default=utcnow())
@@ -82,9 +82,9 @@ class AuditorPages(Controller):
                       headers={"Content-Disposition": 'attachment; filename="checks.csv"'})
 
     @get("/audit/export.ndjson", sync_to_thread=True)
-    def export_ndjson(self, request: Request[Any, Any, Any], since: str | None = None, until: str | None = None,
-                      work_id: str | None = None, operator: str | None = None,
-                      verdict: str | None = None) -> Stream:
+    def export_ndjson(self, request: WebRequest, since: OptionalQuery = None, until: OptionalQuery = None,
+                      work_id: OptionalQuery = None, operator: OptionalQuery = None,
+                      verdict: OptionalQuery = None) -> Stream:
         _, registry = _auditor(request)
         flt = check_filter(registry, {"since": since, "until": until, "work_id": work_id, "operator": operator,
                                       "verdict": verdict}, until_default=utcnow())
@@ -93,7 +93,7 @@ class AuditorPages(Controller):
                       headers={"Content-Disposition": 'attachment; filename="checks.ndjson"'})
 
     @get("/audit/log", sync_to_thread=True)
-    def log(self, request: Request[Any, Any, Any], page: int = 1) -> Template:
+    def log(self, request: WebRequest, page: PageQuery = 1) -> Template:
         account, registry = _auditor(request)
         last = registry.store.last_seq()
         top = max(0, last - (max(1, page) - 1) * LOG_PAGE)

@@ -3,14 +3,14 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry
 from api.errors import error_response
-from api.web.render import flash, render
+from api.web.render import OptionalQuery, WebRequest, flash, render
 from api.web.session import HOME, SignInRequired, sign_in, web_account
 
 REASONS = {
@@ -32,7 +32,7 @@ class AuthPages(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=True)
-    def home(self, request: Request[Any, Any, Any]) -> Redirect:
+    def home(self, request: WebRequest) -> Redirect:
         try:
             account = web_account(request)
         except SignInRequired:
@@ -40,12 +40,12 @@ class AuthPages(Controller):
         return Redirect(HOME[account.role])
 
     @get("/signin", sync_to_thread=False)
-    def signin_form(self, request: Request[Any, Any, Any], next: str | None = None,
-                    reason: str | None = None) -> Template:
+    def signin_form(self, request: WebRequest, next: OptionalQuery = None,
+                    reason: OptionalQuery = None) -> Template:
         return render(request, "signin.html", None, next_path=_safe_next(next) or "", error=REASONS.get(reason or ""))
 
     @post("/signin", sync_to_thread=True)
-    def signin(self, request: Request[Any, Any, Any], data: Annotated[
+    def signin(self, request: WebRequest, data: Annotated[
             dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Template | Redirect:
         registry = loaded_registry(request.app.state)
         key = (data.get("key") or "").strip()
@@ -58,12 +58,12 @@ class AuthPages(Controller):
         return Redirect(next_path or HOME[account.role])
 
     @post("/signout", sync_to_thread=False)
-    def signout(self, request: Request[Any, Any, Any]) -> Redirect:
+    def signout(self, request: WebRequest) -> Redirect:
         request.clear_session()
         return Redirect("/signin")
 
 
-def signin_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+def signin_required(request: WebRequest, exc: SignInRequired) -> Response[Any]:
     """Pages redirect to the sign-in form (and come back after); scripts get a 401 they can act on."""
     if "text/html" not in request.headers.get("accept", ""):
         return error_response(401, "unauthenticated", "sign in first: your session is missing or has ended")

@@ -5,15 +5,16 @@ from typing import Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry, read_form
 from api.web.evidence import summary
 from api.web.forms import TERMS_FIELDS, terms_from_form
 from api.web.pages.shared import build_pair, names, text_preview
-from api.web.render import PAGE_SIZE, flash, pager, render
+from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
 from api.web.session import require, web_account
 from registry.errors import Conflict, NotFound, ProvenanceError
 from registry.models import Account, CheckFilter, Role, Work, WorkKind, WorkStatus
@@ -28,11 +29,11 @@ class Outcome(msgspec.Struct, kw_only=True):
     outcome: str  # enrolled, already_enrolled or rejected
     message: str
     status: int
-    work_id: str | None = None
-    code: str | None = None
+    work_id: OptionalQuery = None
+    code: OptionalQuery = None
 
 
-def _creator(request: Request[Any, Any, Any]) -> tuple[Account, Registry]:
+def _creator(request: WebRequest) -> tuple[Account, Registry]:
     account = web_account(request)
     require(account, Role.CREATOR)
     return account, loaded_registry(request.app.state)
@@ -74,7 +75,7 @@ class CreatorPages(Controller):
     include_in_schema = False
 
     @get("/works", sync_to_thread=True)
-    def works(self, request: Request[Any, Any, Any], status: str | None = None, page: int = 1) -> Template:
+    def works(self, request: WebRequest, status: OptionalQuery = None, page: PageQuery = 1) -> Template:
         account, registry = _creator(request)
         wanted = WorkStatus(status) if status in ("active", "withdrawn") else None
         found = registry.store.list_works(owner_id=account.id, status=wanted, limit=PAGE_SIZE + 1,
@@ -85,13 +86,13 @@ class CreatorPages(Controller):
                     **pager("/works", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/works/enroll", sync_to_thread=True)
-    def enroll_form(self, request: Request[Any, Any, Any]) -> Template:
+    def enroll_form(self, request: WebRequest) -> Template:
         account, registry = _creator(request)
         return render(request, "enroll.html", account, max_mb=registry.settings.max_upload_bytes // 2**20,
                     **_terms_context(account.default_license or LicenseTerms(), account.default_opt_outs or OptOuts()))
 
     @post("/works/upload", request_max_body_size=2**31)
-    async def upload(self, request: Request[Any, Any, Any]) -> Response[Any] | Template:
+    async def upload(self, request: WebRequest) -> Response[Any] | Template:
         """One file from the drag-and-drop page (JSON outcome), or several from the plain form (a page)."""
         account, registry = await anyio.to_thread.run_sync(_creator, request)
         uploads, fields = await read_form(request, {"file": True}, TERMS_FIELDS | {"_csrf_token"})
@@ -110,7 +111,7 @@ class CreatorPages(Controller):
                                       "rejected": "Rejected:"})
 
     @get("/works/{work_id:str}", sync_to_thread=True)
-    def work(self, request: Request[Any, Any, Any], work_id: str) -> Template:
+    def work(self, request: WebRequest, work_id: FromPath[str]) -> Template:
         account, registry = _creator(request)
         work = _own_work(registry, account, work_id)
         preview, cut = text_preview(registry, work, 4000) if work.kind == WorkKind.TEXT else ("", False)
@@ -120,13 +121,13 @@ class CreatorPages(Controller):
                     names=names(registry), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2))
 
     @get("/works/{work_id:str}/terms", sync_to_thread=True)
-    def terms_form(self, request: Request[Any, Any, Any], work_id: str) -> Template:
+    def terms_form(self, request: WebRequest, work_id: FromPath[str]) -> Template:
         account, registry = _creator(request)
         work = _own_work(registry, account, work_id)
         return render(request, "terms.html", account, work=work, **_terms_context(work.license, work.opt_outs))
 
     @post("/works/{work_id:str}/terms", sync_to_thread=False)
-    async def save_terms(self, request: Request[Any, Any, Any], work_id: str) -> Template | Redirect:
+    async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
         account, registry = await anyio.to_thread.run_sync(_creator, request)
         work = _own_work(registry, account, work_id)
         form = await request.form()
@@ -141,7 +142,7 @@ class CreatorPages(Controller):
         return Redirect(f"/works/{work.id}")
 
     @post("/works/{work_id:str}/withdraw", sync_to_thread=True)
-    def withdraw(self, request: Request[Any, Any, Any], work_id: str) -> Redirect:
+    def withdraw(self, request: WebRequest, work_id: FromPath[str]) -> Redirect:
         account, registry = _creator(request)
         work = _own_work(registry, account, work_id)
         registry.withdraw(work.id, account.id)
@@ -149,7 +150,7 @@ class CreatorPages(Controller):
         return Redirect(f"/works/{work.id}")
 
     @get("/works/{work_id:str}/matches/{check_id:str}", sync_to_thread=True)
-    def evidence(self, request: Request[Any, Any, Any], work_id: str, check_id: str) -> Template:
+    def evidence(self, request: WebRequest, work_id: FromPath[str], check_id: FromPath[str]) -> Template:
         account, registry = _creator(request)
         work = _own_work(registry, account, work_id)
         check = registry.store.get_check(check_id)

@@ -1,13 +1,14 @@
 """Image renditions for pages: a creator's own works, and the outputs of checks the viewer may see."""
 
-from typing import Any
 
 import anyio
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
+from litestar.params import FromPath
 
 from api.deps import loaded_registry
 from api.web.media import SIZES, rendition
 from api.web.pages.shared import may_see_check
+from api.web.render import WebRequest
 from api.web.session import web_account
 from registry.errors import NotFound
 from registry.models import WorkKind
@@ -26,7 +27,7 @@ class MediaPages(Controller):
     include_in_schema = False
 
     @get("/works/{work_id:str}/{size:str}")
-    async def work_image(self, request: Request[Any, Any, Any], work_id: str, size: str) -> Response[bytes]:
+    async def work_image(self, request: WebRequest, work_id: FromPath[str], size: FromPath[str]) -> Response[bytes]:
         account = await anyio.to_thread.run_sync(web_account, request)
         registry = loaded_registry(request.app.state)
         try:
@@ -42,7 +43,7 @@ class MediaPages(Controller):
         return Response(data, media_type="image/jpeg", headers=CACHE)
 
     @get("/checks/{check_id:str}/{size:str}")
-    async def check_image(self, request: Request[Any, Any, Any], check_id: str, size: str) -> Response[bytes]:
+    async def check_image(self, request: WebRequest, check_id: FromPath[str], size: FromPath[str]) -> Response[bytes]:
         account = await anyio.to_thread.run_sync(web_account, request)
         registry = loaded_registry(request.app.state)
         try:

@@ -1,17 +1,17 @@
 """Operators: check an output (an image or text file, or pasted text), see the verdict and evidence, and
 their history. The check page is shared with auditors and with creators whose works it matched."""
 
-from typing import Any
 
 import anyio
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry
 from api.web.evidence import summary
 from api.web.pages.shared import build_pair, may_see_check, names
-from api.web.render import PAGE_SIZE, pager, render
+from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
 from api.web.session import require, web_account
 from registry.errors import InvalidInput, NotFound, ProvenanceError
 from registry.models import CheckFilter, Role, Verdict
@@ -22,14 +22,14 @@ class OperatorPages(Controller):
     include_in_schema = False
 
     @get("/check", sync_to_thread=True)
-    def check_form(self, request: Request[Any, Any, Any]) -> Template:
+    def check_form(self, request: WebRequest) -> Template:
         account = web_account(request)
         require(account, Role.OPERATOR)
         registry = loaded_registry(request.app.state)
         return render(request, "check.html", account, purpose="release", max_chars=registry.settings.max_text_chars)
 
     @post("/check", request_max_body_size=2**31)
-    async def check(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def check(self, request: WebRequest) -> Template | Redirect:
         account = await anyio.to_thread.run_sync(web_account, request)
         require(account, Role.OPERATOR)
         registry = loaded_registry(request.app.state)
@@ -38,7 +38,7 @@ class OperatorPages(Controller):
         text = form.get("text")
         upload = form.get("file")
         data: bytes | None = None
-        filename: str | None = None
+        filename: OptionalQuery = None
         if isinstance(upload, UploadFile) and upload.filename:
             data, filename = await upload.read(), upload.filename
         elif isinstance(text, str) and text.strip():
@@ -58,7 +58,7 @@ class OperatorPages(Controller):
         return Redirect(f"/checks/{found.id}")
 
     @get("/checks", sync_to_thread=True)
-    def history(self, request: Request[Any, Any, Any], verdict: str | None = None, page: int = 1) -> Template:
+    def history(self, request: WebRequest, verdict: OptionalQuery = None, page: PageQuery = 1) -> Template:
         account = web_account(request)
         require(account, Role.OPERATOR)
         registry = loaded_registry(request.app.state)
@@ -71,7 +71,7 @@ class OperatorPages(Controller):
                       **pager("/checks", {"verdict": verdict}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/checks/{check_id:str}", sync_to_thread=True)
-    def result(self, request: Request[Any, Any, Any], check_id: str) -> Template:
+    def result(self, request: WebRequest, check_id: FromPath[str]) -> Template:
         account = web_account(request)
         registry = loaded_registry(request.app.state)
         try:

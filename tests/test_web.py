@@ -1,0 +1,232 @@
+"""The web pages through litestar's test client: who may open what, CSRF, sessions, bad input on the forms,
+and the pieces that turn evidence into pictures and marked texts. The browser walk is in test_web_browser."""
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.web.evidence import Box, excerpts, merge, region
+from api.web.export import csv_lines
+from api.web.forms import terms_from_form
+from api.wiring import open_registry
+from matcher.image.embed import Embedder
+from registry.errors import InvalidInput
+from registry.ids import utcnow
+from registry.models import Check, MatchRecord, Role, Verdict, WorkKind
+from registry.service import Registry
+from registry.settings import Settings
+from registry.terms import LicenseTerms, OptOuts
+from tests.conftest import FIXTURES
+
+CHELSEA = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
+EMMA = (FIXTURES / "texts" / "emma-ch001.txt").read_text()
+TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Web:
+    settings: Settings
+    registry: Registry
+    keys: dict[str, str]
+    app_clients: list[TestClient]  # type: ignore[type-arg]
+
+    def client(self, who: str | None = None) -> TestClient:  # type: ignore[type-arg]
+        """A browser-like client (cookies kept, asks for HTML), signed in as `who`."""
+        c: TestClient = TestClient(create_app(self.settings, self.registry))  # type: ignore[type-arg]
+        c.__enter__()
+        c.headers["accept"] = "text/html"
+        self.app_clients.append(c)
+        if who is not None:
+            r = c.post("/signin", data={"key": self.keys[who], "_csrf_token": token(c, "/signin")},
+                       follow_redirects=False)
+            assert r.status_code in (301, 302, 303), r.text
+        return c
+
+
+def token(client: TestClient, path: str) -> str:  # type: ignore[type-arg]
+    found = TOKEN.search(client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def web(tmp_path: Path, embedder: Embedder) -> Iterator[Web]:
+    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
+    registry = open_registry(settings, embedder=embedder)
+    keys = {name: registry.create_key(name, role)[1] for name, role in [
+        ("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR), ("op", Role.OPERATOR),
+        ("audit", Role.AUDITOR)]}
+    w = Web(settings, registry, keys, [])
+    yield w
+    for c in w.app_clients:
+        c.__exit__(None, None, None)
+    registry.close()
+
+
+def test_pages_by_role(web: Web) -> None:
+    alice = web.registry.store.find_account("alice")
+    assert alice is not None
+    work = web.registry.enroll(alice, CHELSEA, title="chelsea.jpg")
+    op = web.registry.store.find_account("op")
+    assert op is not None
+    check = web.registry.check(op, CHELSEA)
+    pages = ["/works", "/works/enroll", f"/works/{work.id}", f"/works/{work.id}/terms",
+             f"/works/{work.id}/matches/{check.id}", f"/media/works/{work.id}/thumb", "/check", "/checks",
+             f"/checks/{check.id}", f"/media/checks/{check.id}/view", "/audit", "/audit/log",
+             "/audit/export.csv", "/audit/export.ndjson"]
+    expected = {
+        "alice": [200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403, 403, 403, 403],
+        "bob": [200, 200, 404, 404, 404, 404, 403, 403, 404, 404, 403, 403, 403, 403],
+        "op": [403, 403, 403, 403, 403, 404, 200, 200, 200, 200, 403, 403, 403, 403],
+        "audit": [403, 403, 403, 403, 403, 404, 403, 403, 200, 200, 200, 200, 200, 200],
+        "root": [200, 200, 404, 404, 404, 404, 200, 200, 200, 200, 200, 200, 200, 200],
+    }
+    for who, statuses in expected.items():
+        client = web.client(who)
+        got = [client.get(p, follow_redirects=False).status_code for p in pages]
+        assert got == statuses, who
+    anonymous = web.client()
+    for p in pages:
+        r = anonymous.get(p, follow_redirects=False)
+        assert r.status_code in (302, 303) and r.headers["location"].startswith("/signin?next="), p
+    # a script (no text/html) gets a JSON 401 instead of a redirect
+    r = anonymous.get("/works", headers={"accept": "application/json"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+
+
+def test_forms_need_their_csrf_token(web: Web) -> None:
+    client = web.client()
+    r = client.post("/signin", data={"key": web.keys["alice"]}, follow_redirects=False)
+    assert r.status_code == 403 and "CSRF" in r.text
+    signed_in = web.client("alice")
+    r = signed_in.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)},
+                       headers={"accept": "application/json"})
+    assert r.status_code == 403
+    assert web.registry.store.list_works() == []
+    r = signed_in.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)},
+                       headers={"accept": "application/json", "x-csrftoken": token(signed_in, "/works/enroll")})
+    assert r.status_code == 201 and r.json()["outcome"] == "enrolled"
+
+
+def test_sign_in_does_not_redirect_off_site(web: Web) -> None:
+    client = web.client()
+    for target, expected in [("//evil.example/", "/works"), ("https://evil.example/", "/works"),
+                             ("/works/enroll", "/works/enroll")]:
+        r = client.post("/signin", data={"key": web.keys["alice"], "next": target,
+                                         "_csrf_token": token(client, "/signin")}, follow_redirects=False)
+        assert r.headers["location"] == expected, target
+
+
+def test_a_tampered_session_cookie_is_not_a_session(web: Web) -> None:
+    client = web.client("alice")
+    assert client.get("/works", follow_redirects=False).status_code == 200
+    cookie = client.cookies["provenance_session"]
+    client.cookies.set("provenance_session", cookie[:-6] + ("AAAAAA" if not cookie.endswith("AAAAAA") else "BBBBBB"))
+    r = client.get("/works", follow_redirects=False)
+    assert r.status_code in (302, 303) and r.headers["location"].startswith("/signin")
+
+
+def test_bad_uploads_and_terms_leave_nothing(web: Web) -> None:
+    client = web.client("alice")
+    csrf = {"accept": "application/json", "x-csrftoken": token(client, "/works/enroll")}
+    entries = web.registry.store.last_seq()
+    r = client.post("/works/upload", files={"file": ("empty.png", b"")}, headers=csrf)
+    assert r.status_code == 415 and r.json()["outcome"] == "rejected" and "empty" in r.json()["message"]
+    r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)}, data={"fee_amount": "lots"},
+                    headers=csrf)
+    assert r.status_code == 400 and "not a number" in r.json()["error"]["message"]
+    r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)},
+                    data={"ai_training": "constrained"}, headers=csrf)
+    assert r.status_code == 400 and "constraint_info" in r.json()["error"]["message"]
+    r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)}, data={"color": "blue"}, headers=csrf)
+    assert r.status_code == 400 and "unknown form part 'color'" in r.json()["error"]["message"]
+    assert web.registry.store.list_works() == [] and web.registry.store.last_seq() == entries
+    # the plain form (no script) takes several files and answers with a page of outcomes
+    r = client.post("/works/upload", files=[("file", ("a.jpg", CHELSEA)), ("file", ("b.jpg", CHELSEA)),
+                                            ("file", ("c.txt", b"\xff\xfe bad"))],
+                    data={"_csrf_token": csrf["x-csrftoken"], "release": "attribution"})
+    assert r.status_code == 200
+    assert "1 enrolled, 1 already enrolled, 1 rejected" in r.text
+    [work] = web.registry.store.list_works()
+    assert work.opt_outs.release == "attribution"
+
+
+def test_error_pages_escape_what_they_echo(web: Web) -> None:
+    client = web.client("audit")
+    r = client.get("/audit", params={"verdict": "<script>alert(1)</script>"})
+    assert r.status_code == 400
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+
+
+def test_exports_follow_the_filters(web: Web) -> None:
+    alice = web.registry.store.find_account("alice")
+    op = web.registry.store.find_account("op")
+    assert alice is not None and op is not None
+    web.registry.enroll(alice, EMMA.encode(), title="=HYPERLINK(\"http://x\")")
+    web.registry.check(op, " ".join(EMMA.split()[50:250]).encode())
+    web.registry.check(op, b"Nothing like any enrolled work at all, just a few words about owls.")
+    client = web.client("audit")
+    rows = list(csv.DictReader(io.StringIO(client.get("/audit/export.csv").text)))
+    assert len(rows) == 2
+    rows = list(csv.DictReader(io.StringIO(client.get("/audit/export.csv", params={"verdict": "clear"}).text)))
+    assert len(rows) == 1 and rows[0]["matched_work_ids"] == ""
+    lines = client.get("/audit/export.ndjson", params={"verdict": "license_required"}).text.splitlines()
+    assert len(lines) == 1 and msgspec.json.decode(lines[0])["matches"][0]["owner"] == "alice"
+    rows = list(csv.DictReader(io.StringIO(client.get("/audit/export.csv", params={"operator": "nobody"}).text)))
+    assert rows == []
+    r = client.get("/audit/export.csv", params={"since": "last tuesday"})
+    assert r.status_code == 400
+
+
+def test_csv_defuses_spreadsheet_formulas() -> None:
+    record = MatchRecord(work_id="wrk_1", score=0.9, evidence={}, title="=cmd|' /C calc'!A0", owner_id="acc_1",
+                         license=LicenseTerms(), opt_outs=OptOuts(), requirement="license_required")
+    check = Check(id="chk_1", account_id="acc_2", created_at=utcnow(), purpose="release", kind=WorkKind.TEXT,
+                  sha256="0" * 64, verdict=Verdict.LICENSE_REQUIRED, matches=[record], matcher_version="t")
+    rows = list(csv.DictReader(io.StringIO("".join(csv_lines(iter([check]), {"acc_1": "alice"})))))
+    assert rows[0]["matched_titles"] == "'=cmd|' /C calc'!A0"
+
+
+def test_excerpts_mark_exactly_the_spans() -> None:
+    text = "".join(f"word{i:04d} " for i in range(2000))
+    spans = [(100, 200), (150, 260), (9000, 9100)]
+    assert merge(spans) == [(100, 260), (9000, 9100)]
+    parts = excerpts(text, spans, context=50)
+    assert len(parts) == 2 and parts[0].cut_before and parts[1].cut_after
+    marked = ["".join(p.text for p in ex.pieces if p.marked) for ex in parts]
+    assert marked == [text[100:260], text[9000:9100]]
+    for ex in parts:  # the pieces of an excerpt are one contiguous stretch of the text
+        assert "".join(p.text for p in ex.pieces) in text
+    short = excerpts("a short text", [(2, 7)])
+    assert [(p.text, p.marked) for p in short[0].pieces] == [("a ", False), ("short", True), (" text", False)]
+
+
+def test_region_reads_the_verified_boxes() -> None:
+    evidence = {"geometry": {"query_box": [0.1, 0.2, 0.6, 0.9], "work_box": [0, 0, 1.2, 1]}}
+    box = region(evidence, "query")
+    assert box is not None and (box.x, box.y, box.w) == (0.1, 0.2, 0.5) and abs(box.h - 0.7) < 1e-9
+    assert region(evidence, "work") == Box(x=0.0, y=0.0, w=1.0, h=1.0)
+    assert region({"geometry": None}, "query") is None
+
+
+def test_terms_form_round_trip() -> None:
+    license, opt_outs = terms_from_form({"license_id": "CC-BY-NC-4.0", "attribution_required": "on",
+                                         "fee_amount": "3", "fee_currency": "eur", "release": "license",
+                                         "ai_training": "constrained", "ai_training_info": "ask first",
+                                         "data_mining": "allowed"})
+    assert license.id == "CC-BY-NC-4.0" and license.attribution_required and not license.commercial_use
+    assert license.fee is not None and license.fee.currency == "EUR"
+    assert opt_outs.ai_training.constraint_info == "ask first" and opt_outs.data_mining.use == "allowed"
+    assert opt_outs.ai_inference.use == "notAllowed"
+    for bad in ({"license_id": "not a license!"}, {"release": "sometimes"}, {"ai_inference": "maybe"},
+                {"fee_amount": "-1"}, {"fee_amount": "5", "fee_currency": "EURO"}):
+        with pytest.raises(InvalidInput):
+            terms_from_form(bad)
