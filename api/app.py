@@ -30,7 +30,7 @@ from api.web.pages.media import MediaPages
 from api.web.pages.operator import OperatorPages
 from api.web.render import STATIC, template_config
 from api.web.security import csrf_config, load_secret, security_headers, session_config
-from api.web.session import SignInRequired
+from api.web.session import WEB_PAGE, SignInRequired
 from registry.errors import InvalidInput
 from registry.service import Registry
 from registry.settings import Settings
@@ -84,7 +84,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         MeController, health,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                                   cache_control=CacheControlHeader(max_age=300))],
+                                                   cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
         middleware=[security_headers,
                     session_config(secret, secure=settings.secure_cookies, hours=settings.session_hours).middleware,

@@ -12,8 +12,8 @@ from api.ratelimit import RateLimiter
 from registry.errors import PermissionDenied, Unauthenticated
 from registry.models import Account, Role
 
-# the bearer key guards the API under /v1; the web pages sign in with a session (api/web)
-PUBLIC_PATHS = ["^/v1/health$", "^/(?!v1/)"]
+# the bearer key guards the API; the web pages (route option `exclude_from_auth`) use a session (api/web)
+PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
 
 
 class BearerKeyMiddleware(AbstractAuthenticationMiddleware):

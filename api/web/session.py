@@ -12,6 +12,9 @@ from registry.ids import hash_api_key
 from registry.models import Account, Role
 from registry.service import Registry
 
+# route option of every web page: the API's bearer-key middleware leaves them alone (they use the session)
+WEB_PAGE = {"exclude_from_auth": True}
+
 HOME = {Role.CREATOR: "/works", Role.OPERATOR: "/check", Role.AUDITOR: "/audit", Role.ADMIN: "/works"}
 
 

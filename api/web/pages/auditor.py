@@ -11,7 +11,7 @@ from api.deps import loaded_registry, parse_time
 from api.web.export import csv_lines, iter_checks, ndjson_lines
 from api.web.pages.shared import names
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
-from api.web.session import require, web_account
+from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import InvalidInput
 from registry.ids import utcnow
 from registry.models import Account, CheckFilter, Role, Verdict
@@ -47,6 +47,7 @@ def check_filter(registry: Registry, params: dict[str, str | None], *, until_def
 
 class AuditorPages(Controller):
     include_in_schema = False
+    opt = WEB_PAGE
 
     @get("/audit", sync_to_thread=True)
     def history(self, request: WebRequest, since: OptionalQuery = None, until: OptionalQuery = None,

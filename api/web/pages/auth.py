@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from api.deps import loaded_registry
 from api.errors import error_response
 from api.web.render import OptionalQuery, WebRequest, flash, render
-from api.web.session import HOME, SignInRequired, sign_in, web_account
+from api.web.session import HOME, WEB_PAGE, SignInRequired, sign_in, web_account
 
 REASONS = {
     "expired": "Your session has expired; sign in again.",
@@ -30,6 +30,7 @@ def _safe_next(path: str | None) -> str | None:
 
 class AuthPages(Controller):
     include_in_schema = False
+    opt = WEB_PAGE
 
     @get("/", sync_to_thread=True)
     def home(self, request: WebRequest) -> Redirect:

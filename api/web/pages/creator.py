@@ -15,7 +15,7 @@ from api.web.evidence import summary
 from api.web.forms import TERMS_FIELDS, terms_from_form
 from api.web.pages.shared import build_pair, names, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
-from api.web.session import require, web_account
+from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import Conflict, NotFound, ProvenanceError
 from registry.models import Account, CheckFilter, Role, Work, WorkKind, WorkStatus
 from registry.service import Registry
@@ -73,6 +73,7 @@ def _terms_context(license: LicenseTerms, opt_outs: OptOuts) -> dict[str, Any]:
 
 class CreatorPages(Controller):
     include_in_schema = False
+    opt = WEB_PAGE
 
     @get("/works", sync_to_thread=True)
     def works(self, request: WebRequest, status: OptionalQuery = None, page: PageQuery = 1) -> Template:
@@ -126,7 +127,7 @@ class CreatorPages(Controller):
         work = _own_work(registry, account, work_id)
         return render(request, "terms.html", account, work=work, **_terms_context(work.license, work.opt_outs))
 
-    @post("/works/{work_id:str}/terms", sync_to_thread=False)
+    @post("/works/{work_id:str}/terms")
     async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
         account, registry = await anyio.to_thread.run_sync(_creator, request)
         work = _own_work(registry, account, work_id)

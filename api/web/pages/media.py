@@ -9,7 +9,7 @@ from api.deps import loaded_registry
 from api.web.media import SIZES, rendition
 from api.web.pages.shared import may_see_check
 from api.web.render import WebRequest
-from api.web.session import web_account
+from api.web.session import WEB_PAGE, web_account
 from registry.errors import NotFound
 from registry.models import WorkKind
 
@@ -25,6 +25,7 @@ def _size(size: str) -> str:
 class MediaPages(Controller):
     path = "/media"
     include_in_schema = False
+    opt = WEB_PAGE
 
     @get("/works/{work_id:str}/{size:str}")
     async def work_image(self, request: WebRequest, work_id: FromPath[str], size: FromPath[str]) -> Response[bytes]:

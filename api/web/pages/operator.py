@@ -12,7 +12,7 @@ from api.deps import loaded_registry
 from api.web.evidence import summary
 from api.web.pages.shared import build_pair, may_see_check, names
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
-from api.web.session import require, web_account
+from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import InvalidInput, NotFound, ProvenanceError
 from registry.models import CheckFilter, Role, Verdict
 from registry.terms import PURPOSES
@@ -20,6 +20,7 @@ from registry.terms import PURPOSES
 
 class OperatorPages(Controller):
     include_in_schema = False
+    opt = WEB_PAGE
 
     @get("/check", sync_to_thread=True)
     def check_form(self, request: WebRequest) -> Template:
