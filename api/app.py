@@ -23,6 +23,7 @@ from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.ratelimit import RateLimiter
+from api.web.chain import ChainMonitor
 from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
 from api.web.pages.creator import CreatorPages
@@ -59,6 +60,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         app.state.registry = registry
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         app.state.session_hours = settings.session_hours
+        app.state.chain_monitor = ChainMonitor(settings.chain_recheck_seconds)
         opener = None
         if registry is None:
             def open_in_background() -> None:

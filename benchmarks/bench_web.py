@@ -9,6 +9,7 @@ runs on every visit, and the exports over the whole history.
 """
 
 import argparse
+import logging
 import random
 import re
 import statistics
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(data_dir=Path(tmp), rate_limit_per_minute=0)
@@ -92,8 +94,8 @@ def main() -> None:
 
         def get(c: TestClient, path: str) -> Callable[[], object]:  # type: ignore[type-arg]
             def call() -> object:
-                r = c.get(path)
-                assert r.status_code == 200, (path, r.status_code)
+                r = c.get(path, follow_redirects=False)
+                assert r.status_code == 200, (path, r.status_code, r.headers.get("location"))
                 return r
             return call
 

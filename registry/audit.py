@@ -42,11 +42,14 @@ class ChainReport(msgspec.Struct, frozen=True, kw_only=True):
     problem: str | None = None
 
 
-def verify_chain(entries: Iterable[AuditEntry]) -> ChainReport:
-    """Recompute the chain in order of `seq`; report the first entry that does not fit."""
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
+def verify_chain(entries: Iterable[AuditEntry], start: ChainReport | None = None) -> ChainReport:
+    """Recompute the chain in order of `seq`; report the first entry that does not fit. With `start` (an ok
+    report of the entries before), `entries` are the ones after it, checked as a continuation."""
+    if start is not None and not start.ok:
+        raise ValueError("a chain can only be continued from a verified head")
+    prev = start.head if start else GENESIS
+    count = start.entries if start else 0
+    expected_seq = count + 1
     for e in entries:
         if e.seq != expected_seq:
             return ChainReport(ok=False, entries=count, head=prev, first_bad_seq=expected_seq,

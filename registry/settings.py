@@ -24,6 +24,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_secret: str | None = None  # signs web sessions and CSRF tokens; None: data_dir/session.key
     secure_cookies: bool = False  # mark web cookies Secure: set true when served over HTTPS
     session_hours: float = 12.0  # a web sign-in lasts this long
+    chain_recheck_seconds: float = 300.0  # the auditors' pages recompute the whole audit chain this often
     rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
     text_threshold: float | None = None  # None: the calibrated default shipped with the matcher
     image_threshold: float | None = None

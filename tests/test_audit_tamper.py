@@ -48,3 +48,34 @@ def test_rehashed_row_breaks_the_link(tmp_path: Path) -> None:
                      ('{"name":"mallory","role":"creator"}', forged))
     report = SQLiteStore(db).verify_audit()
     assert not report.ok and report.first_bad_seq == 2
+
+
+def test_the_auditors_chain_status_catches_old_and_new_tampering(tmp_path: Path) -> None:
+    """The web pages' monitor checks new entries on every visit and the whole chain every `full_every` s."""
+    from api.web.chain import ChainMonitor
+
+    db = tmp_path / "r.sqlite3"
+    store = _store_with_history(db)
+    monitor = ChainMonitor(full_every=3600)
+    assert monitor.status(store).report.entries == 3
+    store.create_account("dave", Role.CREATOR, "system")
+    status = monitor.status(store)  # a continuation: only entry 4 is read
+    assert status.report.ok and status.report.entries == 4
+    assert status.report.head == store.verify_audit().head
+    # a new entry altered after it was written: caught on the next visit
+    store.create_account("erin", Role.CREATOR, "system")
+    with sqlite3.connect(db) as conn:
+        conn.execute("""UPDATE audit_log SET details = '{"name":"eve","role":"creator"}' WHERE seq = 5""")
+    report = monitor.status(store).report
+    assert not report.ok and report.first_bad_seq == 5
+    # an old entry altered: caught by the whole-chain recomputation (on request, or every `full_every` s)
+    db2 = tmp_path / "r2.sqlite3"
+    store2 = _store_with_history(db2)
+    monitor2 = ChainMonitor(full_every=3600)
+    assert monitor2.status(store2).report.ok
+    with sqlite3.connect(db2) as conn:
+        conn.execute("""UPDATE audit_log SET details = '{"name":"mallory","role":"creator"}' WHERE seq = 1""")
+    assert monitor2.status(store2, full=True).report.first_bad_seq == 1
+    assert not ChainMonitor(full_every=0).status(store2).report.ok
+    store.close()
+    store2.close()

@@ -27,6 +27,9 @@ def iter_checks(store: Store, flt: CheckFilter) -> Iterator[Check]:
         offset += _BATCH
 
 
+_CHUNK = 64 * 1024  # bytes sent at a time: one chunk a row would cost more in the server than the rows
+
+
 def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -38,7 +41,6 @@ def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
         return out
 
     writer.writerow(CSV_COLUMNS)
-    yield take()
     for c in checks:
         writer.writerow([
             c.id, c.created_at.isoformat(), names.get(c.account_id, c.account_id), c.purpose, c.kind.value,
@@ -47,7 +49,9 @@ def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
             " ".join(names.get(m.owner_id, m.owner_id) for m in c.matches),
             " ".join(m.requirement for m in c.matches),
             max((m.score for m in c.matches), default=""), c.matcher_version])
-        yield take()
+        if buffer.tell() >= _CHUNK:
+            yield take()
+    yield take()
 
 
 def _cell(value: str) -> str:
@@ -56,5 +60,11 @@ def _cell(value: str) -> str:
 
 
 def ndjson_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[bytes]:
+    chunk = bytearray()
     for c in checks:
-        yield msgspec.json.encode(CheckOut.of(c, names)) + b"\n"
+        chunk += msgspec.json.encode(CheckOut.of(c, names)) + b"\n"
+        if len(chunk) >= _CHUNK:
+            yield bytes(chunk)
+            chunk.clear()
+    if chunk:
+        yield bytes(chunk)

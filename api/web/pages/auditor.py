@@ -5,9 +5,11 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, get
+from litestar.params import FromQuery
 from litestar.response import Stream, Template
 
 from api.deps import loaded_registry, parse_time
+from api.web.chain import ChainMonitor, ChainStatus
 from api.web.export import csv_lines, iter_checks, ndjson_lines
 from api.web.pages.shared import names
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
@@ -45,6 +47,11 @@ def check_filter(registry: Registry, params: dict[str, str | None], *, until_def
                        until=parse_time(params.get("until") or None, "until") or until_default)
 
 
+def _chain(request: WebRequest, registry: Registry, full: bool) -> ChainStatus:
+    monitor: ChainMonitor = request.app.state.chain_monitor
+    return monitor.status(registry.store, full=full)
+
+
 class AuditorPages(Controller):
     include_in_schema = False
     opt = WEB_PAGE
@@ -52,7 +59,7 @@ class AuditorPages(Controller):
     @get("/audit", sync_to_thread=True)
     def history(self, request: WebRequest, since: OptionalQuery = None, until: OptionalQuery = None,
                 work_id: OptionalQuery = None, operator: OptionalQuery = None, verdict: OptionalQuery = None,
-                page: PageQuery = 1) -> Template:
+                page: PageQuery = 1, recheck: FromQuery[bool] = False) -> Template:
         account, registry = _auditor(request)
         params = {"since": since, "until": until, "work_id": work_id, "operator": operator, "verdict": verdict}
         error, checks = None, []
@@ -67,7 +74,7 @@ class AuditorPages(Controller):
         return render(request, "checks.html", account, status_code=400 if error else 200, heading="Check history",
                       checks=checks[:PAGE_SIZE], names=names(registry), filters=params, action="/audit",
                       show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
-                      chain=registry.store.verify_audit(),
+                      chain=_chain(request, registry, recheck), recheck_url="/audit?recheck=true",
                       operators=sorted(a.name for a in registry.store.list_accounts() if a.role == Role.OPERATOR),
                       **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
 
@@ -94,11 +101,12 @@ class AuditorPages(Controller):
                       headers={"Content-Disposition": 'attachment; filename="checks.ndjson"'})
 
     @get("/audit/log", sync_to_thread=True)
-    def log(self, request: WebRequest, page: PageQuery = 1) -> Template:
+    def log(self, request: WebRequest, page: PageQuery = 1, recheck: FromQuery[bool] = False) -> Template:
         account, registry = _auditor(request)
         last = registry.store.last_seq()
         top = max(0, last - (max(1, page) - 1) * LOG_PAGE)
         after = max(0, top - LOG_PAGE)
         entries = list(reversed(registry.store.audit_entries(after, top - after))) if top else []
         return render(request, "audit_log.html", account, entries=entries, names=names(registry),
-                      chain=registry.store.verify_audit(), **pager("/audit/log", {}, max(1, page), after > 0))
+                      chain=_chain(request, registry, recheck),
+                      recheck_url="/audit/log?recheck=true", **pager("/audit/log", {}, max(1, page), after > 0))
