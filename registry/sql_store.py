@@ -68,7 +68,11 @@ CREATE TABLE audit_log (
     subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 )
 """
-MIGRATIONS: list[str] = [SCHEMA]  # numbered by position; append, never edit
+MIGRATIONS: list[str] = [  # numbered by position; append, never edit
+    SCHEMA,
+    # 2: a creator's works in order, for the web pages (newest first) and the API (oldest first)
+    "CREATE INDEX works_owner_time ON works (owner_id, created_at, id)",
+]
 
 
 def statements(script: str) -> list[str]:
@@ -276,6 +280,7 @@ class SqlStore:
         kind: WorkKind | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Work]:
         where, args = [], []
         for column, value in (("owner_id", owner_id), ("status", status), ("kind", kind)):
@@ -283,8 +288,8 @@ class SqlStore:
                 where.append(f"{column} = ?")
                 args.append(str(value))
         sql = "SELECT * FROM works" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY created_at, id LIMIT ? OFFSET ?"
-        return [_work(r) for r in self._all(sql, *args, limit, offset)]
+        sql += " ORDER BY created_at DESC, id DESC" if newest_first else " ORDER BY created_at, id"
+        return [_work(r) for r in self._all(sql + " LIMIT ? OFFSET ?", *args, limit, offset)]
 
     def iter_active_works(self, kind: WorkKind | None = None) -> Iterator[Work]:
         after = ""

@@ -38,6 +38,7 @@ class Store(Protocol):
         kind: WorkKind | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> list[Work]: ...
     def iter_active_works(self, kind: WorkKind | None = None) -> Iterator[Work]: ...
     def update_terms(

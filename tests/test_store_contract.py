@@ -44,6 +44,18 @@ def test_accounts_and_keys(store: Store) -> None:
         store.get_key("key_missing")
 
 
+def test_works_are_listed_oldest_or_newest_first(store: Store) -> None:
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    start = utcnow()
+    works = [store.add_work(msgspec.structs.replace(make_work(alice.id, sha=f"{i:064d}"),
+                                                    created_at=start + timedelta(seconds=i)), alice.id)
+             for i in range(5)]
+    ids = [w.id for w in works]
+    assert [w.id for w in store.list_works(owner_id=alice.id)] == ids
+    assert [w.id for w in store.list_works(owner_id=alice.id, newest_first=True)] == ids[::-1]
+    assert [w.id for w in store.list_works(owner_id=alice.id, newest_first=True, limit=2, offset=2)] == ids[2:0:-1]
+
+
 def test_account_defaults(store: Store) -> None:
     alice = store.create_account("alice", Role.CREATOR, "system")
     lic = LicenseTerms(id="CC-BY-4.0", attribution_required=True, commercial_use=True)

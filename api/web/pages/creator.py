@@ -80,7 +80,7 @@ class CreatorPages(Controller):
         account, registry = _creator(request)
         wanted = WorkStatus(status) if status in ("active", "withdrawn") else None
         found = registry.store.list_works(owner_id=account.id, status=wanted, limit=PAGE_SIZE + 1,
-                                          offset=(max(1, page) - 1) * PAGE_SIZE)
+                                          offset=(max(1, page) - 1) * PAGE_SIZE, newest_first=True)
         shown = found[:PAGE_SIZE]
         snippets = {w.id: text_preview(registry, w, 240)[0] for w in shown if w.kind == WorkKind.TEXT}
         return render(request, "works.html", account, works=shown, snippets=snippets, status=status or "",
