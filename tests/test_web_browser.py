@@ -280,6 +280,12 @@ def test_auditor_history_filters_chain_and_exports(site: Site, browser: Browser)
     assert {c["id"] for c in lines} >= {site.state["image_check"], site.state["text_check"]}
     assert len(lines) == 3
 
+    # a matched work's title filters the history by that work
+    page.goto(f"{site.base}/audit")
+    page.click("[data-testid=checks] >> text=emma-ch001.txt")
+    assert "work_id=wrk_" in page.url
+    assert len(page.query_selector_all("[data-testid=checks] tbody tr")) == 1
+
     # time filter: nothing before 2000
     page.goto(f"{site.base}/audit?until=2000-01-01T00:00")
     assert page.query_selector("[data-testid=no-checks]") is not None
