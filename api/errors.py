@@ -6,6 +6,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
+from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.schemas import ErrorOut
@@ -58,8 +59,6 @@ def respond(request: Request, status: int, code: str, message: str,  # type: ign
             details: dict[str, object] | None = None, headers: dict[str, str] | None = None) -> Response[Any]:
     """The error as JSON, or as a page for a browser on the web interface."""
     if wants_page(request):
-        from litestar.response import Template
-
         account = request.scope.get("user")
         return Template(template_name="error.html", status_code=status, headers=headers, context={
             "status": status, "heading": HEADINGS.get(status, "Something went wrong"), "message": message,

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry, read_form
+from api.errors import status_of
 from api.web.evidence import summary
 from api.web.forms import TERMS_FIELDS, terms_from_form
 from api.web.pages.shared import build_pair, names, text_preview
@@ -29,8 +30,8 @@ class Outcome(msgspec.Struct, kw_only=True):
     outcome: str  # enrolled, already_enrolled or rejected
     message: str
     status: int
-    work_id: OptionalQuery = None
-    code: OptionalQuery = None
+    work_id: str | None = None
+    code: str | None = None
 
 
 def _creator(request: WebRequest) -> tuple[Account, Registry]:
@@ -60,8 +61,6 @@ def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], 
         return Outcome(filename=filename, outcome="already_enrolled", status=409, code=exc.code,
                        message=f"as {existing}", work_id=str(existing) if existing else None)
     except ProvenanceError as exc:
-        from api.errors import status_of
-
         return Outcome(filename=filename, outcome="rejected", status=status_of(exc), code=exc.code,
                        message=exc.message)
     return Outcome(filename=filename, outcome="enrolled", status=201, message="enrolled", work_id=work.id)

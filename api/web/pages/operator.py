@@ -9,6 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry
+from api.errors import status_of
 from api.web.evidence import summary
 from api.web.pages.shared import build_pair, may_see_check, names
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
@@ -39,7 +40,7 @@ class OperatorPages(Controller):
         text = form.get("text")
         upload = form.get("file")
         data: bytes | None = None
-        filename: OptionalQuery = None
+        filename: str | None = None
         if isinstance(upload, UploadFile) and upload.filename:
             data, filename = await upload.read(), upload.filename
         elif isinstance(text, str) and text.strip():
@@ -51,8 +52,6 @@ class OperatorPages(Controller):
                 raise InvalidInput(f"unknown purpose {purpose!r}")
             found = await anyio.to_thread.run_sync(registry.check, account, data, purpose, filename)
         except ProvenanceError as exc:
-            from api.errors import status_of
-
             return render(request, "check.html", account, status_code=status_of(exc), error=exc.message,
                           purpose=purpose, text=text if isinstance(text, str) else "",
                           max_chars=registry.settings.max_text_chars)
