@@ -11,7 +11,7 @@ import typer
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser import chromium_path, drop_files, file_entry, launch, sign_in
+from tests.browser import chromium_path, drop_files, file_entry, follow, launch, sign_in
 from tests.servers import create_key, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def main(out: Path = typer.Option(ROOT / "docs" / "screenshots", help="Folder fo
                 shot = Path(data) / "generated.jpg"
                 shot.write_bytes(_edited(FIXTURES / "images" / "chelsea.jpg"))
                 op.set_input_files("input[name=file]", str(shot))
-                op.click("button:has-text('Check')")
+                follow(op, "button:has-text('Check')")
                 op.wait_for_url("**/checks/chk_*")
                 op.wait_for_load_state("networkidle")
                 _shot(op, out, "operator-check-image")
@@ -74,18 +74,18 @@ def main(out: Path = typer.Option(ROOT / "docs" / "screenshots", help="Folder fo
                 op.goto(f"{base}/check")
                 op.fill("textarea[name=text]", "The assistant continued the story: " + " ".join(words[300:420])
                         + " Then everyone went home.")
-                op.click("button:has-text('Check')")
+                follow(op, "button:has-text('Check')")
                 op.wait_for_url("**/checks/chk_*")
                 _shot(op, out, "operator-check-text")
 
                 page.goto(f"{base}/works")
-                page.click("text=chelsea.jpg")
-                page.click("[data-testid=matches] >> text=Evidence")
+                follow(page, "text=chelsea.jpg")
+                follow(page, "[data-testid=matches] >> text=Evidence")
                 page.wait_for_load_state("networkidle")
                 _shot(page, out, "creator-evidence-image")
                 page.goto(f"{base}/works")
-                page.click("text=persuasion-ch003.txt")
-                page.click("[data-testid=matches] >> text=Evidence")
+                follow(page, "text=persuasion-ch003.txt")
+                follow(page, "[data-testid=matches] >> text=Evidence")
                 _shot(page, out, "creator-evidence-text")
 
                 audit = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()

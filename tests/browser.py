@@ -26,11 +26,17 @@ def launch(playwright: Playwright, executable: str) -> Browser:
     return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
 
 
+def follow(page: Page, selector: str) -> None:
+    """Click a link or submit button and wait until the page it leads to has loaded (a bare click may
+    return before the navigation, and the next step would then read the old page)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def sign_in(page: Page, base: str, key: str) -> None:
     page.goto(f"{base}/signin")
     page.fill("input[name=key]", key)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    follow(page, "button[type=submit]")
 
 
 def data_transfer(page: Page, files: list[tuple[str, bytes, str]]) -> JSHandle:

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser import chromium_path, drop_files, file_entry, launch, sign_in
+from tests.browser import chromium_path, drop_files, file_entry, follow, launch, sign_in
 from tests.conftest import FIXTURES
 from tests.servers import EXE, create_key, start_server, stop_server
 
@@ -134,24 +134,24 @@ def test_creator_enrolls_many_files_by_drag_and_drop(site: Site, browser: Browse
 def test_creator_edits_terms(site: Site, browser: Browser) -> None:
     page = new_page(browser)
     sign_in(page, site.base, site.keys["alice"])
-    page.click("text=coffee.jpg")
+    follow(page, "text=coffee.jpg")
     site.state["coffee_url"] = page.url
-    page.click("text=Edit terms")
+    follow(page, "text=Edit terms")
     page.select_option("select[name=release]", "notAllowed")
     page.select_option("select[name=ai_training]", "constrained")
     page.fill("input[name=ai_training_info]", "https://example.org/training-terms")
     page.fill("input[name=fee_amount]", "12.5")
     page.fill("input[name=fee_currency]", "EUR")
-    page.click("button:has-text('Save terms')")
+    follow(page, "button:has-text('Save terms')")
     assert "Terms saved" in page.inner_text("main")
     text = page.inner_text("main")
     assert "Not allowed (blocked)" in text and "fee 12.5 EUR" in text
     assert "Allowed with constraints: https://example.org/training-terms" in text
 
     # a bad value is refused with a message, and nothing changes
-    page.click("text=Edit terms")
+    follow(page, "text=Edit terms")
     page.fill("input[name=fee_amount]", "lots")
-    page.click("button:has-text('Save terms')")
+    follow(page, "button:has-text('Save terms')")
     assert "not a number" in page.inner_text("[data-testid=error]")
     page.goto(site.state["coffee_url"])
     assert "fee 12.5 EUR" in page.inner_text("main")
@@ -166,7 +166,7 @@ def test_operator_checks_an_image_and_a_text(site: Site, browser: Browser, tmp_p
     output = tmp_path / "generated.jpg"
     output.write_bytes(edited_image())
     page.set_input_files("input[name=file]", str(output))
-    page.click("button:has-text('Check')")
+    follow(page, "button:has-text('Check')")
     page.wait_for_url("**/checks/chk_*")
     site.state["image_check"] = page.url.rsplit("/", 1)[1]
     assert page.inner_text("h1 [data-testid=verdict]") == "Attribution required"
@@ -181,7 +181,7 @@ def test_operator_checks_an_image_and_a_text(site: Site, browser: Browser, tmp_p
     page.goto(f"{site.base}/check")
     page.fill("textarea[name=text]", excerpt_output())
     page.select_option("select[name=purpose]", "ai_training")
-    page.click("button:has-text('Check')")
+    follow(page, "button:has-text('Check')")
     page.wait_for_url("**/checks/chk_*")
     site.state["text_check"] = page.url.rsplit("/", 1)[1]
     assert page.inner_text("h1 [data-testid=verdict]") == "Blocked"  # ai_training is reserved by default
@@ -191,20 +191,20 @@ def test_operator_checks_an_image_and_a_text(site: Site, browser: Browser, tmp_p
 
     page.goto(f"{site.base}/check")
     page.fill("textarea[name=text]", "An entirely new sentence that nobody enrolled, about llamas on a hill.")
-    page.click("button:has-text('Check')")
+    follow(page, "button:has-text('Check')")
     page.wait_for_url("**/checks/chk_*")
     assert page.inner_text("h1 [data-testid=verdict]") == "Clear"
 
     # an empty submission says what to do and records nothing
     page.goto(f"{site.base}/check")
-    page.click("button:has-text('Check')")
+    follow(page, "button:has-text('Check')")
     assert "choose an image or text file, or paste some text" in page.inner_text("[data-testid=error]")
 
     page.goto(f"{site.base}/checks")
     rows = page.query_selector_all("[data-testid=checks] tbody tr")
     assert len(rows) == 3
     page.select_option("select[name=verdict]", "blocked")
-    page.click("button:has-text('Filter')")
+    follow(page, "button:has-text('Filter')")
     assert len(page.query_selector_all("[data-testid=checks] tbody tr")) == 1
     page.context.close()
 
@@ -213,9 +213,9 @@ def test_operator_checks_an_image_and_a_text(site: Site, browser: Browser, tmp_p
 def test_creator_sees_matches_side_by_side(site: Site, browser: Browser) -> None:
     page = new_page(browser)
     sign_in(page, site.base, site.keys["alice"])
-    page.click("text=chelsea.jpg")
+    follow(page, "text=chelsea.jpg")
     assert len(page.query_selector_all("[data-testid=matches] tbody tr")) == 1
-    page.click("[data-testid=matches] >> text=Evidence")
+    follow(page, "[data-testid=matches] >> text=Evidence")
     for side in ("output-image", "work-image"):
         region = page.query_selector(f"[data-testid={side}-region]")
         assert region is not None
@@ -227,8 +227,8 @@ def test_creator_sees_matches_side_by_side(site: Site, browser: Browser) -> None
         assert page.context.request.get(site.base + src).headers["content-type"] == "image/jpeg"
 
     page.goto(f"{site.base}/works")
-    page.click("text=emma-ch001.txt")
-    page.click("[data-testid=matches] >> text=Evidence")
+    follow(page, "text=emma-ch001.txt")
+    follow(page, "[data-testid=matches] >> text=Evidence")
     output_marks = " ".join(m.inner_text() for m in page.query_selector_all("[data-testid=output-text] mark"))
     work_marks = " ".join(m.inner_text() for m in page.query_selector_all("[data-testid=work-text] mark"))
     assert output_marks.split() == work_marks.split()
@@ -261,7 +261,7 @@ def test_auditor_history_filters_chain_and_exports(site: Site, browser: Browser)
     assert len(page.query_selector_all("[data-testid=checks] tbody tr")) == 3
     page.fill("input[name=operator]", "oscar")
     page.select_option("select[name=verdict]", "attribution_required")
-    page.click("button:has-text('Filter')")
+    follow(page, "button:has-text('Filter')")
     rows = page.query_selector_all("[data-testid=checks] tbody tr")
     assert len(rows) == 1 and "chelsea.jpg" in rows[0].inner_text()
 
@@ -282,7 +282,7 @@ def test_auditor_history_filters_chain_and_exports(site: Site, browser: Browser)
 
     # a matched work's title filters the history by that work
     page.goto(f"{site.base}/audit")
-    page.click("[data-testid=checks] >> text=emma-ch001.txt")
+    follow(page, "[data-testid=checks] >> text=emma-ch001.txt")
     assert "work_id=wrk_" in page.url
     assert len(page.query_selector_all("[data-testid=checks] tbody tr")) == 1
 
@@ -303,7 +303,7 @@ def test_auditor_history_filters_chain_and_exports(site: Site, browser: Browser)
     log = page.inner_text("[data-testid=audit-log]")
     assert "work.enrolled" in log or "work.enroll" in log
     assert "Audit chain verified" in page.inner_text("[data-testid=chain]")
-    page.click("[data-testid=recheck]")  # recompute the whole chain now
+    follow(page, "[data-testid=recheck]")  # recompute the whole chain now
     assert "Audit chain verified" in page.inner_text("[data-testid=chain]")
     page.context.close()
 
@@ -322,10 +322,10 @@ def test_security_headers_csrf_and_sessions(site: Site, browser: Browser) -> Non
         assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
 
     page.fill("input[name=key]", "pvk_not-a-key")
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     assert "unknown or revoked" in page.inner_text("main")
     page.fill("input[name=key]", site.keys["alice"])
-    page.click("button[type=submit]")
+    follow(page, "button[type=submit]")
     assert page.url.endswith("/works")  # back where the visitor was going
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["provenance_session"]["httpOnly"] and cookies["provenance_session"]["sameSite"] == "Lax"
@@ -340,7 +340,7 @@ def test_security_headers_csrf_and_sessions(site: Site, browser: Browser) -> Non
     assert "status active" in page.inner_text("main")
 
     # signing out ends the session
-    page.click("text=Sign out")
+    follow(page, "text=Sign out")
     page.goto(f"{site.base}/works")
     assert "/signin" in page.url
     page.context.close()
