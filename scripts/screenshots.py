@@ -77,6 +77,12 @@ def main(out: Path = typer.Option(ROOT / "docs" / "screenshots", help="Folder fo
                 follow(op, "button:has-text('Check')")
                 op.wait_for_url("**/checks/chk_*")
                 _shot(op, out, "operator-check-text")
+                for text, purpose in [(" ".join(words[40:200]), "ai_training"),
+                                      ("A limerick about a llama who learned to paint in oils.", "release")]:
+                    op.goto(f"{base}/check")
+                    op.fill("textarea[name=text]", text)
+                    op.select_option("select[name=purpose]", purpose)
+                    follow(op, "button:has-text('Check')")
 
                 page.goto(f"{base}/works")
                 follow(page, "text=chelsea.jpg")
