@@ -385,6 +385,14 @@ class SqlStore:
         sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         return [_check(r) for r in self._all(sql, *args, flt.limit, flt.offset)]
 
+    def match_counts(self, work_ids: list[str]) -> dict[str, int]:
+        if not work_ids:
+            return {}
+        marks = ", ".join("?" for _ in work_ids)
+        rows = self._all(f"SELECT work_id, COUNT(*) AS n FROM check_matches WHERE work_id IN ({marks})"
+                         " GROUP BY work_id", *work_ids)
+        return {r["work_id"]: int(r["n"]) for r in rows}
+
     # -- audit ----------------------------------------------------------------------------------------
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
         if limit is None:

@@ -115,6 +115,10 @@ def test_checks_and_filters(store: Store) -> None:
     assert store.list_checks(CheckFilter(until=utcnow() - timedelta(minutes=1))) == []
     assert len(store.list_checks(CheckFilter(limit=1))) == 1
     assert len(store.list_checks(CheckFilter(limit=1, offset=1))) == 1
+    other = store.add_work(make_work(alice.id, sha="c" * 64), alice.id)
+    store.add_check(make_check(op2.id, w), op2.id)
+    assert store.match_counts([w.id, other.id, "wrk_missing"]) == {w.id: 2}
+    assert store.match_counts([]) == {}
 
 
 def test_every_change_is_audited_and_chained(store: Store) -> None:

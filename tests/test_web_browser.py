@@ -95,6 +95,12 @@ def test_creator_enrolls_many_files_by_drag_and_drop(site: Site, browser: Browse
     page.wait_for_selector("#enroll-form[data-ready=true]")
     page.select_option("select[name=release]", "attribution")
     page.fill("input[name=license_id]", "CC-BY-4.0")
+    # these terms become alice's defaults: the page comes back with them filled in
+    follow(page, "#save-defaults")
+    assert "Saved as your default terms" in page.inner_text("main")
+    assert page.input_value("select[name=release]") == "attribution"
+    assert page.input_value("input[name=license_id]") == "CC-BY-4.0"
+    page.wait_for_selector("#enroll-form[data-ready=true]")
     files = [file_entry(FIXTURES / "images" / "chelsea.jpg"), file_entry(FIXTURES / "images" / "coffee.jpg"),
              file_entry(FIXTURES / "texts" / "emma-ch001.txt"),
              ("empty.png", b"", "image/png"),
@@ -213,6 +219,8 @@ def test_operator_checks_an_image_and_a_text(site: Site, browser: Browser, tmp_p
 def test_creator_sees_matches_side_by_side(site: Site, browser: Browser) -> None:
     page = new_page(browser)
     sign_in(page, site.base, site.keys["alice"])
+    assert page.inner_text("[data-testid=works] li:has-text('chelsea.jpg') [data-testid=match-count]") == "1 match"
+    assert page.query_selector("[data-testid=works] li:has-text('coffee.jpg') [data-testid=match-count]") is None
     follow(page, "text=chelsea.jpg")
     assert len(page.query_selector_all("[data-testid=matches] tbody tr")) == 1
     follow(page, "[data-testid=matches] >> text=Evidence")

@@ -83,6 +83,7 @@ class CreatorPages(Controller):
         shown = found[:PAGE_SIZE]
         snippets = {w.id: text_preview(registry, w, 240)[0] for w in shown if w.kind == WorkKind.TEXT}
         return render(request, "works.html", account, works=shown, snippets=snippets, status=status or "",
+                      match_counts=registry.store.match_counts([w.id for w in shown]),
                     **pager("/works", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/works/enroll", sync_to_thread=True)
@@ -90,6 +91,17 @@ class CreatorPages(Controller):
         account, registry = _creator(request)
         return render(request, "enroll.html", account, max_mb=registry.settings.max_upload_bytes // 2**20,
                     **_terms_context(account.default_license or LicenseTerms(), account.default_opt_outs or OptOuts()))
+
+    @post("/works/defaults")
+    async def save_defaults(self, request: WebRequest) -> Redirect:
+        """The enrollment page's terms become this creator's defaults (for the web, the API and the CLI)."""
+        account, registry = await anyio.to_thread.run_sync(_creator, request)
+        form = await request.form()
+        license, opt_outs = terms_from_form({k: v for k, v in form.items() if isinstance(v, str)})
+        await anyio.to_thread.run_sync(
+            lambda: registry.store.set_account_defaults(account.id, license, opt_outs, account.id))
+        flash(request, "ok", "Saved as your default terms: new works get them unless you choose others.")
+        return Redirect("/works/enroll")
 
     @post("/works/upload", request_max_body_size=2**31)
     async def upload(self, request: WebRequest) -> Response[Any] | Template:

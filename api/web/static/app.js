@@ -131,7 +131,11 @@
     });
     zone.addEventListener("drop", function (e) { enqueue(e.dataTransfer ? e.dataTransfer.files : null); });
     input.addEventListener("change", function () { enqueue(input.files); input.value = ""; });
-    form.addEventListener("submit", function (e) { e.preventDefault(); enqueue(input.files); });
+    form.addEventListener("submit", function (e) {
+      if (e.submitter && e.submitter.id === "save-defaults") return;  // an ordinary form post
+      e.preventDefault();
+      enqueue(input.files);
+    });
     // dropping a file elsewhere on the page should not navigate away from it
     window.addEventListener("dragover", function (e) { e.preventDefault(); });
     window.addEventListener("drop", function (e) { e.preventDefault(); });
