@@ -230,3 +230,18 @@ def test_terms_form_round_trip() -> None:
                 {"fee_amount": "-1"}, {"fee_amount": "5", "fee_currency": "EURO"}):
         with pytest.raises(InvalidInput):
             terms_from_form(bad)
+
+
+def test_the_session_secret_is_made_once_and_shared(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.web.security import load_secret
+
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: load_secret(None, tmp_path / "data"), range(16)))
+    assert len(secrets) == 1 and len(next(iter(secrets))) == 64
+    assert (tmp_path / "data" / "session.key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["session.key"]
+    assert load_secret("x" * 40, tmp_path / "other") == "x" * 40
+    with pytest.raises(ValueError, match="at least 32"):
+        load_secret("short", tmp_path)

@@ -38,14 +38,23 @@ def load_secret(configured: str | None, data_dir: Path) -> str:
                              "make one with: python -c 'import secrets; print(secrets.token_hex(32))'")
         return configured
     path = data_dir / "session.key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret)
-    return secret
+    if not path.exists():
+        # written whole to a private file, then linked into place: replicas starting together on a shared
+        # data directory all end up reading the one secret that won
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".session.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def _derive(secret: str, purpose: str) -> bytes:
