@@ -4,7 +4,7 @@ and the pieces that turn evidence into pictures and marked texts. The browser wa
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +16,15 @@ from api.app import create_app
 from api.web.evidence import Box, excerpts, merge, region
 from api.web.export import csv_lines
 from api.web.forms import terms_from_form
-from api.wiring import open_registry
+from api.wiring import open_matchers
 from matcher.image.embed import Embedder
+from registry.blobs import BlobStore
 from registry.errors import InvalidInput
 from registry.ids import utcnow
 from registry.models import Check, MatchRecord, Role, Verdict, WorkKind
 from registry.service import Registry
 from registry.settings import Settings
+from registry.store import Store
 from registry.terms import LicenseTerms, OptOuts
 from tests.conftest import FIXTURES
 
@@ -58,9 +60,13 @@ def token(client: TestClient, path: str) -> str:  # type: ignore[type-arg]
 
 
 @pytest.fixture
-def web(tmp_path: Path, embedder: Embedder) -> Iterator[Web]:
+def web(tmp_path: Path, embedder: Embedder, store_factory: Callable[[], Store]) -> Iterator[Web]:
+    """The app over a real registry, once on SQLite and once on PostgreSQL."""
     settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
-    registry = open_registry(settings, embedder=embedder)
+    store_factory()  # the first store is the one the factory drops the database with, after the registry closed
+    store = store_factory()
+    blobs = BlobStore(settings.data_dir / "blobs")
+    registry = Registry(settings, store, blobs, open_matchers(settings, store, blobs, embedder))
     keys = {name: registry.create_key(name, role)[1] for name, role in [
         ("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR), ("op", Role.OPERATOR),
         ("audit", Role.AUDITOR)]}
