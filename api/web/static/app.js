@@ -130,6 +130,9 @@
       zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.remove("over"); });
     });
     zone.addEventListener("drop", function (e) { enqueue(e.dataTransfer ? e.dataTransfer.files : null); });
+    zone.addEventListener("keydown", function (e) {  // the drop zone is focusable: Enter or Space opens the picker
+      if ((e.key === "Enter" || e.key === " ") && e.target === zone) { e.preventDefault(); input.click(); }
+    });
     input.addEventListener("change", function () { enqueue(input.files); input.value = ""; });
     form.addEventListener("submit", function (e) {
       if (e.submitter && e.submitter.id === "save-defaults") return;  // an ordinary form post
