@@ -4,6 +4,7 @@ A job is held in memory by the process that accepted it; each file is enrolled (
 so a restart loses the job's progress report, never a work that was reported enrolled.
 """
 
+import logging
 import queue
 import threading
 import time
@@ -14,8 +15,10 @@ import msgspec
 
 from registry.errors import Conflict, NotFound, ProvenanceError
 from registry.ids import new_id, utcnow
-from registry.models import Account
+from registry.models import Account, Work
 from registry.terms import LicenseTerms, OptOuts
+
+log = logging.getLogger("provenance.jobs")
 
 
 class FileOutcome(msgspec.Struct, kw_only=True):
@@ -23,6 +26,25 @@ class FileOutcome(msgspec.Struct, kw_only=True):
     status: str  # enrolled, skipped (already enrolled), rejected
     work_id: str | None = None
     error: str | None = None
+    code: str | None = None  # why it was skipped or rejected, as the API's error codes say it
+
+
+def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data: bytes,
+                license: LicenseTerms | None, opt_outs: OptOuts | None) -> FileOutcome:
+    """Enroll one file of a batch (titled by its name) and say what became of it; a file that fails in an
+    unexpected way is rejected and logged, and never stops the rest of the batch."""
+    try:
+        work = enroll(owner, data, title=filename, license=license, opt_outs=opt_outs, filename=filename)
+    except Conflict as exc:
+        return FileOutcome(filename=filename, status="skipped", work_id=str(exc.details.get("existing_id")),
+                           error=exc.message, code=exc.code)
+    except ProvenanceError as exc:
+        return FileOutcome(filename=filename, status="rejected", error=exc.message, code=exc.code)
+    except Exception as exc:
+        log.exception("enrolling %s failed", filename)
+        return FileOutcome(filename=filename, status="rejected", error=f"internal error: {exc}",
+                           code="internal_error")
+    return FileOutcome(filename=filename, status="enrolled", work_id=work.id)
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -43,7 +65,7 @@ class Job(msgspec.Struct, kw_only=True):
 class JobRunner:
     """One worker thread enrolling the files of queued jobs in order."""
 
-    def __init__(self, enroll: Callable[..., object], max_jobs: int = 1000) -> None:
+    def __init__(self, enroll: Callable[..., Work], max_jobs: int = 1000) -> None:
         self._enroll = enroll
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -87,17 +109,7 @@ class JobRunner:
             with self._lock:
                 job.status = "running"
             for filename, data in files:
-                try:
-                    work = self._enroll(owner, data, title=filename, license=license, opt_outs=opt_outs,
-                                        filename=filename)
-                    outcome = FileOutcome(filename=filename, status="enrolled", work_id=getattr(work, "id", None))
-                except Conflict as exc:
-                    outcome = FileOutcome(filename=filename, status="skipped",
-                                          work_id=str(exc.details.get("existing_id")), error=exc.message)
-                except ProvenanceError as exc:
-                    outcome = FileOutcome(filename=filename, status="rejected", error=exc.message)
-                except Exception as exc:  # one bad file must not stop the job
-                    outcome = FileOutcome(filename=filename, status="rejected", error=f"internal error: {exc}")
+                outcome = enroll_file(self._enroll, owner, filename, data, license, opt_outs)
                 with self._lock:
                     job.results.append(outcome)
                     setattr(job, outcome.status, getattr(job, outcome.status) + 1)

@@ -11,13 +11,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.deps import loaded_registry, read_form
-from api.errors import status_of
+from api.errors import status_for_code
 from api.web.evidence import summary
 from api.web.forms import TERMS_FIELDS, terms_from_form
 from api.web.pages.shared import build_pair, names, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
 from api.web.session import WEB_PAGE, require, web_account
-from registry.errors import Conflict, NotFound, ProvenanceError
+from registry.errors import NotFound, ProvenanceError
+from registry.jobs import enroll_file
 from registry.models import Account, CheckFilter, Role, Work, WorkKind, WorkStatus
 from registry.service import Registry
 from registry.terms import LicenseTerms, OptOuts
@@ -53,17 +54,16 @@ def _own_work(registry: Registry, account: Account, work_id: str) -> Work:
 
 def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], license: LicenseTerms,
                opt_outs: OptOuts) -> Outcome:
-    filename, data = upload
-    try:
-        work = registry.enroll(account, data, title=filename, license=license, opt_outs=opt_outs, filename=filename)
-    except Conflict as exc:
-        existing = exc.details.get("existing_id")
-        return Outcome(filename=filename, outcome="already_enrolled", status=409, code=exc.code,
-                       message=f"as {existing}", work_id=str(existing) if existing else None)
-    except ProvenanceError as exc:
-        return Outcome(filename=filename, outcome="rejected", status=status_of(exc), code=exc.code,
-                       message=exc.message)
-    return Outcome(filename=filename, outcome="enrolled", status=201, message="enrolled", work_id=work.id)
+    """One uploaded file through the bulk enrollment's `enroll_file`, as the page reports it."""
+    done = enroll_file(registry.enroll, account, *upload, license, opt_outs)
+    if done.status == "enrolled":
+        return Outcome(filename=done.filename, outcome="enrolled", status=201, message="enrolled",
+                       work_id=done.work_id)
+    if done.status == "skipped":
+        return Outcome(filename=done.filename, outcome="already_enrolled", status=409, code=done.code,
+                       message=f"as {done.work_id}", work_id=done.work_id)
+    return Outcome(filename=done.filename, outcome="rejected", status=status_for_code(done.code or ""),
+                   code=done.code, message=done.error or "rejected")
 
 
 def _terms_context(license: LicenseTerms, opt_outs: OptOuts) -> dict[str, Any]:
