@@ -23,6 +23,11 @@ def loaded_registry(state: State) -> Registry:
         raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
     return registry
 
+def owner_names(registry: Registry) -> dict[str, str]:
+    """Account names by id: the people behind works, checks and audit entries, as pages and answers name them."""
+    return {a.id: a.name for a in registry.store.list_accounts()}
+
+
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
 

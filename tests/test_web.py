@@ -197,8 +197,9 @@ def test_csv_defuses_spreadsheet_formulas() -> None:
                          license=LicenseTerms(), opt_outs=OptOuts(), requirement="license_required")
     check = Check(id="chk_1", account_id="acc_2", created_at=utcnow(), purpose="release", kind=WorkKind.TEXT,
                   sha256="0" * 64, verdict=Verdict.LICENSE_REQUIRED, matches=[record], matcher_version="t")
-    rows = list(csv.DictReader(io.StringIO("".join(csv_lines(iter([check]), {"acc_1": "alice"})))))
+    rows = list(csv.DictReader(io.StringIO("".join(csv_lines(iter([check]), {"acc_1": "alice", "acc_2": "+op"})))))
     assert rows[0]["matched_titles"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["operator"] == "'+op" and rows[0]["matched_owners"] == "alice"
 
 
 def test_excerpts_mark_exactly_the_spans() -> None:

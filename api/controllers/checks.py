@@ -9,8 +9,7 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, 
 from litestar.params import FromPath, FromQuery
 
 from api.auth import roles
-from api.controllers.works import owner_names
-from api.deps import Limit, Offset, Timestamp, caller, decode_json, parse_time, read_form
+from api.deps import Limit, Offset, Timestamp, caller, decode_json, owner_names, parse_time, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, TextCheck
 from registry.errors import InvalidInput, NotFound

@@ -9,7 +9,7 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, 
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import roles
-from api.deps import Limit, Offset, caller, decode_json, read_form
+from api.deps import Limit, Offset, caller, decode_json, owner_names, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
 from registry.errors import NotFound
@@ -29,10 +29,6 @@ def owned_work(registry: Registry, account: Account, work_id: str, *, read_only:
     if read_only and account.role == Role.AUDITOR:
         return work
     raise NotFound(f"no work {work_id}")
-
-
-def owner_names(registry: Registry) -> dict[str, str]:
-    return {a.id: a.name for a in registry.store.list_accounts()}
 
 
 BULK_DESCRIPTION = """Enroll many files at once: `multipart/form-data` with one or more `files` parts and an

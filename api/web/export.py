@@ -42,10 +42,10 @@ def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
 
     writer.writerow(CSV_COLUMNS)
     for c in checks:
-        writer.writerow([
+        writer.writerow(_cell(str(value)) for value in [
             c.id, c.created_at.isoformat(), names.get(c.account_id, c.account_id), c.purpose, c.kind.value,
             c.verdict.value, c.sha256, " ".join(m.work_id for m in c.matches),
-            " | ".join(_cell(m.title) for m in c.matches),
+            " | ".join(m.title for m in c.matches),
             " ".join(names.get(m.owner_id, m.owner_id) for m in c.matches),
             " ".join(m.requirement for m in c.matches),
             max((m.score for m in c.matches), default=""), c.matcher_version])
@@ -55,7 +55,8 @@ def csv_lines(checks: Iterator[Check], names: dict[str, str]) -> Iterator[str]:
 
 
 def _cell(value: str) -> str:
-    """Defuse spreadsheet formulas: a title starting with = + - @ is shown as text, not evaluated."""
+    """Defuse spreadsheet formulas: a cell (a title, an account name) starting with = + - @ is shown as text,
+    not evaluated."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 

@@ -8,10 +8,9 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Stream, Template
 
-from api.deps import loaded_registry, parse_time
+from api.deps import loaded_registry, owner_names, parse_time
 from api.web.chain import ChainMonitor, ChainStatus
 from api.web.export import csv_lines, iter_checks, ndjson_lines
-from api.web.pages.shared import names
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
 from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import InvalidInput
@@ -58,9 +57,9 @@ def _export(request: WebRequest, fmt: str, **params: str | None) -> Stream:
     flt = check_filter(registry, params, until_default=utcnow())
     rows = iter_checks(registry.store, flt) if flt is not None else iter(())
     if fmt == "csv":
-        return Stream(csv_lines(rows, names(registry)), media_type="text/csv; charset=utf-8",
+        return Stream(csv_lines(rows, owner_names(registry)), media_type="text/csv; charset=utf-8",
                       headers={"Content-Disposition": 'attachment; filename="checks.csv"'})
-    return Stream(ndjson_lines(rows, names(registry)), media_type="application/x-ndjson",
+    return Stream(ndjson_lines(rows, owner_names(registry)), media_type="application/x-ndjson",
                   headers={"Content-Disposition": 'attachment; filename="checks.ndjson"'})
 
 
@@ -80,14 +79,16 @@ class AuditorPages(Controller):
         except InvalidInput as exc:
             error, flt = exc.message, None
         if flt is not None:
-            checks = registry.store.list_checks(msgspec.structs.replace(flt, limit=PAGE_SIZE + 1,
-                                                                offset=(max(1, page) - 1) * PAGE_SIZE))
+            checks = registry.store.list_checks(msgspec.structs.replace(
+                flt, limit=PAGE_SIZE + 1, offset=(max(1, page) - 1) * PAGE_SIZE))
         query = urlencode({k: v for k, v in params.items() if v})
+        accounts = registry.store.list_accounts()
         return render(request, "checks.html", account, status_code=400 if error else 200, heading="Check history",
-                      checks=checks[:PAGE_SIZE], names=names(registry), filters=params, action="/audit",
+                      checks=checks[:PAGE_SIZE], names={a.id: a.name for a in accounts}, filters=params,
+                      action="/audit",
                       show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
                       chain=_chain(request, registry, recheck), recheck_url="/audit?recheck=true",
-                      operators=sorted(a.name for a in registry.store.list_accounts() if a.role == Role.OPERATOR),
+                      operators=sorted(a.name for a in accounts if a.role == Role.OPERATOR),
                       **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
 
     @get("/audit/export.csv", sync_to_thread=True)
@@ -111,6 +112,6 @@ class AuditorPages(Controller):
         top = max(0, last - (max(1, page) - 1) * LOG_PAGE)
         after = max(0, top - LOG_PAGE)
         entries = list(reversed(registry.store.audit_entries(after, top - after))) if top else []
-        return render(request, "audit_log.html", account, entries=entries, names=names(registry),
+        return render(request, "audit_log.html", account, entries=entries, names=owner_names(registry),
                       chain=_chain(request, registry, recheck),
                       recheck_url="/audit/log?recheck=true", **pager("/audit/log", {}, max(1, page), after > 0))

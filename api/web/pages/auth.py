@@ -26,8 +26,6 @@ def _safe_next(path: str | None) -> str | None:
     return None
 
 
-
-
 class AuthPages(Controller):
     include_in_schema = False
     opt = WEB_PAGE

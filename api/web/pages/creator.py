@@ -10,11 +10,11 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.deps import loaded_registry, read_form
+from api.deps import loaded_registry, owner_names, read_form
 from api.errors import status_for_code
 from api.web.evidence import summary
 from api.web.forms import TERMS_FIELDS, terms_from_form
-from api.web.pages.shared import build_pair, names, text_preview
+from api.web.pages.shared import build_pair, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
 from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import NotFound, ProvenanceError
@@ -66,10 +66,6 @@ def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], 
                    code=done.code, message=done.error or "rejected")
 
 
-def _terms_context(license: LicenseTerms, opt_outs: OptOuts) -> dict[str, Any]:
-    return {"license": license, "opt_outs": opt_outs}
-
-
 class CreatorPages(Controller):
     include_in_schema = False
     opt = WEB_PAGE
@@ -84,13 +80,14 @@ class CreatorPages(Controller):
         snippets = {w.id: text_preview(registry, w, 240)[0] for w in shown if w.kind == WorkKind.TEXT}
         return render(request, "works.html", account, works=shown, snippets=snippets, status=status or "",
                       match_counts=registry.store.match_counts([w.id for w in shown]),
-                    **pager("/works", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
+                      **pager("/works", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/works/enroll", sync_to_thread=True)
     def enroll_form(self, request: WebRequest) -> Template:
         account, registry = _creator(request)
         return render(request, "enroll.html", account, max_mb=registry.settings.max_upload_bytes // 2**20,
-                    **_terms_context(account.default_license or LicenseTerms(), account.default_opt_outs or OptOuts()))
+                      license=account.default_license or LicenseTerms(),
+                      opt_outs=account.default_opt_outs or OptOuts())
 
     @post("/works/defaults")
     async def save_defaults(self, request: WebRequest) -> Redirect:
@@ -120,7 +117,7 @@ class CreatorPages(Controller):
         counts = {k: sum(r.outcome == k for r in results) for k in ("enrolled", "already_enrolled", "rejected")}
         return render(request, "enroll_result.html", account, results=results, counts=counts,
                       outcome_labels={"enrolled": "Enrolled", "already_enrolled": "Already enrolled",
-                                      "rejected": "Rejected:"})
+                      "rejected": "Rejected:"})
 
     @get("/works/{work_id:str}", sync_to_thread=True)
     def work(self, request: WebRequest, work_id: FromPath[str]) -> Template:
@@ -130,13 +127,13 @@ class CreatorPages(Controller):
         checks = registry.store.list_checks(CheckFilter(work_id=work.id, limit=200))
         matches = [(c, r) for c in checks for r in c.matches if r.work_id == work.id]
         return render(request, "work.html", account, work=work, text_preview=preview, text_cut=cut, matches=matches,
-                    names=names(registry), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2))
+                      names=owner_names(registry), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2))
 
     @get("/works/{work_id:str}/terms", sync_to_thread=True)
     def terms_form(self, request: WebRequest, work_id: FromPath[str]) -> Template:
         account, registry = _creator(request)
         work = _own_work(registry, account, work_id)
-        return render(request, "terms.html", account, work=work, **_terms_context(work.license, work.opt_outs))
+        return render(request, "terms.html", account, work=work, license=work.license, opt_outs=work.opt_outs)
 
     @post("/works/{work_id:str}/terms")
     async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
@@ -148,7 +145,7 @@ class CreatorPages(Controller):
             license, opt_outs = terms_from_form(fields)
         except ProvenanceError as exc:
             return render(request, "terms.html", account, status_code=400, work=work, error=exc.message,
-                        **_terms_context(work.license, work.opt_outs))
+                          license=work.license, opt_outs=work.opt_outs)
         await anyio.to_thread.run_sync(lambda: registry.store.update_terms(work.id, license, opt_outs, account.id))
         flash(request, "ok", "Terms saved. Checks from now on use them.")
         return Redirect(f"/works/{work.id}")
@@ -169,6 +166,6 @@ class CreatorPages(Controller):
         record = next((m for m in check.matches if m.work_id == work.id), None)
         if record is None:
             raise NotFound(f"check {check_id} did not match work {work_id}")
-        operator = names(registry).get(check.account_id, check.account_id)
+        operator = owner_names(registry).get(check.account_id, check.account_id)
         return render(request, "evidence.html", account, work=work, check=check, record=record, operator=operator,
-                    pair=build_pair(registry, check, record, account), rows=summary(record.evidence))
+                      pair=build_pair(registry, check, record, account), rows=summary(record.evidence))

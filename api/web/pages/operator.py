@@ -8,15 +8,14 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.deps import loaded_registry
+from api.deps import loaded_registry, owner_names
 from api.errors import status_of
 from api.web.evidence import summary
-from api.web.pages.shared import build_pair, may_see_check, names
+from api.web.pages.shared import build_pair, may_see_check
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
 from api.web.session import WEB_PAGE, require, web_account
 from registry.errors import InvalidInput, NotFound, ProvenanceError
 from registry.models import CheckFilter, Role, Verdict
-from registry.terms import PURPOSES
 
 
 class OperatorPages(Controller):
@@ -48,8 +47,6 @@ class OperatorPages(Controller):
         try:
             if data is None:
                 raise InvalidInput("choose an image or text file, or paste some text")
-            if purpose not in PURPOSES:
-                raise InvalidInput(f"unknown purpose {purpose!r}")
             found = await anyio.to_thread.run_sync(registry.check, account, data, purpose, filename)
         except ProvenanceError as exc:
             return render(request, "check.html", account, status_code=status_of(exc), error=exc.message,
@@ -66,7 +63,7 @@ class OperatorPages(Controller):
         found = registry.store.list_checks(CheckFilter(account_id=account.id, verdict=wanted, limit=PAGE_SIZE + 1,
                                                        offset=(max(1, page) - 1) * PAGE_SIZE))
         return render(request, "checks.html", account, heading="My checks", checks=found[:PAGE_SIZE],
-                      names=names(registry), filters={"verdict": verdict}, action="/checks",
+                      names=owner_names(registry), filters={"verdict": verdict}, action="/checks",
                       show_all_filters=False, export_query=None, chain=None,
                       **pager("/checks", {"verdict": verdict}, max(1, page), len(found) > PAGE_SIZE))
 
@@ -84,6 +81,6 @@ class OperatorPages(Controller):
         if account.role == Role.CREATOR:  # a creator sees only what concerns their own works
             records = [m for m in records if m.owner_id == account.id]
         items = [(r, build_pair(registry, check, r, account), summary(r.evidence)) for r in records]
-        account_names = names(registry)
+        account_names = owner_names(registry)
         return render(request, "check_result.html", account, check=check, items=items, names=account_names,
                       operator=account_names.get(check.account_id, check.account_id))

@@ -64,7 +64,3 @@ def may_see_check(registry: Registry, viewer: Account, check: Check) -> bool:
     if viewer.role in (Role.AUDITOR, Role.ADMIN) or check.account_id == viewer.id:
         return True
     return viewer.role == Role.CREATOR and any(m.owner_id == viewer.id for m in check.matches)
-
-
-def names(registry: Registry) -> dict[str, str]:
-    return {a.id: a.name for a in registry.store.list_accounts()}
