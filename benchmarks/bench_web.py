@@ -11,7 +11,6 @@ runs on every visit, and the exports over the whole history.
 import argparse
 import logging
 import random
-import re
 import statistics
 import tempfile
 import time
@@ -26,9 +25,9 @@ from benchmarks.bench_scaleout import synthetic_text
 from benchmarks.stats import table
 from registry.models import Role
 from registry.settings import Settings
+from tests.web_client import web_client
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -81,16 +80,8 @@ def main() -> None:
         matched = next(c for c in checks if c.matches)
         work_id = matched.matches[0].work_id
 
-        def client(key: str) -> TestClient:  # type: ignore[type-arg]
-            c: TestClient = TestClient(create_app(settings, registry))  # type: ignore[type-arg]
-            c.__enter__()
-            c.headers["accept"] = "text/html"
-            token = TOKEN.search(c.get("/signin").text)
-            assert token is not None
-            c.post("/signin", data={"key": key, "_csrf_token": token.group(1)})
-            return c
-
-        creator_web, auditor_web, operator_web = client(creator_key), client(auditor_key), client(operator_key)
+        creator_web, auditor_web, operator_web = (web_client(create_app(settings, registry), key)
+                                                  for key in (creator_key, auditor_key, operator_key))
 
         def get(c: TestClient, path: str) -> Callable[[], object]:  # type: ignore[type-arg]
             def call() -> object:

@@ -3,7 +3,6 @@ and the pieces that turn evidence into pictures and marked texts. The browser wa
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,10 @@ from registry.settings import Settings
 from registry.store import Store
 from registry.terms import LicenseTerms, OptOuts
 from tests.conftest import FIXTURES
+from tests.web_client import csrf_token, web_client
 
 CHELSEA = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
 EMMA = (FIXTURES / "texts" / "emma-ch001.txt").read_text()
-TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -42,21 +41,9 @@ class Web:
 
     def client(self, who: str | None = None) -> TestClient:  # type: ignore[type-arg]
         """A browser-like client (cookies kept, asks for HTML), signed in as `who`."""
-        c: TestClient = TestClient(create_app(self.settings, self.registry))  # type: ignore[type-arg]
-        c.__enter__()
-        c.headers["accept"] = "text/html"
+        c = web_client(create_app(self.settings, self.registry), self.keys[who] if who else None)
         self.app_clients.append(c)
-        if who is not None:
-            r = c.post("/signin", data={"key": self.keys[who], "_csrf_token": token(c, "/signin")},
-                       follow_redirects=False)
-            assert r.status_code in (301, 302, 303), r.text
         return c
-
-
-def token(client: TestClient, path: str) -> str:  # type: ignore[type-arg]
-    found = TOKEN.search(client.get(path).text)
-    assert found is not None
-    return found.group(1)
 
 
 @pytest.fixture
@@ -118,7 +105,7 @@ def test_forms_need_their_csrf_token(web: Web) -> None:
     assert r.status_code == 403
     assert web.registry.store.list_works() == []
     r = signed_in.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)},
-                       headers={"accept": "application/json", "x-csrftoken": token(signed_in, "/works/enroll")})
+                       headers={"accept": "application/json", "x-csrftoken": csrf_token(signed_in, "/works/enroll")})
     assert r.status_code == 201 and r.json()["outcome"] == "enrolled"
 
 
@@ -127,7 +114,7 @@ def test_sign_in_does_not_redirect_off_site(web: Web) -> None:
     for target, expected in [("//evil.example/", "/works"), ("https://evil.example/", "/works"),
                              ("/works/enroll", "/works/enroll")]:
         r = client.post("/signin", data={"key": web.keys["alice"], "next": target,
-                                         "_csrf_token": token(client, "/signin")}, follow_redirects=False)
+                                         "_csrf_token": csrf_token(client, "/signin")}, follow_redirects=False)
         assert r.headers["location"] == expected, target
 
 
@@ -142,7 +129,7 @@ def test_a_tampered_session_cookie_is_not_a_session(web: Web) -> None:
 
 def test_bad_uploads_and_terms_leave_nothing(web: Web) -> None:
     client = web.client("alice")
-    csrf = {"accept": "application/json", "x-csrftoken": token(client, "/works/enroll")}
+    csrf = {"accept": "application/json", "x-csrftoken": csrf_token(client, "/works/enroll")}
     entries = web.registry.store.last_seq()
     r = client.post("/works/upload", files={"file": ("empty.png", b"")}, headers=csrf)
     assert r.status_code == 415 and r.json()["outcome"] == "rejected" and "empty" in r.json()["message"]

@@ -51,15 +51,15 @@ def _configure(engine: JinjaTemplateEngine) -> None:
 template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_configure)
 
 
-def flash(request: Request[Any, Any, Any], kind: str, message: str) -> None:
+def flash(request: WebRequest, kind: str, message: str) -> None:
     """Show `message` on the next page this browser renders ("ok" or "error")."""
     session = dict(request.session) if "session" in request.scope else {}
     session["flash"] = [*session.get("flash", []), [kind, message]][-5:]
     request.set_session(session)
 
 
-def render(request: Request[Any, Any, Any], template: str, account: Account | None, status_code: int = 200,
-         **context: Any) -> Template:
+def render(request: WebRequest, template: str, account: Account | None, status_code: int = 200,
+           **context: Any) -> Template:
     """Render `template` with the signed-in `account` and any flash messages waiting for this browser."""
     flashes: list[list[str]] = []
     if "session" in request.scope and request.session.get("flash"):

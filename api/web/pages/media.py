@@ -1,6 +1,5 @@
 """Image renditions for pages: a creator's own works, and the outputs of checks the viewer may see."""
 
-
 from litestar import Controller, Response, get
 from litestar.params import FromPath
 
