@@ -23,7 +23,7 @@ from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.ratelimit import RateLimiter
-from api.web.chain import ChainMonitor
+from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
 from api.web.pages.creator import CreatorPages
@@ -33,8 +33,7 @@ from api.web.render import STATIC, template_config
 from api.web.security import csrf_config, load_secret, security_headers, session_config
 from api.web.session import WEB_PAGE, SignInRequired
 from registry.errors import InvalidInput
-from registry.service import Registry
-from registry.settings import Settings
+from service.registry import Registry
 
 _NOT_QUERY = {"self", "request", "registry", "data", "state", "headers", "cookies", "scope", "socket"}
 
@@ -53,21 +52,20 @@ def reject_unknown_query_parameters(request: Request) -> None:  # type: ignore[t
 def create_app(settings: Settings, registry: Registry | None = None) -> Litestar:
     """Build the app; pass `registry` to serve an already opened one (tests), else it opens from settings."""
 
-    secret = load_secret(settings.session_secret, settings.data_dir)
+    secret = load_secret(settings.web.session_secret, settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.registry = registry
-        app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-        app.state.session_hours = settings.session_hours
-        app.state.chain_monitor = ChainMonitor(settings.chain_recheck_seconds)
+        app.state.limiter = RateLimiter(settings.server.rate_limit_per_minute)
+        app.state.settings = settings
         opener = None
         if registry is None:
             def open_in_background() -> None:
-                from api.wiring import open_registry
+                from service.wiring import open_registry
 
-                reg = open_registry(settings)
-                reg.follow_changes(settings.follow_interval)
+                reg = open_registry(settings.service)
+                reg.indexes.follow(settings.service.follow_interval)
                 app.state.registry = reg
 
             opener = threading.Thread(target=open_in_background, name="registry-open", daemon=True)
@@ -89,14 +87,15 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
         middleware=[security_headers,
-                    session_config(secret, secure=settings.secure_cookies, hours=settings.session_hours).middleware,
+                    session_config(secret, secure=settings.web.secure_cookies,
+                                   hours=settings.web.session_hours).middleware,
                     auth_middleware],
-        csrf_config=csrf_config(secret, secure=settings.secure_cookies),
+        csrf_config=csrf_config(secret, secure=settings.web.secure_cookies),
         template_config=template_config,
         exception_handlers={**EXCEPTION_HANDLERS, SignInRequired: signin_required},  # type: ignore[dict-item]
         lifespan=[lifespan],
         before_request=reject_unknown_query_parameters,
-        request_max_body_size=settings.max_upload_bytes + 64 * 1024,
+        request_max_body_size=settings.service.limits.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="Provenance", version="0.1.0",
             description="Content-fingerprinting and licensing registry for generative AI.",

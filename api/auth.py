@@ -9,8 +9,10 @@ from litestar.middleware.base import DefineMiddleware
 
 from api.deps import loaded_registry
 from api.ratelimit import RateLimiter
-from registry.errors import PermissionDenied, Unauthenticated
-from registry.models import Account, Role
+from registry.errors import Unauthenticated
+from registry.models import Account
+from service import access
+from service.access import UseCase
 
 # the bearer key guards the API; the web pages (route option `exclude_from_auth`) use a session (api/web)
 PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
@@ -35,8 +37,9 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
 auth_middleware = DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS)
 
 
-def roles(*allowed: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:  # type: ignore[type-arg]
-    """A guard admitting only accounts with one of `allowed` roles (admins always)."""
+def may(use: UseCase) -> Callable[[ASGIConnection, BaseRouteHandler], None]:  # type: ignore[type-arg]
+    """A guard admitting the roles that the access policy (`service.access`) admits to `use`, so that a
+    refused request is answered before its body is read; the use case checks again, object by object."""
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         account: Account | None = connection.scope.get("user")
@@ -44,8 +47,6 @@ def roles(*allowed: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
             if connection.scope.get("method") == "OPTIONS":  # CORS preflight: answered without a key
                 return
             raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
-        if account.role != Role.ADMIN and account.role not in allowed:
-            names = ", ".join(r.value for r in allowed)
-            raise PermissionDenied(f"this endpoint is for {names} keys; the role of your key is {account.role.value}")
+        access.require(account, use)
 
     return guard

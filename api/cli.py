@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from api.settings import Settings
 from registry.errors import Conflict, ProvenanceError
-from registry.models import CheckFilter, Role, Verdict, WorkStatus
-from registry.service import Registry
-from registry.settings import Settings
+from registry.models import Role, Verdict, WorkStatus
 from registry.terms import PURPOSES, LicenseTerms, parse_opt_out_pairs
+from service.registry import Registry, local_admin
 
 app = typer.Typer(help="Provenance: a content-fingerprinting and licensing registry for generative AI.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -39,10 +39,14 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 DEFAULT_DATA = Path("./data")
 
 
-def _open(data_dir: Path, database: str | None = None, sync: bool = True) -> Registry:
-    from api.wiring import open_registry
+def _open(data_dir: Path, database: str | None = None, sync: bool = False) -> Registry:
+    """The registry, with the store open; the matchers open only when a command matches (or with `sync`)."""
+    from service.wiring import open_registry
 
-    return open_registry(Settings.load(data_dir=data_dir, database_url=database), sync=sync)
+    return open_registry(Settings.load(data_dir=data_dir, database_url=database).service, sync=sync)
+
+
+CLI = local_admin("cli")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -56,15 +60,18 @@ def _json(value: Any) -> None:
 
 @app.command()
 def serve(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
-          host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port.")] = 8000) -> None:
-    """Run the HTTP API (SQLite and local index files by default)."""
+          host: Annotated[str | None, typer.Option(
+              help="Interface to listen on (PROVENANCE_HOST, default 127.0.0.1).")] = None,
+          port: Annotated[int | None, typer.Option(help="TCP port (PROVENANCE_PORT, default 8000).")] = None) -> None:
+    """Run the HTTP API and the web interface (SQLite and local index files by default)."""
     import uvicorn
 
     from api.app import create_app
 
     settings = Settings.load(data_dir=data_dir, database_url=database, host=host, port=port)
-    out.print(f"Provenance serving {settings.database} on http://{host}:{port} (OpenAPI at /schema)")
+    host, port = settings.server.host, settings.server.port
+    out.print(f"Provenance serving {settings.service.store.database} on http://{host}:{port} "
+              f"(web interface at /, OpenAPI at /schema)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -88,7 +95,7 @@ def keys_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA, database: Databas
     """Revoke a key by its id (see `provenance keys list`); it is refused at once."""
     reg = _open(data_dir, database, sync=False)
     try:
-        key = reg.store.revoke_key(key_id, "cli")
+        key = reg.revoke_key(CLI, key_id).key
     except ProvenanceError as exc:
         raise _fail(exc.message) from None
     finally:
@@ -101,18 +108,15 @@ def keys_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None, as_js
     """List keys (ids and prefixes; secrets are never stored)."""
     reg = _open(data_dir, database, sync=False)
     try:
-        keys = reg.store.list_keys()
-        names = {a.id: a for a in reg.store.list_accounts()}
+        keys = reg.list_keys(CLI)
     finally:
         reg.close()
     if as_json:
-        _json([{"id": k.id, "prefix": k.prefix, "account": names[k.account_id].name,
-                "role": names[k.account_id].role, "created_at": k.created_at, "revoked_at": k.revoked_at}
-               for k in keys])
+        _json([{"id": i.key.id, "prefix": i.key.prefix, "account": i.account.name, "role": i.account.role,
+                "created_at": i.key.created_at, "revoked_at": i.key.revoked_at} for i in keys])
         return
     table = Table("id", "prefix", "account", "role", "created", "revoked")
-    for k in keys:
-        a = names[k.account_id]
+    for k, a in ((i.key, i.account) for i in keys):
         table.add_row(k.id, k.prefix, a.name, a.role.value, k.created_at.isoformat(timespec="seconds"),
                       k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
     out.print(table)
@@ -154,7 +158,7 @@ def enroll(
     missing = [f for f in files if not f.exists()]
     if missing:
         raise _fail(f"no such file: {missing[0]}", 2)
-    reg = _open(data_dir, database)
+    reg = _open(data_dir, database, sync=True)
     enrolled, skipped, rejected = [], [], []
     try:
         account = reg.ensure_account(owner, Role.CREATOR)
@@ -172,7 +176,7 @@ def enroll(
                 except OSError as exc:
                     rejected.append((f, f"cannot read: {exc.strerror}"))
                 progress.advance(task)
-        reg.save_indexes()
+        reg.indexes.save()
     finally:
         reg.close()
     for f, wid in enrolled:
@@ -200,7 +204,7 @@ def check(
         data = path.read_bytes()
     except OSError as exc:
         raise _fail(f"cannot read {path}: {exc.strerror}", 2) from None
-    reg = _open(data_dir, database)
+    reg = _open(data_dir, database, sync=True)
     try:
         account = reg.ensure_account(operator, Role.OPERATOR)
         result = reg.check(account, data, purpose, filename=path.name)
@@ -233,13 +237,9 @@ def works_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     """List enrolled works."""
     reg = _open(data_dir, database, sync=False)
     try:
-        owner_id = None
-        if owner:
-            account = reg.store.find_account(owner)
-            if account is None:
-                raise _fail(f"no account named {owner!r}")
-            owner_id = account.id
-        works = reg.store.list_works(owner_id=owner_id, status=status, limit=limit, offset=offset)
+        works = reg.list_works(CLI, owner_name=owner, status=status, limit=limit, offset=offset)
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
     finally:
         reg.close()
     if as_json:
@@ -257,7 +257,7 @@ def works_withdraw(work_id: str, data_dir: DataDir = DEFAULT_DATA, database: Dat
     """Withdraw a work: no longer matched, kept in the record."""
     reg = _open(data_dir, database)
     try:
-        work = reg.withdraw(work_id, "cli")
+        work = reg.withdraw(CLI, work_id)
     except ProvenanceError as exc:
         raise _fail(exc.message) from None
     finally:
@@ -273,7 +273,8 @@ def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     """List checks, newest first."""
     reg = _open(data_dir, database, sync=False)
     try:
-        checks = reg.store.list_checks(CheckFilter(verdict=verdict, work_id=work, limit=limit, offset=offset))
+        checks = reg.list_checks(CLI, reg.check_filter(CLI, verdict=verdict, work_id=work, limit=limit,
+                                                       offset=offset))
     finally:
         reg.close()
     if as_json:
@@ -291,7 +292,7 @@ def audit_verify(data_dir: DataDir = DEFAULT_DATA, database: Database = None) ->
     """Recompute the audit chain; exit 1 and name the first bad entry if it was tampered with."""
     reg = _open(data_dir, database, sync=False)
     try:
-        report = reg.store.verify_audit()
+        report = reg.verify_audit(CLI)
     finally:
         reg.close()
     if report.ok:
@@ -307,7 +308,7 @@ def audit_log(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     """Print audit entries as JSON lines."""
     reg = _open(data_dir, database, sync=False)
     try:
-        entries = reg.store.audit_entries(after, limit)
+        entries = reg.audit_entries(CLI, after, limit)
     finally:
         reg.close()
     for e in entries:
@@ -319,7 +320,7 @@ def reindex(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None
     """Rebuild every index from the stored originals (after changing the matcher or the embedder)."""
     reg = _open(data_dir, database, sync=False)
     try:
-        report = reg.sync_indexes(rebuild=True)
+        report = reg.indexes.sync(rebuild=True)
     finally:
         reg.close()
     out.print(f"reindexed {report.added} works")

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from registry.errors import InvalidInput
 from registry.models import Account
-from registry.service import Registry
+from service.registry import Registry
 
 T = TypeVar("T")
 
@@ -22,10 +22,6 @@ def loaded_registry(state: State) -> Registry:
     if registry is None:
         raise ServiceUnavailableException("the registry is still loading its indexes; retry shortly")
     return registry
-
-def owner_names(registry: Registry) -> dict[str, str]:
-    """Account names by id: the people behind works, checks and audit entries, as pages and answers name them."""
-    return {a.id: a.name for a in registry.store.list_accounts()}
 
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from registry.evidence import Evidence
 from registry.models import Account, Check, MatchRecord, Work
 from registry.terms import LicenseTerms, OptOuts, Purpose
 
@@ -52,7 +53,7 @@ class MatchOut(msgspec.Struct, kw_only=True):
     license: LicenseTerms
     opt_outs: OptOuts
     requirement: str
-    evidence: dict[str, Any]
+    evidence: Evidence
 
     @classmethod
     def of(cls, m: MatchRecord, owner: str) -> "MatchOut":

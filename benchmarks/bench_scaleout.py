@@ -19,13 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from api.wiring import open_registry
+from api.settings import Settings
 from benchmarks.stats import table
 from registry.ids import new_id, utcnow
 from registry.models import Role, Work, WorkKind, WorkStatus
 from registry.postgres_store import PostgresStore
-from registry.settings import Settings
 from registry.terms import LicenseTerms, OptOuts
+from service.wiring import open_registry
 from tests.servers import create_key, start_server, stop_server
 
 WORDS = [f"w{i}" for i in range(20000)]
@@ -42,7 +42,7 @@ def with_schema(url: str, schema: str) -> str:
 def enroll_throughput(settings: Settings, count: int) -> float:
     rng = random.Random(1)
     texts = [synthetic_text(rng).encode() for _ in range(count)]
-    reg = open_registry(settings)
+    reg = open_registry(settings.service)
     owner = reg.ensure_account("bench", Role.CREATOR)
     t0 = time.perf_counter()
     for data in texts:
@@ -118,7 +118,7 @@ def main() -> None:
         env = {"PROVENANCE_DATABASE_URL": url, "PROVENANCE_DATA_DIR": str(tmp / "replicas"),
                "PROVENANCE_IMAGE_EMBEDDER": "none", "PROVENANCE_FOLLOW_INTERVAL": "1",
                "PROVENANCE_RATE_LIMIT_PER_MINUTE": "0"}
-        reg = open_registry(Settings.load(data_dir=tmp / "replicas", database_url=url, **base))
+        reg = open_registry(Settings.load(data_dir=tmp / "replicas", database_url=url, **base).service)
         owner = reg.ensure_account("alice", Role.CREATOR)
         rng = random.Random(3)
         texts = [synthetic_text(rng, 400) for _ in range(300)]

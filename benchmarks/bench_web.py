@@ -20,11 +20,11 @@ from pathlib import Path
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.wiring import open_registry
+from api.settings import Settings
 from benchmarks.bench_scaleout import synthetic_text
 from benchmarks.stats import table
 from registry.models import Role
-from registry.settings import Settings
+from service.wiring import open_registry
 from tests.web_client import web_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(data_dir=Path(tmp), rate_limit_per_minute=0)
-        registry = open_registry(settings)
+        registry = open_registry(settings.service)
         creator = registry.ensure_account("alice", Role.CREATOR)
         operator = registry.ensure_account("oscar", Role.OPERATOR)
         _, creator_key = registry.create_key("alice", Role.CREATOR)

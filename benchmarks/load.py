@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from api.settings import Settings
 from benchmarks.stats import pct, table
-from registry.settings import Settings
 from tests.conftest import FIXTURES
 from tests.servers import create_key, start_server, stop_server
 
@@ -77,9 +77,9 @@ def main() -> None:
              sum(n for k, n in errors.items() if k.startswith(op))] for op, v in sorted(latency.items())]
     print(table(["operation", "requests", "per s", "p50 ms", "p99 ms", "errors"], rows))
 
-    from api.wiring import open_store
+    from service.wiring import open_store
 
-    store = open_store(Settings.load(data_dir=data, database_url=args.database))
+    store = open_store(Settings.load(data_dir=data, database_url=args.database).service)
     audit = Counter((e.action, e.subject) for e in store.audit_entries())
     stored_works = {w.id for w in store.list_works(limit=10**7)}
     lost_works = [w for w in works if w not in stored_works or audit[("work.enrolled", w)] != 1]

@@ -5,6 +5,7 @@ from typing import Any, Protocol
 import msgspec
 
 from registry.content import Content
+from registry.evidence import Evidence
 from registry.models import WorkKind
 
 
@@ -13,7 +14,7 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
 
     work_id: str
     score: float
-    evidence: dict[str, Any]
+    evidence: Evidence
 
 
 class OriginalSource(Protocol):

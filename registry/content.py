@@ -1,19 +1,21 @@
-"""Decode and validate submitted content: decide image or text, refuse what cannot be fingerprinted.
+"""Decode and validate submitted content: find the decoder that recognises the bytes, refuse the rest.
 
-Everything here runs before anything is stored, so a bad file leaves no partial state behind.
+A kind of content is a plug-in: a `Decoder` recognises its formats by their bytes (never by a file name,
+which only lets a lie be caught) and decodes them into a `Content`. Bytes no decoder recognises are refused
+with `UnsupportedContent` naming the format they look like and the formats accepted. Everything here runs
+before anything is stored, so a bad file leaves no partial state behind.
 """
 
 import hashlib
-import io
-import warnings
+from collections.abc import Sequence
+from typing import Protocol
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from registry.errors import ContentTooLarge, UnsupportedContent
+from registry.errors import UnsupportedContent
+from registry.formats.sniff import describe
 from registry.models import WorkKind
-
-IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-                 "BMP": "image/bmp", "TIFF": "image/tiff"}
+from registry.settings import ContentLimits
 
 
 class Content:
@@ -31,97 +33,72 @@ class Content:
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            raise UnsupportedContent("this content is text, not an image")
+            raise UnsupportedContent(f"this content is {self.kind.value}, not an image")
         return self._image
 
     @property
     def text(self) -> str:
         if self._text is None:
-            raise UnsupportedContent("this content is an image, not text")
+            raise UnsupportedContent(f"this content is {self.kind.value}, not text")
         return self._text
 
 
-def _looks_like_image(data: bytes) -> bool:
-    signatures = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
-    bmp = data[:2] == b"BM" and data[6:10] == b"\x00\x00\x00\x00"  # reserved header bytes are zero
-    return data.startswith(signatures) or bmp or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+class Decoder(Protocol):
+    """One kind of content: which formats it accepts, how it recognises them, how it decodes them."""
+
+    kind: WorkKind
+    formats: tuple[str, ...]  # names of the accepted formats, as messages show them
+    suffixes: frozenset[str]  # file name endings (".jpg") that claim this kind
+
+    def recognises(self, data: bytes) -> bool: ...
+
+    def decode(self, data: bytes, limits: ContentLimits) -> Content: ...
 
 
-def decode_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Open, bound-check and fully decode an image to RGB; animated and multi-page files are refused."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img: Image.Image = Image.open(io.BytesIO(data))
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ContentTooLarge(
-                    f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}; "
-                    "scale it down before submitting")
-            frames = int(getattr(img, "n_frames", 1))
-            if frames > 1:
-                raise UnsupportedContent(
-                    f"{img.format} file has {frames} frames; submit each frame as its own still image")
-            img.load()
-    except (ContentTooLarge, UnsupportedContent):
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ContentTooLarge(f"image refused as a decompression bomb: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UnsupportedContent(f"image could not be decoded (truncated or corrupt?): {exc}") from None
-    media_type = IMAGE_FORMATS.get(img.format or "", "")
-    if not media_type:
-        raise UnsupportedContent(f"image format {img.format} is not supported; use JPEG, PNG, WebP, GIF, BMP or TIFF")
-    if img.mode not in ("RGB",):
-        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-            img = img.point(lambda v: v * (1 / 256)).convert("L")
-        img = img.convert("RGBA").convert("RGB") if img.mode in ("P", "LA", "PA") else img.convert("RGB")
-    return img, media_type
+def default_decoders() -> tuple[Decoder, ...]:
+    """The decoders of the built-in kinds (the service takes its list from `service.modalities`)."""
+    from registry.formats.image import ImageDecoder
+    from registry.formats.text import TextDecoder
+
+    return (ImageDecoder(), TextDecoder())
 
 
-def decode_text(data: bytes, max_chars: int) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnsupportedContent(
-            f"text is not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
-            "convert it to UTF-8 first") from None
-    if "\x00" in text:
-        raise UnsupportedContent("text contains NUL characters: it looks like a binary file")
-    if len(text) > max_chars:
-        raise ContentTooLarge(f"text has {len(text)} characters, over the limit of {max_chars}")
-    if not text.strip():
-        raise UnsupportedContent("text is empty or only white space")
-    return text
+def accepted(decoders: Sequence[Decoder]) -> str:
+    names = [f for d in decoders for f in d.formats]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ".csv", ".json", ".html", ".htm", ".xml"}
-
-
-def kind_from_name(name: str | None) -> WorkKind | None:
+def kind_from_name(name: str | None, decoders: Sequence[Decoder] | None = None) -> WorkKind | None:
     """What a file name claims the content is (None when it says nothing), so a lie can be caught."""
     if not name or "." not in name:
         return None
     suffix = "." + name.rsplit(".", 1)[1].lower()
-    if suffix in IMAGE_SUFFIXES:
-        return WorkKind.IMAGE
-    if suffix in TEXT_SUFFIXES:
-        return WorkKind.TEXT
-    return None
+    return next((d.kind for d in decoders or default_decoders() if suffix in d.suffixes), None)
 
 
-def load_content(data: bytes, *, max_pixels: int, max_text_chars: int, kind: WorkKind | None = None) -> Content:
-    """Decide what `data` is and decode it; raise `UnsupportedContent` with a reason when it is neither."""
+def load_content(data: bytes, *, limits: ContentLimits | None = None, max_pixels: int | None = None,
+                 max_text_chars: int | None = None, kind: WorkKind | None = None,
+                 decoders: Sequence[Decoder] | None = None) -> Content:
+    """Decide what `data` is and decode it; raise `UnsupportedContent` with a reason when no decoder takes it.
+
+    `kind` is what the file's name claims; a file whose bytes say otherwise is refused."""
     if not data:
         raise UnsupportedContent("the file is empty (0 bytes)")
-    looks_like_image = _looks_like_image(data)
-    if kind is WorkKind.IMAGE and not looks_like_image:
-        raise UnsupportedContent("the file is named as an image but is not one of JPEG, PNG, WebP, GIF, BMP, TIFF")
-    if kind is WorkKind.TEXT and looks_like_image:
-        raise UnsupportedContent("the file is named as text but holds an image")
-    if looks_like_image:
-        img, media_type = decode_image(data, max_pixels)
-        return Content(data, WorkKind.IMAGE, media_type, image=img)
-    text = decode_text(data, max_text_chars)
-    return Content(data, WorkKind.TEXT, "text/plain; charset=utf-8", text=text)
+    limits = limits or ContentLimits()
+    if max_pixels is not None or max_text_chars is not None:
+        limits = ContentLimits(max_upload_bytes=limits.max_upload_bytes,
+                               max_image_pixels=max_pixels or limits.max_image_pixels,
+                               max_text_chars=max_text_chars or limits.max_text_chars)
+    decoders = decoders or default_decoders()
+    seen = describe(data)
+    decoder = None if seen else next((d for d in decoders if d.recognises(data)), None)
+    if decoder is None:
+        what = seen or f"unrecognised binary data (starts with {data[:8].hex(' ')})"
+        raise UnsupportedContent(f"{what} is not supported; send {accepted(decoders)}",
+                                 seen=seen or "unknown", accepted=[f for d in decoders for f in d.formats])
+    if kind is not None and kind != decoder.kind:
+        claimed = next((d for d in decoders if d.kind == kind), None)
+        named = " or ".join(claimed.formats) if claimed else kind.value
+        what = {WorkKind.IMAGE: "an image", WorkKind.TEXT: "text"}.get(kind, f"a {kind.value} file")
+        raise UnsupportedContent(f"the file is named as {what} ({named}) but holds {decoder.kind.value}")
+    return decoder.decode(data, limits)

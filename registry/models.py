@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from registry.evidence import Evidence
 from registry.terms import LicenseTerms, OptOuts
 
 
@@ -72,7 +73,7 @@ class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     work_id: str
     score: float
-    evidence: dict[str, Any]
+    evidence: Evidence
     title: str
     owner_id: str
     license: LicenseTerms

@@ -16,7 +16,6 @@ import random
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -28,17 +27,19 @@ from benchmarks.devdata import DEFAULT, DevSet
 from matcher.image.embed import EfficientNetLite0Embedder
 from matcher.image.matcher import ImageCalibration, ImageMatcher, fuse
 from registry.content import load_content
+from registry.evidence import Evidence, ImageEvidence
 from scripts.fit import logistic_fit, threshold_for
 
 OUT = Path(__file__).resolve().parents[1] / "matcher" / "image" / "calibration.json"
 
 
-def row(evidence: dict[str, Any], label: float) -> list[float]:
+def row(evidence: Evidence, label: float) -> list[float]:
     """[PDQ distance (nan: no hit), inliers, cosine (nan: not computed), label]."""
-    geometry = evidence.get("geometry") or {}
-    dist, cos = evidence.get("pdq_distance"), evidence.get("cosine")
-    return [math.nan if dist is None else float(dist), float(geometry.get("inliers", 0)),
-            math.nan if cos is None else float(cos), label]
+    if not isinstance(evidence, ImageEvidence):
+        raise TypeError(f"image calibration got {type(evidence).__name__}")
+    dist, cos = evidence.pdq_distance, evidence.cosine
+    inliers = evidence.geometry.inliers if evidence.geometry else 0
+    return [math.nan if dist is None else float(dist), float(inliers), math.nan if cos is None else float(cos), label]
 
 
 def fit_curves(rows: npt.NDArray[np.float64]) -> ImageCalibration:

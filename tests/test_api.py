@@ -10,11 +10,11 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.wiring import open_registry
+from api.settings import Settings
 from matcher.image.embed import Embedder
 from registry.models import Role
-from registry.service import Registry
-from registry.settings import Settings
+from service.registry import Registry
+from service.wiring import open_registry
 from tests.conftest import FIXTURES
 
 CHELSEA = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
@@ -38,7 +38,7 @@ class Env:
 @pytest.fixture
 def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
     settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
-    registry = open_registry(settings, embedder=embedder)
+    registry = open_registry(settings.service, embedder=embedder)
     keys = {}
     for name, role in [("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR),
                        ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:

@@ -52,7 +52,7 @@ def test_rehashed_row_breaks_the_link(tmp_path: Path) -> None:
 
 def test_the_auditors_chain_status_catches_old_and_new_tampering(tmp_path: Path) -> None:
     """The web pages' monitor checks new entries on every visit and the whole chain every `full_every` s."""
-    from api.web.chain import ChainMonitor
+    from service.chain import ChainMonitor
 
     db = tmp_path / "r.sqlite3"
     store = _store_with_history(db)

@@ -3,27 +3,31 @@ brings each one's in-memory indexes in line with what the other enrolled and wit
 
 from pathlib import Path
 
-from api.wiring import open_registry
+from api.settings import Settings
 from registry.models import Role
-from registry.settings import Settings
+from service.registry import Registry
+from service.wiring import open_registry
 from tests.conftest import FIXTURES
 
 
 def test_enrollments_and_withdrawals_reach_the_other_registry(tmp_path: Path) -> None:
-    a = open_registry(Settings.load(data_dir=tmp_path / "data", index_dir=tmp_path / "a", image_embedder="none"))
-    b = open_registry(Settings.load(data_dir=tmp_path / "data", index_dir=tmp_path / "b", image_embedder="none"))
+    def replica(index: str) -> Registry:
+        return open_registry(Settings.load(data_dir=tmp_path / "data", index_dir=tmp_path / index,
+                                           image_embedder="none").service)
+
+    a, b = replica("a"), replica("b")
     owner = a.ensure_account("alice", Role.CREATOR)
     operator = b.ensure_account("op", Role.OPERATOR)
     text = (FIXTURES / "texts" / "emma-ch001.txt").read_bytes()
     image = (FIXTURES / "images" / "coffee.jpg").read_bytes()
     works = [a.enroll(owner, text, filename="emma.txt"), a.enroll(owner, image, filename="coffee.jpg")]
     assert b.check(operator, text).matches == []  # not applied yet
-    assert b.apply_changes() == 2
+    assert b.indexes.apply_changes() == 2
     assert [m.work_id for m in b.check(operator, text).matches] == [works[0].id]
     assert [m.work_id for m in b.check(operator, image).matches] == [works[1].id]
-    a.withdraw(works[0].id, owner.id)
-    assert b.apply_changes() == 1
+    a.withdraw(owner, works[0].id)
+    assert b.indexes.apply_changes() == 1
     assert b.check(operator, text).matches == []
-    assert b.apply_changes() == 0
+    assert b.indexes.apply_changes() == 0
     a.close()
     b.close()

@@ -84,3 +84,26 @@ def test_other_colour_modes_become_rgb(mode: str) -> None:
 
 def test_text_starting_like_a_bitmap_is_text() -> None:
     assert load_content(b"BMW builds cars in Munich.", **LIMITS).kind is WorkKind.TEXT
+
+
+@pytest.mark.parametrize(("data", "seen"), [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "PDF"),
+    (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "ZIP"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC"),
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2", "MP4"),
+    (b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb" * 20, "MP3"),
+    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
+    (b"\xff\xfeh\x00e\x00l\x00l\x00o\x00", "UTF-16"),
+    (b"\x01\x02\x03\x00\x00\x05binary", "unrecognised binary data"),
+])
+def test_unsupported_formats_are_named_with_the_formats_accepted(data: bytes, seen: str) -> None:
+    with pytest.raises(UnsupportedContent) as caught:
+        load_content(data, **LIMITS)
+    message = caught.value.message
+    assert seen in message and "is not supported; send JPEG, PNG, WebP, GIF, BMP, TIFF or UTF-8 text" in message
+    assert caught.value.details["accepted"] == ["JPEG", "PNG", "WebP", "GIF", "BMP", "TIFF", "UTF-8 text"]
+
+
+def test_a_pdf_named_as_an_image_is_still_called_a_pdf() -> None:
+    with pytest.raises(UnsupportedContent, match="^PDF is not supported"):
+        load_content(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", kind=kind_from_name("scan.jpg"), **LIMITS)

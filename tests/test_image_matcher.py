@@ -11,6 +11,7 @@ from benchmarks import edits
 from matcher.image.embed import Embedder, efficientnet_lite0_classifier
 from matcher.image.matcher import ImageMatcher
 from registry.content import Content, load_content
+from registry.evidence import ImageEvidence
 from tests.conftest import FIXTURES
 
 IMAGES = sorted((FIXTURES / "images").glob("*.jpg"))
@@ -48,10 +49,11 @@ def test_evidence_locates_a_crop(matcher: ImageMatcher) -> None:
     w, h = img.size
     crop = img.crop((w // 2, 0, w, h // 2))  # the top-right quarter
     top = matcher.search(content_of(crop))[0]
-    geometry = top.evidence["geometry"]
-    x0, y0, x1, y1 = geometry["work_box"]
-    assert x0 >= 0.45 and y1 <= 0.55 and x1 > x0 and y1 > y0 and geometry["inliers"] >= 8
-    assert 0 <= top.score <= 1 and top.evidence["embedder"].startswith("efficientnet_lite0@")
+    assert isinstance(top.evidence, ImageEvidence) and top.evidence.geometry is not None
+    geometry = top.evidence.geometry
+    x0, y0, x1, y1 = geometry.work_box
+    assert x0 >= 0.45 and y1 <= 0.55 and x1 > x0 and y1 > y0 and geometry.inliers >= 8
+    assert 0 <= top.score <= 1 and top.evidence.embedder.startswith("efficientnet_lite0@")
 
 
 @pytest.mark.parametrize("edit", ["none", *sorted(edits.ALL)])

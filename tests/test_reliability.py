@@ -12,10 +12,10 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from api.app import create_app
-from api.wiring import open_registry
+from api.settings import Settings
 from registry.models import Role
-from registry.service import Registry
-from registry.settings import Settings
+from service.registry import Registry
+from service.wiring import open_registry
 from tests.conftest import FIXTURES
 
 
@@ -24,7 +24,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     data = tmp_path_factory.mktemp("reliability")
     cfg = Settings.load(data_dir=data, image_embedder="none", max_upload_bytes=3_000_000, max_image_pixels=30_000_000,
                         max_text_chars=1_000_000, rate_limit_per_minute=0)
-    registry = open_registry(cfg)
+    registry = open_registry(cfg.service)
     keys = {role: registry.create_key(role, Role(role))[1] for role in ("creator", "operator")}
     with TestClient(create_app(cfg, registry)) as client:
         yield client, registry, keys
@@ -106,7 +106,7 @@ def test_random_checks_never_get_a_server_error(api: tuple, data: bytes, purpose
 
 def test_rate_limit_per_key(tmp_path: Path) -> None:
     cfg = Settings.load(data_dir=tmp_path, image_embedder="none", rate_limit_per_minute=3)
-    registry = open_registry(cfg)
+    registry = open_registry(cfg.service)
     a, b = registry.create_key("a", Role.AUDITOR)[1], registry.create_key("b", Role.AUDITOR)[1]
     with TestClient(create_app(cfg, registry)) as client:
         statuses = [client.get("/v1/works", headers={"Authorization": f"Bearer {a}"}).status_code for _ in range(4)]
@@ -120,7 +120,7 @@ def test_rate_limit_per_key(tmp_path: Path) -> None:
 
 def test_a_50_mb_text_is_refused_with_413(tmp_path: Path) -> None:
     cfg = Settings.load(data_dir=tmp_path, image_embedder="none")  # the default limits
-    registry = open_registry(cfg)
+    registry = open_registry(cfg.service)
     key = registry.create_key("c", Role.CREATOR)[1]
     with TestClient(create_app(cfg, registry)) as client:
         r = client.post("/v1/works", files={"file": ("big.txt", b"lorem ipsum " * (50 * 2**20 // 12))},

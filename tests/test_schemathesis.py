@@ -8,13 +8,13 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi import checks
 
 from api.app import create_app
-from api.wiring import open_registry
+from api.settings import Settings
 from registry.models import Role
-from registry.settings import Settings
+from service.wiring import open_registry
 
 _data = Path(tempfile.mkdtemp(prefix="provenance-schemathesis-"))
 _settings = Settings.load(data_dir=_data, image_embedder="none", max_upload_bytes=1_000_000)
-_registry = open_registry(_settings)
+_registry = open_registry(_settings.service)
 _, ADMIN_KEY = _registry.create_key("root", Role.ADMIN)
 app = create_app(_settings, _registry)
 app.state.registry = _registry

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.evidence import ImageEvidence
 from registry.ids import new_id, utcnow
 from registry.models import Check, CheckFilter, MatchRecord, Role, Verdict, Work, WorkKind, WorkStatus
 from registry.store import Store
@@ -20,7 +21,8 @@ def make_work(owner_id: str, sha: str = "a" * 64, kind: WorkKind = WorkKind.TEXT
 
 
 def make_check(account_id: str, work: Work, verdict: Verdict = Verdict.BLOCKED) -> Check:
-    match = MatchRecord(work_id=work.id, score=0.9, evidence={"k": 1}, title=work.title, owner_id=work.owner_id,
+    match = MatchRecord(work_id=work.id, score=0.9, evidence=ImageEvidence(pdq_distance=3), title=work.title,
+                        owner_id=work.owner_id,
                         license=work.license, opt_outs=work.opt_outs, requirement="blocked")
     return Check(id=new_id("chk"), account_id=account_id, created_at=utcnow(), purpose="release",
                  kind=WorkKind.TEXT, sha256="b" * 64, verdict=verdict, matches=[match], matcher_version="m1")

@@ -15,6 +15,7 @@ from matcher.text.matcher import TextMatcher
 from matcher.text.normalize import tokenize
 from matcher.text.shingles import shingle_hashes
 from registry.content import Content, load_content
+from registry.evidence import TextEvidence
 from tests.conftest import FIXTURES
 
 
@@ -58,7 +59,7 @@ def test_150_word_excerpt_of_a_10000_word_work(setup: tuple[TextMatcher, MemoryO
         matches = matcher.search(content(" ".join(words[start : start + 150])))
         assert "long" in {m.work_id for m in matches}
         long_match = next(m for m in matches if m.work_id == "long")
-        assert long_match.evidence["copied_words"] >= 140
+        assert isinstance(long_match.evidence, TextEvidence) and long_match.evidence.copied_words >= 140
 
 
 def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatcher, MemoryOriginals]) -> None:
@@ -71,12 +72,13 @@ def test_quarter_share_embedded_copy_reports_the_passage(setup: tuple[TextMatche
     matches = matcher.search(content(query))
     hit = next(m for m in matches if m.work_id == CHAPTERS[1].stem)
     assert hit.score >= matcher.threshold
-    assert 0.2 <= hit.evidence["query_share"] <= 0.3
-    passage = hit.evidence["passages"][0]
-    q0, q1 = passage["q_chars"]
-    w0, w1 = passage["w_chars"]
+    assert isinstance(hit.evidence, TextEvidence)
+    assert 0.2 <= hit.evidence.query_share <= 0.3
+    passage = hit.evidence.passages[0]
+    q0, q1 = passage.q_chars
+    w0, w1 = passage.w_chars
     assert tokenize(query[q0:q1]).ids.tolist() == tokenize(source[w0:w1]).ids.tolist()
-    assert passage["q_end"] - passage["q_start"] >= 145
+    assert passage.q_end - passage.q_start >= 145
 
 
 def test_light_edits_and_ten_percent_word_edits(setup: tuple[TextMatcher, MemoryOriginals]) -> None:

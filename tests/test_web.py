@@ -12,19 +12,21 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.web.evidence import Box, excerpts, merge, region
+from api.settings import Settings
+from api.web.evidence import Box, excerpts, merge
 from api.web.export import csv_lines
 from api.web.forms import terms_from_form
-from api.wiring import open_matchers
+from api.web.views import region
 from matcher.image.embed import Embedder
 from registry.blobs import BlobStore
 from registry.errors import InvalidInput
+from registry.evidence import Geometry, ImageEvidence
 from registry.ids import utcnow
 from registry.models import Check, MatchRecord, Role, Verdict, WorkKind
-from registry.service import Registry
-from registry.settings import Settings
 from registry.store import Store
 from registry.terms import LicenseTerms, OptOuts
+from service.registry import Registry
+from service.wiring import open_matchers
 from tests.conftest import FIXTURES
 from tests.web_client import csrf_token, web_client
 
@@ -53,7 +55,8 @@ def web(tmp_path: Path, embedder: Embedder, store_factory: Callable[[], Store]) 
     store_factory()  # the first store is the one the factory drops the database with, after the registry closed
     store = store_factory()
     blobs = BlobStore(settings.data_dir / "blobs")
-    registry = Registry(settings, store, blobs, open_matchers(settings, store, blobs, embedder))
+    registry = Registry(settings.service, store, blobs,
+                        lambda: open_matchers(settings.service, store, blobs, embedder=embedder))
     keys = {name: registry.create_key(name, role)[1] for name, role in [
         ("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR), ("op", Role.OPERATOR),
         ("audit", Role.AUDITOR)]}
@@ -78,9 +81,9 @@ def test_pages_by_role(web: Web) -> None:
     expected = {
         "alice": [200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403, 403, 403, 403],
         "bob": [200, 200, 404, 404, 404, 404, 403, 403, 404, 404, 403, 403, 403, 403],
-        "op": [403, 403, 403, 403, 403, 404, 200, 200, 200, 200, 403, 403, 403, 403],
-        "audit": [403, 403, 403, 403, 403, 404, 403, 403, 200, 200, 200, 200, 200, 200],
-        "root": [200, 200, 404, 404, 404, 404, 200, 200, 200, 200, 200, 200, 200, 200],
+        "op": [403, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403],
+        "audit": [200, 403, 200, 403, 200, 404, 403, 403, 200, 200, 200, 200, 200, 200],
+        "root": [200] * 14,
     }
     for who, statuses in expected.items():
         client = web.client(who)
@@ -180,7 +183,8 @@ def test_exports_follow_the_filters(web: Web) -> None:
 
 
 def test_csv_defuses_spreadsheet_formulas() -> None:
-    record = MatchRecord(work_id="wrk_1", score=0.9, evidence={}, title="=cmd|' /C calc'!A0", owner_id="acc_1",
+    record = MatchRecord(work_id="wrk_1", score=0.9, evidence=ImageEvidence(), title="=cmd|' /C calc'!A0",
+                         owner_id="acc_1",
                          license=LicenseTerms(), opt_outs=OptOuts(), requirement="license_required")
     check = Check(id="chk_1", account_id="acc_2", created_at=utcnow(), purpose="release", kind=WorkKind.TEXT,
                   sha256="0" * 64, verdict=Verdict.LICENSE_REQUIRED, matches=[record], matcher_version="t")
@@ -204,11 +208,12 @@ def test_excerpts_mark_exactly_the_spans() -> None:
 
 
 def test_region_reads_the_verified_boxes() -> None:
-    evidence = {"geometry": {"query_box": [0.1, 0.2, 0.6, 0.9], "work_box": [0, 0, 1.2, 1]}}
-    box = region(evidence, "query")
+    geometry = Geometry(inliers=20, matches=30, scale=1.0, rotation_deg=0.0, mirrored=False,
+                        query_box=(0.1, 0.2, 0.6, 0.9), work_box=(0, 0, 1.2, 1))
+    box = region(ImageEvidence(geometry=geometry), "query")
     assert box is not None and (box.x, box.y, box.w) == (0.1, 0.2, 0.5) and abs(box.h - 0.7) < 1e-9
-    assert region(evidence, "work") == Box(x=0.0, y=0.0, w=1.0, h=1.0)
-    assert region({"geometry": None}, "query") is None
+    assert region(ImageEvidence(geometry=geometry), "work") == Box(x=0.0, y=0.0, w=1.0, h=1.0)
+    assert region(ImageEvidence(), "query") is None
 
 
 def test_terms_form_round_trip() -> None:

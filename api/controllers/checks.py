@@ -3,19 +3,20 @@
 from dataclasses import dataclass
 
 import anyio
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery
 
-from api.auth import roles
-from api.deps import Limit, Offset, Timestamp, caller, decode_json, owner_names, parse_time, read_form
+from api.auth import may
+from api.deps import Limit, Offset, Timestamp, caller, decode_json, parse_time, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, TextCheck
 from registry.errors import InvalidInput, NotFound
-from registry.models import CheckFilter, Role, Verdict
-from registry.service import Registry
+from registry.models import Verdict, WorkKind
 from registry.terms import PURPOSES
+from service.access import UseCase
+from service.registry import Registry
 
 CHECK_DESCRIPTION = """Check a generated output against the registry.
 
@@ -47,7 +48,7 @@ class ChecksController(Controller):
     path = "/v1/checks"
     tags = ["checks"]
 
-    @post("/", guards=[roles(Role.OPERATOR)], operation_id="CreateCheck", status_code=200,
+    @post("/", guards=[may(UseCase.CHECK)], operation_id="CreateCheck", status_code=200,
           description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.",
           operation_class=CheckOperation,
           responses=ERROR_RESPONSES)
@@ -66,9 +67,9 @@ class ChecksController(Controller):
         else:
             raise InvalidInput("send multipart/form-data with a 'file' part, or JSON {\"text\": ...}")
         check = await anyio.to_thread.run_sync(registry.check, account, data, purpose, filename)
-        return CheckOut.of(check, owner_names(registry))
+        return CheckOut.of(check, registry.account_names())
 
-    @get("/", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="ListChecks", sync_to_thread=True,
+    @get("/", guards=[may(UseCase.LIST_CHECKS)], operation_id="ListChecks", sync_to_thread=True,
          summary="Checks, newest first: auditors see all, operators their own.",
          responses=ERROR_RESPONSES)
     def list_checks(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
@@ -77,28 +78,27 @@ class ChecksController(Controller):
                     verdict: FromQuery[Verdict | None] = None,
                     limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
         account = caller(request)
-        since_at, until_at = parse_time(since, "since"), parse_time(until, "until")
-        account_id = None
-        if account.role == Role.OPERATOR:
-            account_id = account.id
-        elif operator:
-            found = registry.store.find_account(operator)
-            if found is None:
-                return []
-            account_id = found.id
-        checks = registry.store.list_checks(CheckFilter(
-            account_id=account_id, work_id=work_id, verdict=verdict,
-            since=since_at, until=until_at,
-            limit=limit, offset=offset))
-        names = owner_names(registry)
-        return [CheckOut.of(c, names) for c in checks]
+        flt = registry.check_filter(account, operator=operator, work_id=work_id, verdict=verdict,
+                                    since=parse_time(since, "since"), until=parse_time(until, "until"),
+                                    limit=limit, offset=offset)
+        names = registry.account_names()
+        return [CheckOut.of(c, names) for c in registry.list_checks(account, flt)]
 
-    @get("/{check_id:str}", guards=[roles(Role.OPERATOR, Role.AUDITOR)], operation_id="GetCheck",
-         sync_to_thread=True,
+    @get("/{check_id:str}", guards=[may(UseCase.READ_CHECK)], operation_id="GetCheck", sync_to_thread=True,
+         summary="A check: its operator, auditors, and creators whose works it matched (their matches only).",
          responses=ERROR_RESPONSES)
     def get_check(self, request: Request, registry: NamedDependency[Registry], check_id: FromPath[str]) -> CheckOut:  # type: ignore[type-arg]
-        account = caller(request)
-        check = registry.store.get_check(check_id)
-        if account.role == Role.OPERATOR and check.account_id != account.id:
-            raise NotFound(f"no check {check_id}")
-        return CheckOut.of(check, owner_names(registry))
+        check = registry.get_check(caller(request), check_id)
+        return CheckOut.of(check, registry.account_names())
+
+    @get("/{check_id:str}/output", guards=[may(UseCase.READ_CHECK)], operation_id="GetCheckOutput",
+         sync_to_thread=True, summary="The output a check was made on, when it was kept (outputs that matched).",
+         responses=ERROR_RESPONSES)
+    def output(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+               check_id: FromPath[str]) -> Response[bytes]:
+        check, data = registry.kept_output(caller(request), check_id)
+        if data is None:
+            raise NotFound(f"the output of check {check_id} was not kept (only outputs that matched a work are)")
+        media = "text/plain; charset=utf-8" if check.kind == WorkKind.TEXT else "application/octet-stream"
+        return Response(data, media_type=media, headers={
+            "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})

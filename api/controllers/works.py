@@ -3,33 +3,19 @@
 from dataclasses import dataclass
 
 import anyio
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.auth import roles
-from api.deps import Limit, Offset, caller, decode_json, owner_names, read_form
+from api.auth import may
+from api.deps import Limit, Offset, caller, decode_json, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
-from registry.errors import NotFound
-from registry.jobs import Job
-from registry.models import Account, CheckFilter, Role, Work, WorkStatus
-from registry.service import Registry
-
-
-def owned_work(registry: Registry, account: Account, work_id: str, *, read_only: bool = False) -> Work:
-    """The work if `account` may see it (its owner; auditors and admins for reading), else 404."""
-    try:
-        work = registry.store.get_work(work_id)
-    except NotFound:
-        raise NotFound(f"no work {work_id}") from None
-    if work.owner_id == account.id or account.role == Role.ADMIN:
-        return work
-    if read_only and account.role == Role.AUDITOR:
-        return work
-    raise NotFound(f"no work {work_id}")
-
+from registry.models import WorkStatus
+from service.access import UseCase
+from service.jobs import Job
+from service.registry import Registry
 
 BULK_DESCRIPTION = """Enroll many files at once: `multipart/form-data` with one or more `files` parts and an
 optional JSON `metadata` part (`license`, `opt_outs`) applied to every file; each file's title is its
@@ -63,7 +49,7 @@ class WorksController(Controller):
     path = "/v1/works"
     tags = ["works"]
 
-    @post("/", guards=[roles(Role.CREATOR)], operation_id="EnrollWork", status_code=201,
+    @post("/", guards=[may(UseCase.ENROLL)], operation_id="EnrollWork", status_code=201,
           operation_class=EnrollOperation,
           summary="Enroll a work (multipart: `file`, optional JSON `metadata`).",
           responses=ERROR_RESPONSES)
@@ -78,7 +64,7 @@ class WorksController(Controller):
             opt_outs=meta.opt_outs, filename=upload.filename))
         return WorkOut.of(work, account.name)
 
-    @post("/bulk", guards=[roles(Role.CREATOR)], operation_id="EnrollBulk", status_code=202,
+    @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
           description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
           operation_class=BulkOperation, request_max_body_size=2**31,
           responses=ERROR_RESPONSES)
@@ -87,54 +73,54 @@ class WorksController(Controller):
         uploads, fields = await read_form(request, {"files": True}, {"metadata"})
         meta = decode_json(fields["metadata"], WorkMetadata, "metadata") if "metadata" in fields else WorkMetadata()
         files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads["files"])]
-        return registry.jobs.submit(account, files, meta.license, meta.opt_outs)
+        return registry.submit_job(account, files, meta.license, meta.opt_outs)
 
-    @get("/", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="ListWorks", sync_to_thread=True,
+    @get("/", guards=[may(UseCase.LIST_WORKS)], operation_id="ListWorks", sync_to_thread=True,
          summary="A creator's own works; auditors see all.",
          responses=ERROR_RESPONSES)
     def list_works(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                    status: FromQuery[WorkStatus | None] = None, limit: Limit = 100,
                    offset: Offset = 0) -> list[WorkOut]:
-        account = caller(request)
-        owner = None if account.role in (Role.AUDITOR, Role.ADMIN) else account.id
-        works = registry.store.list_works(owner_id=owner, status=status, limit=limit, offset=offset)
-        names = owner_names(registry)
+        works = registry.list_works(caller(request), status=status, limit=limit, offset=offset)
+        names = registry.account_names()
         return [WorkOut.of(w, names.get(w.owner_id, w.owner_id)) for w in works]
 
-    @get("/{work_id:str}", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="GetWork",
-         sync_to_thread=True,
-         responses=ERROR_RESPONSES)
+    @get("/{work_id:str}", guards=[may(UseCase.READ_WORK)], operation_id="GetWork", sync_to_thread=True,
+         summary="A work: its owner, auditors and admins.", responses=ERROR_RESPONSES)
     def get_work(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
-        work = owned_work(registry, caller(request), work_id, read_only=True)
-        return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
+        work = registry.get_work(caller(request), work_id)
+        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
 
-    @patch("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="UpdateWorkTerms", sync_to_thread=True,
-           summary="Change a work's license and opt-outs (owner only); each change is audited.",
+    @get("/{work_id:str}/original", guards=[may(UseCase.READ_WORK)], operation_id="GetWorkOriginal",
+         sync_to_thread=True, summary="The enrolled file of a work, as enrolled (its owner only).",
+         responses=ERROR_RESPONSES)
+    def original(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                 work_id: FromPath[str]) -> Response[bytes]:
+        work, data = registry.original(caller(request), work_id)
+        return Response(data, media_type=work.media_type, headers={
+            "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})
+
+    @patch("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="UpdateWorkTerms",
+           sync_to_thread=True, summary="Change a work's license and opt-outs (owner only); each change is audited.",
            responses=ERROR_RESPONSES)
     def update(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                data: JSONBody[WorkUpdate]) -> WorkOut:
-        account = caller(request)
-        owned_work(registry, account, work_id)
-        work = registry.store.update_terms(work_id, data.license, data.opt_outs, account.id)
-        return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
+        work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs)
+        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
 
-    @delete("/{work_id:str}", guards=[roles(Role.CREATOR)], operation_id="WithdrawWork", status_code=200,
+    @delete("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="WithdrawWork", status_code=200,
             sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.",
             responses=ERROR_RESPONSES)
     def withdraw(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
-        account = caller(request)
-        owned_work(registry, account, work_id)
-        work = registry.withdraw(work_id, account.id)
-        return WorkOut.of(work, owner_names(registry).get(work.owner_id, work.owner_id))
+        work = registry.withdraw(caller(request), work_id)
+        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
 
-    @get("/{work_id:str}/matches", guards=[roles(Role.CREATOR, Role.AUDITOR)], operation_id="WorkMatches",
-         sync_to_thread=True, summary="The checks that matched this work (its owner, or auditors).",
+    @get("/{work_id:str}/matches", guards=[may(UseCase.READ_WORK)], operation_id="WorkMatches",
+         sync_to_thread=True, summary="The checks that matched this work (its owner, or auditors); a creator "
+                                      "sees only the matches on their own works.",
          responses=ERROR_RESPONSES)
     def matches(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                 limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
-        owned_work(registry, caller(request), work_id, read_only=True)
-        checks = registry.store.list_checks(CheckFilter(work_id=work_id, limit=limit, offset=offset))
-        names = owner_names(registry)
+        checks = registry.work_matches(caller(request), work_id, limit, offset)
+        names = registry.account_names()
         return [CheckOut.of(c, names) for c in checks]
-
-

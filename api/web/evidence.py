@@ -1,7 +1,6 @@
-"""Evidence as a person reads it: copied passages marked in both texts, matched regions outlined on images."""
+"""The pieces of evidence pages: texts cut into marked excerpts, regions as fractions of an image, the pair."""
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import msgspec
 
@@ -63,53 +62,13 @@ def excerpts(text: str, spans: Iterable[tuple[int, int]], *, context: int = 200,
     return result
 
 
-def passages(evidence: Mapping[str, Any], side: str) -> list[tuple[int, int]]:
-    """Character spans of the copied passages in the output (`side="q"`) or the work (`side="w"`)."""
-    spans = []
-    for p in evidence.get("passages") or []:
-        chars = p.get(f"{side}_chars")
-        if isinstance(chars, list | tuple) and len(chars) == 2:
-            spans.append((int(chars[0]), int(chars[1])))
-    return spans
+class Pair(msgspec.Struct, kw_only=True):
+    """The output beside the work, for one match; the work's side is filled only for its owner."""
 
-
-def region(evidence: Mapping[str, Any], side: str) -> Box | None:
-    """The matched region in the output (`side="query"`) or the work (`side="work"`), if SIFT verified it."""
-    geometry = evidence.get("geometry") or {}
-    box = geometry.get(f"{side}_box")
-    if not isinstance(box, list | tuple) or len(box) != 4:
-        return None
-    x0, y0, x1, y1 = (min(1.0, max(0.0, float(v))) for v in box)
-    return Box(x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))
-
-
-def summary(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The evidence as labelled figures, in the order a reviewer reads them."""
-    rows: list[tuple[str, str]] = []
-    if evidence.get("signal") == "text":
-        rows.append(("Copied words", f"{evidence.get('copied_words')} of the output's {evidence.get('query_words')}"))
-        rows.append(("Share of the output", f"{100 * float(evidence.get('query_share') or 0):.0f}%"))
-        rows.append(("Longest passage", f"{evidence.get('longest_passage_words')} words "
-                                        f"({evidence.get('longest_verbatim_words')} word for word)"))
-        rows.append(("Passages", str(len(evidence.get("passages") or []))))
-        if evidence.get("boilerplate_words"):
-            rows.append(("Common boilerplate, not counted", f"{evidence['boilerplate_words']} words"))
-        return rows
-    if evidence.get("exact_pixels"):
-        rows.append(("Pixels", "identical"))
-    if evidence.get("pdq_distance") is not None:
-        rows.append(("PDQ distance", f"{evidence['pdq_distance']} of 256 bits"))
-    if evidence.get("phash_distance") is not None:
-        rows.append(("pHash distance", f"{evidence['phash_distance']} of 64 bits"))
-    if evidence.get("cosine") is not None:
-        rows.append(("Embedding similarity", f"{float(evidence['cosine']):.3f}"))
-    geometry = evidence.get("geometry")
-    if geometry:
-        rows.append(("Matching local features", f"{geometry.get('inliers')} (RANSAC inliers)"))
-        if geometry.get("scale") is not None:
-            rows.append(("Scale", f"{float(geometry['scale']):.2f}x"))
-        if geometry.get("rotation_deg") is not None:
-            rows.append(("Rotation", f"{round(float(geometry['rotation_deg']))}°"))
-        if geometry.get("mirrored"):
-            rows.append(("Mirrored", "yes"))
-    return rows
+    work_id: str
+    output_dims: tuple[int, int] | None = None
+    output_box: Box | None = None
+    output_excerpts: list[Excerpt] | None = None
+    work_dims: tuple[int, int] | None = None
+    work_box: Box | None = None
+    work_excerpts: list[Excerpt] | None = None

@@ -7,10 +7,11 @@ from litestar import Request
 
 from api.deps import loaded_registry
 from api.ratelimit import RateLimiter
-from registry.errors import PermissionDenied
 from registry.ids import hash_api_key
 from registry.models import Account, Role
-from registry.service import Registry
+from service import access
+from service.access import UseCase
+from service.registry import Registry
 
 # route option of every web page: the API's bearer-key middleware leaves them alone (they use the session)
 WEB_PAGE = {"exclude_from_auth": True}
@@ -30,7 +31,7 @@ class SignInRequired(Exception):
 def sign_in(request: Request[Any, Any, Any], registry: Registry, secret: str, hours: float) -> Account | None:
     """Start a session for the key `secret`; None when the key is unknown or revoked."""
     key_hash = hash_api_key(secret.strip())
-    found = registry.store.authenticate(key_hash)
+    found = registry.authenticate_hash(key_hash)
     if found is None:
         return None
     request.set_session({"kh": key_hash, "exp": time.time() + hours * 3600})
@@ -48,7 +49,7 @@ def web_account(request: Request[Any, Any, Any]) -> Account:
     if expires < time.time():
         request.clear_session()
         raise SignInRequired(target, "expired")
-    found = registry.store.authenticate(key_hash)
+    found = registry.authenticate_hash(key_hash)
     if found is None:
         request.clear_session()
         raise SignInRequired(target, "revoked")
@@ -60,8 +61,8 @@ def web_account(request: Request[Any, Any, Any]) -> Account:
     return account
 
 
-def require(account: Account, *allowed: Role) -> None:
-    """Admit `allowed` roles (admins always), else a 403 page that says which roles may."""
-    if account.role != Role.ADMIN and account.role not in allowed:
-        names = " or ".join(r.value for r in allowed)
-        raise PermissionDenied(f"this page is for {names} accounts; you are signed in as a {account.role.value}")
+def signed_in(request: Request[Any, Any, Any], use: UseCase) -> tuple[Account, Registry]:
+    """The signed-in account, if the access policy admits its role to `use` (else a 403 page), and the registry."""
+    account = web_account(request)
+    access.require(account, use)
+    return account, loaded_registry(request.app.state)

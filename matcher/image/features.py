@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from registry.evidence import Geometry
+
 MAX_SIDE = 512
 MAX_FEATURES = 600
 
@@ -37,16 +39,6 @@ class LocalFeatures(msgspec.Struct, frozen=True):
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             w, h = z["size"].tolist()
             return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h))
-
-
-class Verification(msgspec.Struct, frozen=True, kw_only=True):
-    inliers: int
-    matches: int
-    scale: float
-    rotation_deg: float
-    mirrored: bool
-    work_box: tuple[float, float, float, float]  # x0, y0, x1, y1 in [0, 1] of the work
-    query_box: tuple[float, float, float, float]  # the same region in the query
 
 
 _sift = cv2.SIFT_create(nfeatures=MAX_FEATURES)  # type: ignore[attr-defined]
@@ -88,7 +80,7 @@ _matcher = cv2.BFMatcher(cv2.NORM_L2)
 
 def verify(query: LocalFeatures, work: LocalFeatures, *, mirrored: bool = False, ratio: float = 0.8,
            min_inliers: int = 8, min_scale: float = 0.12, max_scale: float = 8.0,
-           min_spread: float = 0.015) -> Verification | None:
+           min_spread: float = 0.015) -> Geometry | None:
     """Geometric verification of `work` inside `query`; None when no plausible transform is found."""
     if len(query.desc) < min_inliers or len(work.desc) < min_inliers:
         return None
@@ -125,6 +117,6 @@ def verify(query: LocalFeatures, work: LocalFeatures, *, mirrored: bool = False,
             return None
     if mirrored:  # report the query box in the query's own (unmirrored) frame
         qb = (round(1 - qb[2], 4), qb[1], round(1 - qb[0], 4), qb[3])
-    return Verification(inliers=distinct, matches=len(good), scale=round(scale, 4),
+    return Geometry(inliers=distinct, matches=len(good), scale=round(scale, 4),
                         rotation_deg=round(float(np.degrees(np.arctan2(b, a))), 2), mirrored=mirrored,
                         work_box=wb, query_box=qb)

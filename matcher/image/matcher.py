@@ -15,7 +15,6 @@ import os
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -37,6 +36,7 @@ from matcher.image.hashes import (
 )
 from matcher.image.index import HashIndex, VectorIndex
 from registry.content import Content
+from registry.evidence import ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
 VERSION = "image-fused-2"
@@ -303,17 +303,13 @@ class ImageMatcher:
                                                                           mirrored=True)
         inliers = verification.inliers if verification else 0
         score = 1.0 if exact else fuse(self.calibration, pdq_distance, inliers, cosine)
-        evidence: dict[str, Any] = {
-            "signal": "image",
-            "exact_pixels": exact,
-            "pdq_distance": pdq_distance,
-            "pdq_quality": {"query": q.quality, "work": entry.pdq_quality},
-            "phash_distance": phash_distance(q.phash(), entry.phash),
-            "cosine": None if cosine is None else round(cosine, 4),
-            "embedder": self.embedder_id,
-            "geometry": msgspec.to_builtins(verification) if verification else None,
-            "query_pdq": q.pdq_hex,
-        }
+        evidence = ImageEvidence(
+            exact_pixels=exact, pdq_distance=pdq_distance,
+            pdq_quality=PdqQuality(query=q.quality, work=entry.pdq_quality),
+            phash_distance=phash_distance(q.phash(), entry.phash),
+            cosine=None if cosine is None else round(cosine, 4),
+            embedder=self.embedder_id, geometry=verification, query_pdq=q.pdq_hex,
+        )
         return Match(work_id=wid, score=round(score, 4), evidence=evidence)
 
     # -- persistence ----------------------------------------------------------------------------------
@@ -341,7 +337,7 @@ class ImageMatcher:
         except FileNotFoundError:
             if self.originals is None:
                 raise
-            from registry.content import decode_image
+            from registry.formats.image import decode_image
 
             img, _ = decode_image(self.originals.original(work_id), 2**40)
             feats = lf.extract(img)

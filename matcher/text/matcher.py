@@ -24,6 +24,7 @@ from matcher.text.shingles import shingle_hashes
 from matcher.text.verify import copied_spans
 from registry.content import Content
 from registry.errors import UnsupportedContent
+from registry.evidence import TextEvidence
 from registry.models import WorkKind
 
 VERSION = "text-minhash-1"
@@ -160,17 +161,14 @@ class TextMatcher:
         w_set = set(shingle_hashes(work.ids, k).tolist())
         shared = len(q_set & w_set)
         score = 1.0 - math.exp(-weighted / c.tau)
-        evidence = {
-            "signal": "text",
-            "copied_words": copied,
-            "query_words": len(query),
-            "work_words": len(work),
-            "query_share": round(copied / len(query), 4),
-            "containment": round(shared / max(1, len(q_set)), 4),
-            "jaccard": round(shared / max(1, len(q_set | w_set)), 4),
-            "boilerplate_words": int(boilerplate.sum()),
-            "longest_passage_words": max(s.q_end - s.q_start for s in spans),
-            "longest_verbatim_words": max(s.longest_run for s in spans),
-            "passages": [s.summary() for s in sorted(spans, key=lambda s: -s.original_words)[:10]],
-        }
+        evidence = TextEvidence(
+            copied_words=copied, query_words=len(query), work_words=len(work),
+            query_share=round(copied / len(query), 4),
+            containment=round(shared / max(1, len(q_set)), 4),
+            jaccard=round(shared / max(1, len(q_set | w_set)), 4),
+            boilerplate_words=int(boilerplate.sum()),
+            longest_passage_words=max(s.q_end - s.q_start for s in spans),
+            longest_verbatim_words=max(s.longest_run for s in spans),
+            passages=[s.summary() for s in sorted(spans, key=lambda s: -s.original_words)[:10]],
+        )
         return Match(work_id=work_id, score=round(score, 4), evidence=evidence)

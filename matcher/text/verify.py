@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.text.normalize import Tokens
+from registry.evidence import Passage
 
 
 class Span(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,11 +30,11 @@ class Span(msgspec.Struct, frozen=True, kw_only=True):
     runs: list[tuple[int, int]] = msgspec.field(default_factory=list)  # (q_start, length) of exact runs
 
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> Passage:
         """The passage as evidence: offsets in both texts and how much of it was copied."""
-        out: dict[str, object] = msgspec.to_builtins(self)
-        out.pop("runs")
-        return out
+        return Passage(q_start=self.q_start, q_end=self.q_end, w_start=self.w_start, w_end=self.w_end,
+                       matched_words=self.matched_words, q_chars=self.q_chars, w_chars=self.w_chars,
+                       longest_run=self.longest_run, original_words=self.original_words)
 
 
 def _runs(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], seed: int) -> list[tuple[int, int, int]]:

@@ -49,7 +49,7 @@ class AuthPages(Controller):
         registry = loaded_registry(request.app.state)
         key = (data.get("key") or "").strip()
         next_path = _safe_next(data.get("next"))
-        account = sign_in(request, registry, key, request.app.state.session_hours) if key else None
+        account = sign_in(request, registry, key, request.app.state.settings.web.session_hours) if key else None
         if account is None:
             message = "Paste your API key." if not key else "That key is unknown or revoked. Ask your admin for a key."
             return render(request, "signin.html", None, status_code=401, error=message, next_path=next_path or "")

@@ -10,18 +10,18 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.deps import loaded_registry, owner_names, read_form
-from api.errors import status_for_code
-from api.web.evidence import summary
+from api.deps import read_form
+from api.errors import status_of
 from api.web.forms import TERMS_FIELDS, terms_from_form
-from api.web.pages.shared import build_pair, text_preview
+from api.web.pages.shared import build_pair, figures, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
-from api.web.session import WEB_PAGE, require, web_account
+from api.web.session import WEB_PAGE, signed_in
 from registry.errors import NotFound, ProvenanceError
-from registry.jobs import enroll_file
-from registry.models import Account, CheckFilter, Role, Work, WorkKind, WorkStatus
-from registry.service import Registry
+from registry.models import Account, WorkKind, WorkStatus
 from registry.terms import LicenseTerms, OptOuts
+from service import access
+from service.access import UseCase
+from service.registry import Registry
 
 
 class Outcome(msgspec.Struct, kw_only=True):
@@ -35,34 +35,17 @@ class Outcome(msgspec.Struct, kw_only=True):
     code: str | None = None
 
 
-def _creator(request: WebRequest) -> tuple[Account, Registry]:
-    account = web_account(request)
-    require(account, Role.CREATOR)
-    return account, loaded_registry(request.app.state)
-
-
-def _own_work(registry: Registry, account: Account, work_id: str) -> Work:
-    """The creator's own work, else 404 (another creator's work does not exist for them)."""
-    try:
-        work = registry.store.get_work(work_id)
-    except NotFound:
-        raise NotFound(f"no work {work_id}") from None
-    if work.owner_id != account.id:
-        raise NotFound(f"no work {work_id}")
-    return work
-
-
 def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], license: LicenseTerms,
                opt_outs: OptOuts) -> Outcome:
-    """One uploaded file through the bulk enrollment's `enroll_file`, as the page reports it."""
-    done = enroll_file(registry.enroll, account, *upload, license, opt_outs)
+    """One uploaded file, enrolled as the bulk jobs enroll each file, as the page reports it."""
+    done, error = registry.enroll_file(account, *upload, license, opt_outs)
     if done.status == "enrolled":
         return Outcome(filename=done.filename, outcome="enrolled", status=201, message="enrolled",
                        work_id=done.work_id)
     if done.status == "skipped":
         return Outcome(filename=done.filename, outcome="already_enrolled", status=409, code=done.code,
                        message=f"as {done.work_id}", work_id=done.work_id)
-    return Outcome(filename=done.filename, outcome="rejected", status=status_for_code(done.code or ""),
+    return Outcome(filename=done.filename, outcome="rejected", status=status_of(error) if error else 500,
                    code=done.code, message=done.error or "rejected")
 
 
@@ -72,38 +55,38 @@ class CreatorPages(Controller):
 
     @get("/works", sync_to_thread=True)
     def works(self, request: WebRequest, status: OptionalQuery = None, page: PageQuery = 1) -> Template:
-        account, registry = _creator(request)
+        account, registry = signed_in(request, UseCase.LIST_WORKS)
         wanted = WorkStatus(status) if status in ("active", "withdrawn") else None
-        found = registry.store.list_works(owner_id=account.id, status=wanted, limit=PAGE_SIZE + 1,
-                                          offset=(max(1, page) - 1) * PAGE_SIZE, newest_first=True)
+        found = registry.list_works(account, status=wanted, limit=PAGE_SIZE + 1,
+                                    offset=(max(1, page) - 1) * PAGE_SIZE, newest_first=True)
         shown = found[:PAGE_SIZE]
-        snippets = {w.id: text_preview(registry, w, 240)[0] for w in shown if w.kind == WorkKind.TEXT}
+        snippets = {w.id: text_preview(registry, account, w, 240)[0] for w in shown if w.kind == WorkKind.TEXT}
         return render(request, "works.html", account, works=shown, snippets=snippets, status=status or "",
-                      match_counts=registry.store.match_counts([w.id for w in shown]),
+                      match_counts=registry.match_counts(account, shown),
+                      originals={w.id for w in shown if access.may_see_original(account, w)},
                       **pager("/works", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/works/enroll", sync_to_thread=True)
     def enroll_form(self, request: WebRequest) -> Template:
-        account, registry = _creator(request)
-        return render(request, "enroll.html", account, max_mb=registry.settings.max_upload_bytes // 2**20,
+        account, registry = signed_in(request, UseCase.ENROLL)
+        return render(request, "enroll.html", account, max_mb=registry.settings.limits.max_upload_bytes // 2**20,
                       license=account.default_license or LicenseTerms(),
                       opt_outs=account.default_opt_outs or OptOuts())
 
     @post("/works/defaults")
     async def save_defaults(self, request: WebRequest) -> Redirect:
         """The enrollment page's terms become this creator's defaults (for the web, the API and the CLI)."""
-        account, registry = await anyio.to_thread.run_sync(_creator, request)
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.ENROLL)
         form = await request.form()
         license, opt_outs = terms_from_form({k: v for k, v in form.items() if isinstance(v, str)})
-        await anyio.to_thread.run_sync(
-            lambda: registry.store.set_account_defaults(account.id, license, opt_outs, account.id))
+        await anyio.to_thread.run_sync(registry.set_defaults, account, license, opt_outs)
         flash(request, "ok", "Saved as your default terms: new works get them unless you choose others.")
         return Redirect("/works/enroll")
 
     @post("/works/upload", request_max_body_size=2**31)
     async def upload(self, request: WebRequest) -> Response[Any] | Template:
         """One file from the drag-and-drop page (JSON outcome), or several from the plain form (a page)."""
-        account, registry = await anyio.to_thread.run_sync(_creator, request)
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.ENROLL)
         uploads, fields = await read_form(request, {"file": True}, TERMS_FIELDS | {"_csrf_token"})
         license, opt_outs = terms_from_form(fields)
         files: list[tuple[str, bytes]] = []
@@ -121,24 +104,30 @@ class CreatorPages(Controller):
 
     @get("/works/{work_id:str}", sync_to_thread=True)
     def work(self, request: WebRequest, work_id: FromPath[str]) -> Template:
-        account, registry = _creator(request)
-        work = _own_work(registry, account, work_id)
-        preview, cut = text_preview(registry, work, 4000) if work.kind == WorkKind.TEXT else ("", False)
-        checks = registry.store.list_checks(CheckFilter(work_id=work.id, limit=200))
+        account, registry = signed_in(request, UseCase.READ_WORK)
+        work = registry.get_work(account, work_id)
+        preview, cut = text_preview(registry, account, work, 4000) if work.kind == WorkKind.TEXT else ("", False)
+        checks = registry.work_matches(account, work.id, limit=200)
         matches = [(c, r) for c in checks for r in c.matches if r.work_id == work.id]
         return render(request, "work.html", account, work=work, text_preview=preview, text_cut=cut, matches=matches,
-                      names=owner_names(registry), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2))
+                      names=registry.account_names(), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2),
+                      can_change=access.may_change_work(account, work),
+                      show_original=access.may_see_original(account, work))
 
     @get("/works/{work_id:str}/terms", sync_to_thread=True)
     def terms_form(self, request: WebRequest, work_id: FromPath[str]) -> Template:
-        account, registry = _creator(request)
-        work = _own_work(registry, account, work_id)
+        account, registry = signed_in(request, UseCase.CHANGE_WORK)
+        work = registry.get_work(account, work_id)
+        if not access.may_change_work(account, work):
+            raise NotFound(f"no work {work_id}")
         return render(request, "terms.html", account, work=work, license=work.license, opt_outs=work.opt_outs)
 
     @post("/works/{work_id:str}/terms")
     async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
-        account, registry = await anyio.to_thread.run_sync(_creator, request)
-        work = _own_work(registry, account, work_id)
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.CHANGE_WORK)
+        work = await anyio.to_thread.run_sync(registry.get_work, account, work_id)
+        if not access.may_change_work(account, work):
+            raise NotFound(f"no work {work_id}")
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
@@ -146,26 +135,25 @@ class CreatorPages(Controller):
         except ProvenanceError as exc:
             return render(request, "terms.html", account, status_code=400, work=work, error=exc.message,
                           license=work.license, opt_outs=work.opt_outs)
-        await anyio.to_thread.run_sync(lambda: registry.store.update_terms(work.id, license, opt_outs, account.id))
+        await anyio.to_thread.run_sync(registry.update_terms, account, work.id, license, opt_outs)
         flash(request, "ok", "Terms saved. Checks from now on use them.")
         return Redirect(f"/works/{work.id}")
 
     @post("/works/{work_id:str}/withdraw", sync_to_thread=True)
     def withdraw(self, request: WebRequest, work_id: FromPath[str]) -> Redirect:
-        account, registry = _creator(request)
-        work = _own_work(registry, account, work_id)
-        registry.withdraw(work.id, account.id)
+        account, registry = signed_in(request, UseCase.CHANGE_WORK)
+        work = registry.withdraw(account, work_id)
         flash(request, "ok", f"“{work.title}” was withdrawn: it is no longer matched.")
         return Redirect(f"/works/{work.id}")
 
     @get("/works/{work_id:str}/matches/{check_id:str}", sync_to_thread=True)
     def evidence(self, request: WebRequest, work_id: FromPath[str], check_id: FromPath[str]) -> Template:
-        account, registry = _creator(request)
-        work = _own_work(registry, account, work_id)
-        check = registry.store.get_check(check_id)
+        account, registry = signed_in(request, UseCase.READ_WORK)
+        work = registry.get_work(account, work_id)
+        check = registry.get_check(account, check_id)
         record = next((m for m in check.matches if m.work_id == work.id), None)
         if record is None:
             raise NotFound(f"check {check_id} did not match work {work_id}")
-        operator = owner_names(registry).get(check.account_id, check.account_id)
+        operator = registry.account_names().get(check.account_id, check.account_id)
         return render(request, "evidence.html", account, work=work, check=check, record=record, operator=operator,
-                      pair=build_pair(registry, check, record, account), rows=summary(record.evidence))
+                      pair=build_pair(registry, check, record, account), rows=figures(record))

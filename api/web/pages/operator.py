@@ -8,14 +8,13 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.deps import loaded_registry, owner_names
 from api.errors import status_of
-from api.web.evidence import summary
-from api.web.pages.shared import build_pair, may_see_check
+from api.web.pages.shared import build_pair, figures
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
-from api.web.session import WEB_PAGE, require, web_account
-from registry.errors import InvalidInput, NotFound, ProvenanceError
-from registry.models import CheckFilter, Role, Verdict
+from api.web.session import WEB_PAGE, signed_in
+from registry.errors import InvalidInput, ProvenanceError
+from registry.models import Verdict
+from service.access import UseCase
 
 
 class OperatorPages(Controller):
@@ -24,16 +23,13 @@ class OperatorPages(Controller):
 
     @get("/check", sync_to_thread=True)
     def check_form(self, request: WebRequest) -> Template:
-        account = web_account(request)
-        require(account, Role.OPERATOR)
-        registry = loaded_registry(request.app.state)
-        return render(request, "check.html", account, purpose="release", max_chars=registry.settings.max_text_chars)
+        account, registry = signed_in(request, UseCase.CHECK)
+        return render(request, "check.html", account, purpose="release",
+                      max_chars=registry.settings.limits.max_text_chars)
 
     @post("/check", request_max_body_size=2**31)
     async def check(self, request: WebRequest) -> Template | Redirect:
-        account = await anyio.to_thread.run_sync(web_account, request)
-        require(account, Role.OPERATOR)
-        registry = loaded_registry(request.app.state)
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.CHECK)
         form = await request.form()
         purpose = str(form.get("purpose") or "release")
         text = form.get("text")
@@ -51,36 +47,26 @@ class OperatorPages(Controller):
         except ProvenanceError as exc:
             return render(request, "check.html", account, status_code=status_of(exc), error=exc.message,
                           purpose=purpose, text=text if isinstance(text, str) else "",
-                          max_chars=registry.settings.max_text_chars)
+                          max_chars=registry.settings.limits.max_text_chars)
         return Redirect(f"/checks/{found.id}")
 
     @get("/checks", sync_to_thread=True)
     def history(self, request: WebRequest, verdict: OptionalQuery = None, page: PageQuery = 1) -> Template:
-        account = web_account(request)
-        require(account, Role.OPERATOR)
-        registry = loaded_registry(request.app.state)
+        account, registry = signed_in(request, UseCase.CHECK)
         wanted = Verdict(verdict) if verdict in {v.value for v in Verdict} else None
-        found = registry.store.list_checks(CheckFilter(account_id=account.id, verdict=wanted, limit=PAGE_SIZE + 1,
-                                                       offset=(max(1, page) - 1) * PAGE_SIZE))
+        flt = registry.check_filter(account, operator=account.name, verdict=wanted, limit=PAGE_SIZE + 1,
+                                    offset=(max(1, page) - 1) * PAGE_SIZE)
+        found = registry.list_checks(account, flt)
         return render(request, "checks.html", account, heading="My checks", checks=found[:PAGE_SIZE],
-                      names=owner_names(registry), filters={"verdict": verdict}, action="/checks",
+                      names=registry.account_names(), filters={"verdict": verdict}, action="/checks",
                       show_all_filters=False, export_query=None, chain=None,
                       **pager("/checks", {"verdict": verdict}, max(1, page), len(found) > PAGE_SIZE))
 
     @get("/checks/{check_id:str}", sync_to_thread=True)
     def result(self, request: WebRequest, check_id: FromPath[str]) -> Template:
-        account = web_account(request)
-        registry = loaded_registry(request.app.state)
-        try:
-            check = registry.store.get_check(check_id)
-        except NotFound:
-            raise NotFound(f"no check {check_id}") from None
-        if not may_see_check(registry, account, check):
-            raise NotFound(f"no check {check_id}")
-        records = check.matches
-        if account.role == Role.CREATOR:  # a creator sees only what concerns their own works
-            records = [m for m in records if m.owner_id == account.id]
-        items = [(r, build_pair(registry, check, r, account), summary(r.evidence)) for r in records]
-        account_names = owner_names(registry)
+        account, registry = signed_in(request, UseCase.READ_CHECK)
+        check = registry.get_check(account, check_id)  # a creator gets only the matches on their own works
+        items = [(r, build_pair(registry, check, r, account), figures(r)) for r in check.matches]
+        account_names = registry.account_names()
         return render(request, "check_result.html", account, check=check, items=items, names=account_names,
                       operator=account_names.get(check.account_id, check.account_id))

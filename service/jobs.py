@@ -30,21 +30,21 @@ class FileOutcome(msgspec.Struct, kw_only=True):
 
 
 def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data: bytes,
-                license: LicenseTerms | None, opt_outs: OptOuts | None) -> FileOutcome:
-    """Enroll one file of a batch (titled by its name) and say what became of it; a file that fails in an
-    unexpected way is rejected and logged, and never stops the rest of the batch."""
+                license: LicenseTerms | None, opt_outs: OptOuts | None) -> tuple[FileOutcome, ProvenanceError | None]:
+    """Enroll one file of a batch (titled by its name) and say what became of it, with the error that refused
+    it; a file that fails in an unexpected way is rejected and logged, and never stops the rest of the batch."""
     try:
         work = enroll(owner, data, title=filename, license=license, opt_outs=opt_outs, filename=filename)
     except Conflict as exc:
         return FileOutcome(filename=filename, status="skipped", work_id=str(exc.details.get("existing_id")),
-                           error=exc.message, code=exc.code)
+                           error=exc.message, code=exc.code), exc
     except ProvenanceError as exc:
-        return FileOutcome(filename=filename, status="rejected", error=exc.message, code=exc.code)
+        return FileOutcome(filename=filename, status="rejected", error=exc.message, code=exc.code), exc
     except Exception as exc:
         log.exception("enrolling %s failed", filename)
         return FileOutcome(filename=filename, status="rejected", error=f"internal error: {exc}",
-                           code="internal_error")
-    return FileOutcome(filename=filename, status="enrolled", work_id=work.id)
+                           code="internal_error"), None
+    return FileOutcome(filename=filename, status="enrolled", work_id=work.id), None
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -58,8 +58,6 @@ class Job(msgspec.Struct, kw_only=True):
     rejected: int = 0
     results: list[FileOutcome] = msgspec.field(default_factory=list)
     finished_at: datetime | None = None
-
-
 
 
 class JobRunner:
@@ -109,7 +107,7 @@ class JobRunner:
             with self._lock:
                 job.status = "running"
             for filename, data in files:
-                outcome = enroll_file(self._enroll, owner, filename, data, license, opt_outs)
+                outcome, _ = enroll_file(self._enroll, owner, filename, data, license, opt_outs)
                 with self._lock:
                     job.results.append(outcome)
                     setattr(job, outcome.status, getattr(job, outcome.status) + 1)

@@ -1,6 +1,6 @@
 """The audit chain's status for the auditors' pages, without recomputing the whole chain on every visit.
 
-The whole chain is recomputed at most every `full_every` seconds (and whenever an auditor asks); in between,
+The whole chain is recomputed at least every `full_every` seconds (and whenever an auditor asks); in between,
 each visit checks only the entries appended since, as a continuation of the last verified head. So a change
 to an old entry shows within `full_every` seconds, and a page costs O(new entries) instead of O(all).
 """
@@ -27,9 +27,9 @@ class ChainMonitor:
         self._report: ChainReport | None = None
         self._full_at = 0.0
 
-    def status(self, store: Store, *, full: bool = False) -> ChainStatus:
+    def status(self, store: Store, *, full: bool = False, full_every: float | None = None) -> ChainStatus:
         with self._lock:
-            stale = time.time() - self._full_at > self.full_every
+            stale = time.time() - self._full_at > (self.full_every if full_every is None else full_every)
             if full or stale or self._report is None or not self._report.ok:
                 self._report, self._full_at = store.verify_audit(), time.time()
             else:

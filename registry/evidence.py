@@ -1,0 +1,71 @@
+"""Typed evidence of a match, one tagged struct per modality (the `signal` field names it).
+
+The matchers build these, the store keeps them as JSON inside each check, and the faces read their fields
+by name, so a renamed field is a type error, not a silently missing row. Checks stored before these types
+existed carry the same JSON (with the same `signal` tag) and decode unchanged.
+"""
+
+import msgspec
+
+
+class Geometry(msgspec.Struct, frozen=True, kw_only=True):
+    """A RANSAC-verified similarity transform between the work and the query, with the matched regions."""
+
+    inliers: int
+    matches: int
+    scale: float
+    rotation_deg: float
+    mirrored: bool
+    work_box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the work's width and height
+    query_box: tuple[float, float, float, float]  # the same region in the query
+
+
+class PdqQuality(msgspec.Struct, frozen=True, kw_only=True):
+    query: int
+    work: int
+
+
+class ImageEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal", tag="image"):
+    """Why an image matched: the value of each signal that saw the pair (None: the signal did not)."""
+
+    exact_pixels: bool = False
+    pdq_distance: int | None = None  # Hamming distance of the PDQ hashes, of 256 bits
+    pdq_quality: PdqQuality | None = None
+    phash_distance: int | None = None  # of 64 bits
+    cosine: float | None = None  # embedding similarity of the best region pair
+    embedder: str = "none"  # name@version of the embedder behind `cosine`
+    geometry: Geometry | None = None  # local features verified by RANSAC
+    query_pdq: str = ""  # the query's PDQ hash, hex
+
+
+class Passage(msgspec.Struct, frozen=True, kw_only=True):
+    """A copied passage: words [q_start, q_end) of the query match words [w_start, w_end) of the work;
+    `q_chars` and `w_chars` are the same passage as character offsets."""
+
+    q_start: int
+    q_end: int
+    w_start: int
+    w_end: int
+    matched_words: int
+    q_chars: tuple[int, int] = (0, 0)
+    w_chars: tuple[int, int] = (0, 0)
+    longest_run: int = 0
+    original_words: int = 0
+
+
+class TextEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal", tag="text"):
+    """Why a text matched: how much of the query was copied from the work, and where."""
+
+    copied_words: int
+    query_words: int
+    work_words: int
+    query_share: float
+    containment: float
+    jaccard: float
+    boilerplate_words: int = 0
+    longest_passage_words: int = 0
+    longest_verbatim_words: int = 0
+    passages: list[Passage] = msgspec.field(default_factory=list)
+
+
+Evidence = ImageEvidence | TextEvidence

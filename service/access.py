@@ -1,0 +1,119 @@
+"""The one access policy: who may do what to which work, check, original, kept output and audit entry.
+
+Every face (HTTP API, web pages, CLI) reaches data through the use cases in `service.registry`, and every
+use case asks here. Two layers of rules, both in this module:
+
+* by role, per use case (`ROLES`): a role not listed is refused with 403 before anything is read, and
+  admins may do everything;
+* by object: a work or check the caller may not see does not exist for them (404, never 403, so that ids
+  cannot be probed), and a creator sees only the matches on their own works inside a check.
+
+The README's "Access" table is this module written out; `tests/test_access_matrix.py` runs the same
+role x resource matrix through the API and through the web pages.
+"""
+
+from enum import StrEnum
+
+from registry.errors import NotFound, PermissionDenied
+from registry.models import Account, Check, MatchRecord, Role, Work
+
+
+class UseCase(StrEnum):
+    ENROLL = "enroll works"
+    LIST_WORKS = "list works"
+    READ_WORK = "read a work"
+    CHANGE_WORK = "change a work"
+    CHECK = "check outputs"
+    LIST_CHECKS = "list checks"
+    READ_CHECK = "read a check"
+    READ_AUDIT = "read the audit log"
+    MANAGE_KEYS = "manage keys"
+
+
+ROLES: dict[UseCase, frozenset[Role]] = {
+    UseCase.ENROLL: frozenset({Role.CREATOR}),
+    UseCase.LIST_WORKS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators their own, auditors all
+    UseCase.READ_WORK: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators their own, auditors all
+    UseCase.CHANGE_WORK: frozenset({Role.CREATOR}),  # their own
+    UseCase.CHECK: frozenset({Role.OPERATOR}),
+    UseCase.LIST_CHECKS: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
+    UseCase.READ_CHECK: frozenset({Role.OPERATOR, Role.AUDITOR, Role.CREATOR}),  # see may_see_check
+    UseCase.READ_AUDIT: frozenset({Role.AUDITOR}),
+    UseCase.MANAGE_KEYS: frozenset(),  # admins only
+}
+
+
+def allowed(account: Account, use: UseCase) -> bool:
+    return account.role == Role.ADMIN or account.role in ROLES[use]
+
+
+def roles_for(use: UseCase) -> list[Role]:
+    """The roles admitted to `use`, admins included, in a stable order (for messages and docs)."""
+    return [r for r in Role if r == Role.ADMIN or r in ROLES[use]]
+
+
+def require(account: Account, use: UseCase) -> None:
+    """Refuse (403) an account whose role may not `use`; the message names the roles that may."""
+    if not allowed(account, use):
+        names = " or ".join(r.value for r in roles_for(use) if r != Role.ADMIN) or "admin"
+        raise PermissionDenied(f"only {names} accounts may {use.value}; this account is a {account.role.value}")
+
+
+# -- works ------------------------------------------------------------------------------------------------
+def may_read_work(account: Account, work: Work) -> bool:
+    return work.owner_id == account.id or account.role in (Role.ADMIN, Role.AUDITOR)
+
+
+def may_change_work(account: Account, work: Work) -> bool:
+    return work.owner_id == account.id or account.role == Role.ADMIN
+
+
+def may_see_original(account: Account, work: Work) -> bool:
+    """An enrolled original is shown to its owner only (and admins): operators and auditors see the evidence
+    and the output, never another creator's file."""
+    return work.owner_id == account.id or account.role == Role.ADMIN
+
+
+def works_owner_scope(account: Account) -> str | None:
+    """Whose works a listing may show: the creator's own (their id), or everybody's (None)."""
+    return None if account.role in (Role.ADMIN, Role.AUDITOR) else account.id
+
+
+# -- checks -----------------------------------------------------------------------------------------------
+def may_see_check(account: Account, check: Check) -> bool:
+    """Operators their own checks; auditors and admins all; creators the checks that matched their works."""
+    if account.role in (Role.AUDITOR, Role.ADMIN) or check.account_id == account.id:
+        return True
+    return account.role == Role.CREATOR and any(m.owner_id == account.id for m in check.matches)
+
+
+def visible_matches(account: Account, check: Check) -> list[MatchRecord]:
+    """The matches of `check` that `account` may read: a creator only those on their own works (the others
+    would disclose other creators' works, terms and passages); everyone else who may see the check, all."""
+    if account.role == Role.CREATOR and check.account_id != account.id:
+        return [m for m in check.matches if m.owner_id == account.id]
+    return list(check.matches)
+
+
+def checks_account_scope(account: Account) -> str | None:
+    """Whose checks a listing may show: an operator's own (their id), or everybody's (None)."""
+    return None if account.role in (Role.ADMIN, Role.AUDITOR) else account.id
+
+
+# -- helpers that hide what may not be seen ---------------------------------------------------------------
+def readable_work(account: Account, work: Work | None, work_id: str) -> Work:
+    if work is None or not may_read_work(account, work):
+        raise NotFound(f"no work {work_id}")
+    return work
+
+
+def changeable_work(account: Account, work: Work | None, work_id: str) -> Work:
+    if work is None or not may_change_work(account, work):
+        raise NotFound(f"no work {work_id}")
+    return work
+
+
+def readable_check(account: Account, check: Check | None, check_id: str) -> Check:
+    if check is None or not may_see_check(account, check):
+        raise NotFound(f"no check {check_id}")
+    return check

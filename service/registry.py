@@ -1,0 +1,357 @@
+"""The use cases: everything a creator, operator, auditor or admin can do, whatever the face (API, web, CLI).
+
+Each use case takes the calling account, asks `service.access` whether it may, and keeps store, blob
+store and indexes in step. Order of work for an enrollment, so that bad input leaves nothing behind:
+decode and fingerprint first (anything malformed fails here), then the blob (content-addressed, harmless
+if orphaned), then the work row and its audit entry in one transaction, then the in-memory index.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+
+import msgspec
+
+from matcher.base import Match, Matcher
+from registry.audit import ChainReport
+from registry.blobs import BlobStore
+from registry.content import Content, Decoder, default_decoders, kind_from_name, load_content
+from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, ProvenanceError
+from registry.ids import hash_api_key, new_api_key, new_id, utcnow
+from registry.models import (
+    Account,
+    ApiKey,
+    AuditEntry,
+    Check,
+    CheckFilter,
+    MatchRecord,
+    Role,
+    Verdict,
+    Work,
+    WorkStatus,
+)
+from registry.store import Store
+from registry.terms import PURPOSES, LicenseTerms, OptOuts, combine, requirement
+from service import access
+from service.access import UseCase
+from service.chain import ChainMonitor, ChainStatus
+from service.indexes import IndexKeeper
+from service.jobs import FileOutcome, Job, JobRunner, enroll_file
+from service.settings import ServiceSettings
+
+SYSTEM = "system"
+log = logging.getLogger("provenance.registry")
+
+
+def local_admin(actor: str = "cli") -> Account:
+    """The account of a command run on the server itself: it holds the database, so it may do everything;
+    its changes are audited under `actor`."""
+    return Account(id=actor, name=actor, role=Role.ADMIN, created_at=utcnow())
+
+
+class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    key: ApiKey
+    account: Account
+
+
+class Registry:
+    """Everything a creator, operator, auditor or admin can do, independent of CLI or HTTP."""
+
+    def __init__(self, settings: ServiceSettings, store: Store, blobs: BlobStore,
+                 open_matchers: Callable[[], Iterable[Matcher]], decoders: Sequence[Decoder] | None = None) -> None:
+        self.settings = settings
+        self.store = store  # for tests and the composition root; faces call the methods below
+        self.blobs = blobs
+        self.decoders = list(decoders or default_decoders())
+        self.indexes = IndexKeeper(store, blobs, open_matchers, self.decoders)
+        self._jobs: JobRunner | None = None
+        self._chain = ChainMonitor()
+
+    @property
+    def jobs(self) -> JobRunner:
+        """Bulk-enrollment jobs, run by a worker thread started on first use."""
+        if self._jobs is None:
+            self._jobs = JobRunner(self.enroll)
+        return self._jobs
+
+    # -- content --------------------------------------------------------------------------------------
+    def load(self, data: bytes, filename: str | None = None) -> Content:
+        limits = self.settings.limits
+        if len(data) > limits.max_upload_bytes:
+            raise ContentTooLarge(f"upload is {len(data)} bytes, over the limit of {limits.max_upload_bytes}")
+        return load_content(data, limits=limits, kind=kind_from_name(filename, self.decoders),
+                            decoders=self.decoders)
+
+    # -- accounts and keys ----------------------------------------------------------------------------
+    def ensure_account(self, name: str, role: Role, actor: str = SYSTEM) -> Account:
+        account = self.store.find_account(name)
+        if account is None:
+            return self.store.create_account(name, role, actor)
+        if account.role != role:
+            raise InvalidInput(f"account {name!r} exists with role {account.role.value}, not {role.value}")
+        return account
+
+    def create_key(self, name: str, role: Role, actor: str = SYSTEM) -> tuple[ApiKey, str]:
+        """Create (or reuse) the account `name` and give it a new key; the secret is returned once."""
+        account = self.ensure_account(name, role, actor)
+        secret = new_api_key()
+        key = self.store.create_key(account.id, hash_api_key(secret), secret[:10], actor)
+        return key, secret
+
+    def issue_key(self, viewer: Account, name: str, role: Role) -> tuple[ApiKey, str]:
+        """An admin gives the account `name` (created if new) a key."""
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        return self.create_key(name, role, viewer.id)
+
+    def authenticate(self, secret: str) -> tuple[ApiKey, Account] | None:
+        return self.store.authenticate(hash_api_key(secret))
+
+    def authenticate_hash(self, key_hash: str) -> tuple[ApiKey, Account] | None:
+        """A web session holds the key's hash, never the key; revoking the key ends the session."""
+        return self.store.authenticate(key_hash)
+
+    def list_keys(self, viewer: Account) -> list[KeyInfo]:
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        accounts = {a.id: a for a in self.store.list_accounts()}
+        return [KeyInfo(key=k, account=accounts[k.account_id]) for k in self.store.list_keys()]
+
+    def revoke_key(self, viewer: Account, key_id: str) -> KeyInfo:
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        key = self.store.revoke_key(key_id, viewer.id)
+        return KeyInfo(key=key, account=self.store.get_account(key.account_id))
+
+    def account_names(self) -> dict[str, str]:
+        """Account names by id: the people behind works, checks and audit entries, as answers name them."""
+        return {a.id: a.name for a in self.store.list_accounts()}
+
+    def operator_names(self, viewer: Account) -> list[str]:
+        access.require(viewer, UseCase.LIST_CHECKS)
+        if access.checks_account_scope(viewer) is not None:
+            return [viewer.name]
+        return sorted(a.name for a in self.store.list_accounts() if a.role == Role.OPERATOR)
+
+    def find_account(self, viewer: Account, name: str) -> Account:
+        """An account by name, for commands that act on behalf of one (the command line)."""
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        account = self.store.find_account(name)
+        if account is None:
+            raise NotFound(f"no account named {name!r}")
+        return account
+
+    def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None) -> Account:
+        """The terms a creator's new works get unless they choose others."""
+        access.require(viewer, UseCase.ENROLL)
+        return self.store.set_account_defaults(viewer.id, license, opt_outs, viewer.id)
+
+    # -- works ----------------------------------------------------------------------------------------
+    def enroll(self, owner: Account, data: bytes, *, title: str | None = None,
+               license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
+               actor: str | None = None, filename: str | None = None) -> Work:
+        access.require(owner, UseCase.ENROLL)
+        content = self.load(data, filename)
+        existing = self.store.find_work(owner.id, content.sha256)
+        if existing is not None:
+            raise Conflict(f"this content is enrolled already as work {existing.id}", existing_id=existing.id)
+        matcher = self.indexes.matcher_for(content.kind)
+        fingerprint = matcher.fingerprint(content)
+        clean_title = _clean_title(title, content)
+        self.blobs.put(content.data)
+        work = Work(
+            id=new_id("wrk"), owner_id=owner.id, kind=content.kind, title=clean_title,
+            sha256=content.sha256, media_type=content.media_type, size=len(content.data),
+            created_at=utcnow(), status=WorkStatus.ACTIVE,
+            license=license or owner.default_license or LicenseTerms(),
+            opt_outs=opt_outs or owner.default_opt_outs or OptOuts(),
+        )
+        self.store.add_work(work, actor or owner.id)
+        self.indexes.add(work.kind, work.id, fingerprint)
+        return work
+
+    def enroll_file(self, owner: Account, filename: str, data: bytes, license: LicenseTerms | None,
+                    opt_outs: OptOuts | None) -> tuple[FileOutcome, ProvenanceError | None]:
+        """One file of a batch (titled by its name): what became of it, and the error that refused it."""
+        return enroll_file(self.enroll, owner, filename, data, license, opt_outs)
+
+    def submit_job(self, owner: Account, files: list[tuple[str, bytes]], license: LicenseTerms | None,
+                   opt_outs: OptOuts | None) -> Job:
+        access.require(owner, UseCase.ENROLL)
+        return self.jobs.submit(owner, files, license, opt_outs)
+
+    def get_job(self, viewer: Account, job_id: str) -> Job:
+        access.require(viewer, UseCase.ENROLL)
+        return self.jobs.get(job_id, None if viewer.role == Role.ADMIN else viewer.id)
+
+    def _work_or_none(self, work_id: str) -> Work | None:
+        try:
+            return self.store.get_work(work_id)
+        except NotFound:
+            return None
+
+    def get_work(self, viewer: Account, work_id: str) -> Work:
+        access.require(viewer, UseCase.READ_WORK)
+        return access.readable_work(viewer, self._work_or_none(work_id), work_id)
+
+    def list_works(self, viewer: Account, *, status: WorkStatus | None = None, owner_name: str | None = None,
+                   limit: int = 100, offset: int = 0, newest_first: bool = False) -> list[Work]:
+        """A creator's own works; auditors and admins everybody's (or one owner's, by name)."""
+        access.require(viewer, UseCase.LIST_WORKS)
+        owner_id = access.works_owner_scope(viewer)
+        if owner_name is not None:
+            named = self.store.find_account(owner_name)
+            if named is None:
+                raise NotFound(f"no account named {owner_name!r}")
+            if owner_id is not None and named.id != owner_id:
+                return []
+            owner_id = named.id
+        return self.store.list_works(owner_id=owner_id, status=status, limit=limit, offset=offset,
+                                     newest_first=newest_first)
+
+    def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | None,
+                     opt_outs: OptOuts | None) -> Work:
+        access.require(viewer, UseCase.CHANGE_WORK)
+        access.changeable_work(viewer, self._work_or_none(work_id), work_id)
+        return self.store.update_terms(work_id, license, opt_outs, viewer.id)
+
+    def withdraw(self, viewer: Account, work_id: str) -> Work:
+        access.require(viewer, UseCase.CHANGE_WORK)
+        access.changeable_work(viewer, self._work_or_none(work_id), work_id)
+        work = self.store.withdraw_work(work_id, viewer.id)
+        self.indexes.remove(work.kind, work_id)
+        return work
+
+    def original(self, viewer: Account, work_id: str) -> tuple[Work, bytes]:
+        """The enrolled bytes of a work, for its owner only."""
+        work = self._work_or_none(work_id)
+        if work is None or not access.may_see_original(viewer, work):
+            raise NotFound(f"no original of work {work_id} for this account: originals go to their owner only")
+        return work, self.blobs.get(work.sha256)
+
+    def work_matches(self, viewer: Account, work_id: str, limit: int = 100, offset: int = 0) -> list[Check]:
+        """The checks that matched a work, each showing only the matches the viewer may read."""
+        work = self.get_work(viewer, work_id)
+        checks = self.store.list_checks(CheckFilter(work_id=work.id, limit=limit, offset=offset))
+        return [self._visible(viewer, c) for c in checks]
+
+    def match_counts(self, viewer: Account, works: list[Work]) -> dict[str, int]:
+        readable = [w.id for w in works if access.may_read_work(viewer, w)]
+        return self.store.match_counts(readable)
+
+    # -- checks ---------------------------------------------------------------------------------------
+    def check(self, account: Account, data: bytes, purpose: str = "release", filename: str | None = None) -> Check:
+        access.require(account, UseCase.CHECK)
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
+        content = self.load(data, filename)
+        found: list[Match] = self.indexes.matcher_for(content.kind).search(content)
+        records = []
+        for m in found:
+            work = self._work_or_none(m.work_id)
+            if work is None or work.status != WorkStatus.ACTIVE:
+                continue
+            records.append(MatchRecord(
+                work_id=work.id, score=m.score, evidence=m.evidence, title=work.title, owner_id=work.owner_id,
+                license=work.license, opt_outs=work.opt_outs,
+                requirement=requirement(purpose, work.license, work.opt_outs),
+            ))
+        verdict = Verdict(combine(r.requirement for r in records))
+        keep = self.settings.store_check_content or (bool(records) and self.settings.keep_matched_outputs)
+        blob = self.blobs.put(content.data) if keep else None
+        check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
+                      kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
+                      matcher_version=self.indexes.version, content_blob=blob)
+        return self.store.add_check(check, account.id)
+
+    def _visible(self, viewer: Account, check: Check) -> Check:
+        matches = access.visible_matches(viewer, check)
+        return check if len(matches) == len(check.matches) else msgspec.structs.replace(check, matches=matches)
+
+    def get_check(self, viewer: Account, check_id: str) -> Check:
+        """A check its viewer may see, with only the matches they may read."""
+        access.require(viewer, UseCase.READ_CHECK)
+        try:
+            found: Check | None = self.store.get_check(check_id)
+        except NotFound:
+            found = None
+        return self._visible(viewer, access.readable_check(viewer, found, check_id))
+
+    def kept_output(self, viewer: Account, check_id: str) -> tuple[Check, bytes | None]:
+        """A check and its output as submitted, when it was kept (None otherwise)."""
+        check = self.get_check(viewer, check_id)
+        if not check.content_blob or not self.blobs.exists(check.content_blob):
+            return check, None
+        return check, self.blobs.get(check.content_blob)
+
+    def check_filter(self, viewer: Account, *, operator: str | None = None, work_id: str | None = None,
+                     verdict: Verdict | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int = 100, offset: int = 0) -> CheckFilter | None:
+        """The store filter for what `viewer` asked and may see (None: an operator that does not exist)."""
+        access.require(viewer, UseCase.LIST_CHECKS)
+        account_id = access.checks_account_scope(viewer)
+        if account_id is None and operator:
+            found = self.store.find_account(operator.strip())
+            if found is None:
+                return None
+            account_id = found.id
+        return CheckFilter(account_id=account_id, work_id=work_id, verdict=verdict, since=since, until=until,
+                           limit=limit, offset=offset)
+
+    def list_checks(self, viewer: Account, flt: CheckFilter | None) -> list[Check]:
+        """Checks under a filter made by `check_filter`, newest first."""
+        access.require(viewer, UseCase.LIST_CHECKS)
+        if flt is None:
+            return []
+        scope = access.checks_account_scope(viewer)
+        if scope is not None and flt.account_id != scope:
+            raise InvalidInput("make the filter with check_filter: it keeps operators to their own checks")
+        return self.store.list_checks(flt)
+
+    def iter_checks(self, viewer: Account, flt: CheckFilter | None, batch: int = 500) -> Iterator[Check]:
+        """Every check under `flt`, newest first, page by page (exports). Set `flt.until`: checks made while
+        the export runs would otherwise shift the pages."""
+        offset = 0
+        while flt is not None:
+            page = self.list_checks(viewer, msgspec.structs.replace(flt, limit=batch, offset=offset))
+            yield from page
+            if len(page) < batch:
+                return
+            offset += batch
+
+    # -- audit ----------------------------------------------------------------------------------------
+    def audit_entries(self, viewer: Account, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        access.require(viewer, UseCase.READ_AUDIT)
+        return self.store.audit_entries(after, limit)
+
+    def audit_size(self, viewer: Account) -> int:
+        access.require(viewer, UseCase.READ_AUDIT)
+        return self.store.last_seq()
+
+    def verify_audit(self, viewer: Account) -> ChainReport:
+        access.require(viewer, UseCase.READ_AUDIT)
+        return self.store.verify_audit()
+
+    def chain_status(self, viewer: Account, *, full: bool = False, recheck_seconds: float = 300.0) -> ChainStatus:
+        """The chain's status, recomputed whole at most every `recheck_seconds` (or when `full`)."""
+        access.require(viewer, UseCase.READ_AUDIT)
+        return self._chain.status(self.store, full=full, full_every=recheck_seconds)
+
+    # -- service --------------------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, object]]:
+        return {"matchers": {k.value: m.version for k, m in self.indexes.matchers.items()},
+                "works_indexed": dict(self.indexes.sizes())}
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.close()
+        self.indexes.close()
+        self.store.close()
+
+
+def _clean_title(title: str | None, content: Content) -> str:
+    if title is None or not title.strip():
+        return f"untitled {content.kind.value} {content.sha256[:12]}"
+    cleaned = "".join(ch for ch in title if ch.isprintable()).strip()
+    if not cleaned:
+        raise InvalidInput("title has no printable characters")
+    if len(cleaned) > 500:
+        raise InvalidInput(f"title is {len(cleaned)} characters long; the limit is 500")
+    return cleaned

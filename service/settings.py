@@ -1,0 +1,25 @@
+"""The service's settings: the store, content limits and matchers it opens, and how it keeps them in step."""
+
+from pathlib import Path
+
+import msgspec
+
+from matcher.settings import MatcherSettings
+from registry.settings import ContentLimits, StoreSettings
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    limits: ContentLimits = msgspec.field(default_factory=ContentLimits)
+    matching: MatcherSettings = msgspec.field(default_factory=MatcherSettings)
+    follow_interval: float = 2.0  # seconds between polls of the change feed (other replicas, the CLI)
+    store_check_content: bool = False  # keep every submitted output (by default only its SHA-256)
+    keep_matched_outputs: bool = True  # keep outputs that matched a work: the evidence owners and auditors see
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.data_dir
+
+    @property
+    def indexes(self) -> Path:
+        return self.matching.index_dir or self.store.data_dir / "indexes"
