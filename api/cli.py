@@ -70,7 +70,7 @@ def serve(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
 
     settings = Settings.load(data_dir=data_dir, database_url=database, host=host, port=port)
     host, port = settings.server.host, settings.server.port
-    out.print(f"Provenance serving {settings.service.store.database} on http://{host}:{port} "
+    out.print(f"Provenance serving {settings.service.storage.database} on http://{host}:{port} "
               f"(web interface at /, OpenAPI at /schema)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 

@@ -36,7 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def data_dir(self) -> Path:
-        return self.service.store.data_dir
+        return self.service.storage.data_dir
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

@@ -9,7 +9,7 @@ from registry.settings import ContentLimits, StoreSettings
 
 
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
-    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    storage: StoreSettings = msgspec.field(default_factory=StoreSettings)
     limits: ContentLimits = msgspec.field(default_factory=ContentLimits)
     matching: MatcherSettings = msgspec.field(default_factory=MatcherSettings)
     follow_interval: float = 2.0  # seconds between polls of the change feed (other replicas, the CLI)
@@ -18,8 +18,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def data_dir(self) -> Path:
-        return self.store.data_dir
+        return self.storage.data_dir
 
     @property
     def indexes(self) -> Path:
-        return self.matching.index_dir or self.store.data_dir / "indexes"
+        return self.matching.index_dir or self.storage.data_dir / "indexes"

@@ -27,7 +27,7 @@ class _Originals:
 
 
 def open_store(settings: ServiceSettings) -> Store:
-    url = settings.store.database
+    url = settings.storage.database
     if url.startswith("sqlite:///"):
         return SQLiteStore(Path(url.removeprefix("sqlite:///")))
     if url.startswith(("postgresql://", "postgres://")):

@@ -105,5 +105,5 @@ def test_unsupported_formats_are_named_with_the_formats_accepted(data: bytes, se
 
 
 def test_a_pdf_named_as_an_image_is_still_called_a_pdf() -> None:
-    with pytest.raises(UnsupportedContent, match="^PDF is not supported"):
+    with pytest.raises(UnsupportedContent, match=r"^PDF is not supported"):
         load_content(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", kind=kind_from_name("scan.jpg"), **LIMITS)
