@@ -70,13 +70,6 @@ def status_of(exc: ProvenanceError) -> int:
     return next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
 
 
-def status_for_code(code: str) -> int:
-    """The status of an error known only by its code (a bulk enrollment's file outcome)."""
-    if code == "internal_error":
-        return HTTP_500_INTERNAL_SERVER_ERROR
-    return next((status for cls, status in STATUS if cls.code == code), 400)
-
-
 def provenance_error(request: Request, exc: ProvenanceError) -> Response[Any]:  # type: ignore[type-arg]
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
