@@ -40,9 +40,10 @@ def pad_index(matcher: ImageMatcher, count: int, dim: int, seed: int = 5) -> Non
     for i in range(count):
         emb = rng.normal(size=(2, dim)).astype(np.float32)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-        matcher.add(f"pad{i}", ImageFingerprint(
-            pixel_sha256=f"pad{i}", pdq=rng.integers(0, 256, 32, dtype=np.uint8), pdq_quality=100,
-            phash="0" * 16, embeddings=emb, features=empty))
+        parts = {"exact": f"pad{i}", "pdq": (rng.integers(0, 256, 32, dtype=np.uint8), 100), "local": empty}
+        if matcher.embedder is not None:
+            parts[f"embedding:{matcher.embedder.name}"] = emb
+        matcher.add(f"pad{i}", ImageFingerprint(parts=parts, phash="0" * 16, pdq_quality=100, features=empty))
 
 
 def dev_benchmark(args: argparse.Namespace) -> None:

@@ -36,6 +36,7 @@ class ImageEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal
     embedder: str = "none"  # name@version of the embedder behind `cosine`
     geometry: Geometry | None = None  # local features verified by RANSAC
     query_pdq: str = ""  # the query's PDQ hash, hex
+    signals: dict[str, float] = msgspec.field(default_factory=dict)  # every signal's raw value, by signal name
 
 
 class Passage(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,16 +2,16 @@
 
 Enrolls part of the *calibration* half of `../shared/data/dev/images`, queries synthetic edits of enrolled
 images (positives) and non-enrolled calibration images with the same edits (negatives), fits one logistic
-curve per signal (PDQ similarity, ln(1 + SIFT inliers), cosine) for the noisy-OR fusion, and sets the
+curve per fused signal, on the feature `matcher.image.fusion` gives it (PDQ similarity, ln(1 + SIFT
+inliers), the cosine of each embedder) for the noisy-OR fusion, and sets the
 threshold above every negative with a margin. Writes `matcher/image/calibration.json`. The benchmark
 reports on the other half.
 
-    python -m scripts.calibrate_image [--data PATH] [--enrolled 120] [--queries 50]
+    python -m scripts.calibrate_image [--data PATH] [--enrolled 120] [--queries 50] [--rows rows.json]
 """
 
 import argparse
 import json
-import math
 import random
 import time
 from datetime import UTC, datetime
@@ -19,13 +19,13 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
 from benchmarks import edits
 from benchmarks.devdata import DEFAULT, DevSet
 from matcher.image.embed import EfficientNetLite0Embedder
-from matcher.image.matcher import ImageCalibration, ImageMatcher, fuse
+from matcher.image.fusion import FEATURES, Curve, ImageCalibration, features, fuse, kind_of
+from matcher.image.matcher import ImageMatcher
 from registry.content import load_content
 from registry.evidence import Evidence, ImageEvidence
 from scripts.fit import logistic_fit, threshold_for
@@ -33,29 +33,33 @@ from scripts.fit import logistic_fit, threshold_for
 OUT = Path(__file__).resolve().parents[1] / "matcher" / "image" / "calibration.json"
 
 
-def row(evidence: Evidence, label: float) -> list[float]:
-    """[PDQ distance (nan: no hit), inliers, cosine (nan: not computed), label]."""
+Row = dict[str, float]  # signal name -> raw value, and "label"
+ABSENT = {"pdq": 64.0, "sift": 0.0}  # a pair PDQ did not hit, or SIFT did not verify, fits as the weakest value
+CAPS = {"embedding": 0.3}  # an embedding supports the other signals, never decides alone
+
+
+def row(evidence: Evidence, label: float) -> Row:
+    """The raw value of every signal that saw the pair, and whether it is a copy."""
     if not isinstance(evidence, ImageEvidence):
         raise TypeError(f"image calibration got {type(evidence).__name__}")
-    dist, cos = evidence.pdq_distance, evidence.cosine
-    inliers = evidence.geometry.inliers if evidence.geometry else 0
-    return [math.nan if dist is None else float(dist), float(inliers), math.nan if cos is None else float(cos), label]
+    return {**evidence.signals, "label": label}
 
 
-def fit_curves(rows: npt.NDArray[np.float64]) -> ImageCalibration:
-    """One logistic curve per signal, each on its own feature (absent PDQ and inliers count as 0)."""
-    y = rows[:, 3]
-    pdq_sim = np.where(np.isnan(rows[:, 0]), 0.0, np.clip(1 - rows[:, 0] / 64, 0, 1))
-    log_inliers = np.log1p(rows[:, 1])
-    has_cos = ~np.isnan(rows[:, 2])
-    curves = []
-    for x, yy in ((pdq_sim, y), (log_inliers, y), (rows[has_cos, 2], y[has_cos])):
-        w = logistic_fit(x[:, None], yy, l2=1.0)
-        curves.append((round(float(w[0]), 4), round(float(w[1]), 4)))
-    return ImageCalibration(pdq=curves[0], sift=curves[1], cos=curves[2])
+def fit_curves(rows: list[Row]) -> ImageCalibration:
+    """One logistic curve per fused signal, each on its own feature (the shared transform in fusion.py)."""
+    names = sorted({k for r in rows for k in r if k != "label" and kind_of(k) in FEATURES})
+    curves = {}
+    for name in names:
+        absent = ABSENT.get(kind_of(name))
+        used = [r for r in rows if name in r or absent is not None]
+        x = np.array([[features({name: r.get(name, absent or 0.0)})[name]] for r in used])
+        y = np.array([r["label"] for r in used])
+        w = logistic_fit(x, y, l2=1.0)
+        curves[name] = Curve(round(float(w[0]), 4), round(float(w[1]), 4), CAPS.get(kind_of(name), 1.0))
+    return ImageCalibration(curves=curves)
 
 
-def collect(args: argparse.Namespace) -> npt.NDArray[np.float64]:
+def collect(args: argparse.Namespace) -> list[Row]:
     dev = DevSet(args.data, "manifest_images.csv")
     legit = dev.overlapping("overlaps_images.json")
     files = dev.files("calibration")
@@ -65,7 +69,7 @@ def collect(args: argparse.Namespace) -> npt.NDArray[np.float64]:
     matcher = ImageMatcher(None, EfficientNetLite0Embedder(), calibration=ImageCalibration(threshold=2.0))
     for path, _ in enrolled:
         matcher.add(path.name, matcher.fingerprint(load_content(path.read_bytes(), max_pixels=10**9, max_text_chars=1)))
-    rows: list[list[float]] = []
+    rows: list[Row] = []
     t0 = time.time()
     backgrounds = [Image.open(p).convert("RGB") for p, _ in others[:10]]
     for name, edit in edits.ALL.items():
@@ -85,7 +89,7 @@ def collect(args: argparse.Namespace) -> npt.NDArray[np.float64]:
                 if frozenset((m.work_id, path.name)) not in legit:
                     rows.append(row(m.evidence, 0.0))
     print(f"negatives: {time.time() - t0:.0f}s", flush=True)
-    return np.array(rows)
+    return rows
 
 
 def main() -> None:
@@ -94,20 +98,20 @@ def main() -> None:
     ap.add_argument("--enrolled", type=int, default=120)
     ap.add_argument("--queries", type=int, default=50, help="enrolled images edited per edit")
     ap.add_argument("--negatives", type=int, default=80)
-    ap.add_argument("--rows", type=Path, help="reuse (or save) the evidence rows in this .npy file")
+    ap.add_argument("--rows", type=Path, help="reuse (or save) the evidence rows in this JSON file")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
     if args.rows and args.rows.exists():
-        rows = np.load(args.rows, allow_pickle=False)
+        rows: list[Row] = json.loads(args.rows.read_text())
     else:
         rows = collect(args)
         if args.rows:
-            np.save(args.rows, rows, allow_pickle=False)
+            args.rows.write_text(json.dumps(rows))
     cal = fit_curves(rows)
-    scores = np.array([fuse(cal, None if math.isnan(r[0]) else int(r[0]), int(r[1]),
-                            None if math.isnan(r[2]) else float(r[2])) for r in rows])
-    negatives, positives = scores[rows[:, 3] == 0], scores[rows[:, 3] == 1]
+    scores = np.array([fuse(cal, {k: v for k, v in r.items() if k != "label"}) for r in rows])
+    labels = np.array([r["label"] for r in rows])
+    negatives, positives = scores[labels == 0], scores[labels == 1]
     threshold = threshold_for(negatives.tolist(), floor=0.5, margin=0.05)
     cal = msgspec.structs.replace(cal, threshold=threshold)
     report = {
@@ -115,7 +119,7 @@ def main() -> None:
         "written": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {"split": "calibration", "enrolled": args.enrolled, "edited_queries_per_edit": args.queries,
                  "negative_images": args.negatives, "candidate_rows": len(rows),
-                 "positive_rows": int(rows[:, 3].sum())},
+                 "positive_rows": int(labels.sum())},
         "fit": {"max_negative_score": round(float(negatives.max(initial=0.0)), 4),
                 "recall_of_retrieved_positives": round(float((positives >= threshold).mean()), 4)},
         "calibration": msgspec.to_builtins(cal),

@@ -1,83 +1,42 @@
-"""The image matcher: candidates from several indexes, SIFT verification, one fused confidence.
+"""The image matcher: candidates from the image signals in cheap-first stages, SIFT verification, fusion.
 
-Candidates come from (1) exact pixel SHA-256, (2) PDQ hashes of the query's eight dihedral variants
-within Hamming 31 of an enrolled hash (only when both hashes have PDQ quality >= 50), and, when those
-yield no verified match, (3) nearest embeddings of the query and of a few of its regions and (4) works
-holding several of the query's strongest local features (RootSIFT in a faiss index). Each candidate is
-verified with SIFT and a RANSAC similarity transform (on the query and on its mirror image). The evidence
-is fused by a noisy-OR of per-signal logistic curves whose parameters and decision threshold come from
-`calibration.json`, written by `scripts/calibrate_image.py` from synthetic edits of development images.
+The signals (`signals.py`: exact pixels, PDQ, one embedding per embedder, local-feature votes) each name
+candidates from their own index. Stage 0 (exact pixels, PDQ) always runs; stage 1 (embeddings, local
+features) runs only when stage 0 verified nothing above the threshold. Every candidate is verified with
+SIFT and a RANSAC similarity transform (on the query and on its mirror image), and the signals' values are
+fused (`fusion.py`) into one confidence with the curves and threshold of `calibration.json`, written by
+`scripts/calibrate_image.py` from synthetic edits of development images.
 """
 
 import json
-import math
 import os
 import threading
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import msgspec
-import numpy as np
-import numpy.typing as npt
-from PIL import Image
 
 from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
-from matcher.image.hashes import (
-    PDQ_MAX_DISTANCE,
-    PDQ_MIN_QUALITY,
-    pdq,
-    pdq_dihedral,
-    pdq_hex,
-    phash,
-    phash_distance,
-    pixel_sha256,
-)
-from matcher.image.index import HashIndex, VectorIndex
+from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
+from matcher.image.hashes import pdq_hex, phash, phash_distance
+from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
 from registry.content import Content
 from registry.evidence import ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
-VERSION = "image-fused-2"
-FORMAT = 2
-REGIONS = 2  # enrolled vectors per work: the whole image and its central 70%
-LOCAL_PER_WORK = 48  # strongest SIFT descriptors per work in the local-feature retrieval index
-
-
-class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
-    """Noisy-OR fusion of three signals, each turned into a probability by its own logistic curve:
-
-    p_pdq = sigmoid(pdq[0] + pdq[1] * (1 - distance / 64)), p_sift = sigmoid(sift[0] + sift[1] * ln(1 + inliers)),
-    p_cos = min(cos_cap, sigmoid(cos[0] + cos[1] * cosine)); confidence = 1 - (1 - p_pdq)(1 - p_sift)(1 - p_cos).
-    Each curve is fitted on its signal alone, so one strong signal suffices and weak ones add up. The cosine
-    is capped: a global embedding cannot tell a copy from a look-alike (two nebula photographs reach 0.95),
-    so it only ever supports the other signals and never makes a match by itself.
-    """
-
-    pdq: tuple[float, float] = (-12.0, 14.0)
-    sift: tuple[float, float] = (-8.0, 4.0)
-    cos: tuple[float, float] = (-30.0, 10.0)
-    cos_cap: float = 0.3
-    threshold: float = 0.5
-    embedding_k: int = 8
-    max_candidates: int = 12
-    local_query_descriptors: int = 200  # strongest query descriptors searched in the local index
-    local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
-    local_min_votes: int = 3
-
-
-def load_calibration() -> ImageCalibration:
-    raw = resources.files("matcher.image").joinpath("calibration.json").read_text()
-    return msgspec.convert(json.loads(raw)["calibration"], ImageCalibration)
+VERSION = "image-fused-3"
+FORMAT = 3
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
-    pixel_sha256: str
-    pdq: npt.NDArray[np.uint8]
-    pdq_quality: int
+    """What a work contributes to each signal's index (`parts`, by signal name), its pHash and PDQ quality
+    for the evidence, and its local features for verification."""
+
+    parts: dict[str, Any]
     phash: str
-    embeddings: npt.NDArray[np.float32] | None
+    pdq_quality: int
     features: lf.LocalFeatures
 
 
@@ -85,59 +44,6 @@ class _WorkEntry(msgspec.Struct, array_like=True):
     iid: int
     pdq_quality: int
     phash: str
-    pixel_sha256: str
-
-
-def _regions(img: Image.Image, query: bool) -> list[Image.Image]:
-    w, h = img.size
-    boxes = [(0.0, 0.0, 1.0, 1.0), (0.15, 0.15, 0.85, 0.85)]
-    if query:  # overlapping quadrants, for copies placed into or cropped out of a larger picture
-        boxes += [(0.0, 0.0, 0.6, 0.6), (0.4, 0.0, 1.0, 0.6), (0.0, 0.4, 0.6, 1.0), (0.4, 0.4, 1.0, 1.0)]
-    return [img.crop((round(x0 * w), round(y0 * h), max(round(x0 * w) + 1, round(x1 * w)),
-                      max(round(y0 * h) + 1, round(y1 * h)))) for x0, y0, x1, y1 in boxes]
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-
-
-def signal_features(pdq_distance: int | None, inliers: int, cosine: float | None) -> tuple[float, float, float]:
-    """The three fused inputs: PDQ similarity (0 when no PDQ hit), ln(1 + inliers), cosine (0 when unknown)."""
-    pdq_sim = 0.0 if pdq_distance is None else max(0.0, 1.0 - pdq_distance / 64.0)
-    return pdq_sim, math.log1p(inliers), 0.0 if cosine is None else cosine
-
-
-def fuse(cal: ImageCalibration, pdq_distance: int | None, inliers: int, cosine: float | None) -> float:
-    pdq_sim, log_inliers, cos = signal_features(pdq_distance, inliers, cosine)
-    miss = 1.0
-    if pdq_distance is not None:
-        miss *= 1.0 - _sigmoid(cal.pdq[0] + cal.pdq[1] * pdq_sim)
-    if inliers > 0:
-        miss *= 1.0 - _sigmoid(cal.sift[0] + cal.sift[1] * log_inliers)
-    if cosine is not None:
-        miss *= 1.0 - min(cal.cos_cap, _sigmoid(cal.cos[0] + cal.cos[1] * cos))
-    return 1.0 - miss
-
-
-class _Query:
-    """A query image with its local features and pHash computed once, on first use."""
-
-    def __init__(self, img: Image.Image) -> None:
-        self.img = img
-        self.pdq_hex = ""
-        self.quality = 0
-        self._features: dict[bool, lf.LocalFeatures] = {}
-        self._phash: str | None = None
-
-    def features(self, mirror: bool = False) -> lf.LocalFeatures:
-        if mirror not in self._features:
-            self._features[mirror] = lf.extract(self.img, mirror=mirror)
-        return self._features[mirror]
-
-    def phash(self) -> str:
-        if self._phash is None:
-            self._phash = phash(self.img)
-        return self._phash
 
 
 class ImageMatcher:
@@ -149,21 +55,24 @@ class ImageMatcher:
         self.originals = originals
         self.embedder = embedder
         self.index_dir = index_dir
-        self.calibration = calibration or load_calibration()
-        self.threshold = self.calibration.threshold if threshold is None else threshold
-        self.approximate_after = approximate_after
+        self.calibration = cal = calibration or load_calibration()
+        self.threshold = cal.threshold if threshold is None else threshold
+        self.signals: list[ImageSignal] = [ExactPixels(), Pdq()]
+        if embedder is not None:
+            self.signals.append(Embedding(embedder, cal.embedding_k, approximate_after))
+        self.signals.append(LocalFeatureVotes(cal.local_query_descriptors, cal.local_min_similarity,
+                                              cal.local_min_votes))
+        self.stages = sorted({s.stage for s in self.signals})
         self._lock = threading.RLock()
         self._reset()
         if index_dir is not None:
             self._load()
 
     def _reset(self) -> None:
-        self.hashes = HashIndex()
-        self.vectors = VectorIndex(self.embedder.dim, self.approximate_after) if self.embedder else None
-        self.local = VectorIndex(128, approximate_after=50_000, pca_dim=64)
+        for signal in self.signals:
+            signal.clear()
         self.works: dict[str, _WorkEntry] = {}
         self.by_iid: dict[int, str] = {}
-        self.by_pixels: dict[str, set[str]] = {}
         self.next_iid = 0
         self._features: dict[str, bytes] = {}
 
@@ -173,15 +82,15 @@ class ImageMatcher:
 
     @property
     def version(self) -> str:
-        return f"{VERSION}(pdq,phash,sift,embedder={self.embedder_id})"
+        return f"{VERSION}({','.join(s.name for s in self.signals)},sift,embedder={self.embedder_id})"
 
     # -- fingerprints ---------------------------------------------------------------------------------
     def fingerprint(self, content: Content) -> ImageFingerprint:
-        img = content.image
-        hash_, quality = pdq(img)
-        emb = self.embedder.embed(_regions(img, query=False)) if self.embedder else None
-        return ImageFingerprint(pixel_sha256=pixel_sha256(img), pdq=hash_, pdq_quality=quality,
-                                phash=phash(img), embeddings=emb, features=lf.extract(img))
+        query = ImageQuery(content.image)
+        parts = {s.name: s.fingerprint(query) for s in self.signals}
+        _, quality = parts["pdq"]
+        return ImageFingerprint(parts=parts, phash=phash(content.image), pdq_quality=int(quality),
+                                features=query.features())
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, fp: ImageFingerprint) -> None:
@@ -191,28 +100,20 @@ class ImageMatcher:
             iid = self.next_iid
             self.next_iid += 1
             self._write_features(work_id, fp.features.to_bytes())
-            self.hashes.add(np.array([iid]), fp.pdq[None, :])
-            if self.vectors is not None and fp.embeddings is not None:
-                self.vectors.add(np.arange(iid * REGIONS, iid * REGIONS + len(fp.embeddings)), fp.embeddings)
-            strongest = fp.features.desc[:LOCAL_PER_WORK]
-            if len(strongest):
-                self.local.add(np.arange(iid * LOCAL_PER_WORK, iid * LOCAL_PER_WORK + len(strongest)),
-                               lf.root_sift(strongest))
-            self.works[work_id] = _WorkEntry(iid, fp.pdq_quality, fp.phash, fp.pixel_sha256)
+            for signal in self.signals:
+                if signal.name in fp.parts:
+                    signal.add(iid, fp.parts[signal.name])
+            self.works[work_id] = _WorkEntry(iid, fp.pdq_quality, fp.phash)
             self.by_iid[iid] = work_id
-            self.by_pixels.setdefault(fp.pixel_sha256, set()).add(work_id)
 
     def remove(self, work_id: str) -> None:
         with self._lock:
             entry = self.works.pop(work_id, None)
             if entry is None:
                 return
-            self.hashes.remove(np.array([entry.iid]))
-            if self.vectors is not None:
-                self.vectors.remove(np.arange(entry.iid * REGIONS, (entry.iid + 1) * REGIONS))
-            self.local.remove(np.arange(entry.iid * LOCAL_PER_WORK, (entry.iid + 1) * LOCAL_PER_WORK))
+            for signal in self.signals:
+                signal.remove(entry.iid)
             self.by_iid.pop(entry.iid, None)
-            self.by_pixels.get(entry.pixel_sha256, set()).discard(work_id)
 
     def work_ids(self) -> set[str]:
         return set(self.works)
@@ -228,87 +129,63 @@ class ImageMatcher:
     def search(self, content: Content) -> list[Match]:
         return [m for m in self.verify_all(content) if m.score >= self.threshold]
 
+    def _candidates(self, signal: ImageSignal, values: dict[int, float]) -> list[int]:
+        """The candidates a signal names, best first: every PDQ or exact hit; the best few of the others."""
+        if signal.name == "exact":
+            return list(values)
+        if signal.name == "pdq":
+            return sorted(values, key=values.__getitem__)
+        limit = self.calibration.max_candidates if kind_of(signal.name) == "embedding" \
+            else self.calibration.max_candidates // 2
+        return sorted(values, key=lambda i: -values[i])[:limit]
+
     def verify_all(self, content: Content) -> list[Match]:
         """Every candidate, verified and scored, best first (before the decision threshold).
 
-        Cheap signals first, as Hasher-Matcher-Actioner does: exact pixels and PDQ. Only when they yield
-        no verified match above the threshold are the embeddings of the query and its regions and the
-        local-feature index searched. A work withdrawn while the search runs is skipped.
+        Cheap stages first, as Hasher-Matcher-Actioner does; a later stage runs only when the earlier ones
+        yield no verified match above the threshold. A work withdrawn while the search runs is skipped.
         """
-        img = content.image
-        q = _Query(img)
-        exact = self.by_pixels.get(pixel_sha256(img), set())
-        hashes, quality = pdq_dihedral(img)
-        q.pdq_hex, q.quality = pdq_hex(hashes[0]), quality
-        pdq_hits: dict[str, int] = {}
-        if quality >= PDQ_MIN_QUALITY:
-            with self._lock:  # faiss indexes are not safe to search while another thread adds to them
-                hits = self.hashes.search(hashes, PDQ_MAX_DISTANCE)
-            for iid, dist in hits:
-                wid = self.by_iid.get(iid)
-                if wid is not None and self.works[wid].pdq_quality >= PDQ_MIN_QUALITY:
-                    pdq_hits[wid] = dist
+        query = ImageQuery(content.image)
+        seen: dict[str, dict[int, float]] = {}
         results: dict[str, Match] = {}
-        for wid in [*exact, *sorted(pdq_hits, key=pdq_hits.__getitem__)]:
-            if wid not in results and wid in self.works:
-                results[wid] = self._verify(wid, q, exact=wid in exact, pdq_distance=pdq_hits.get(wid), cosine=None)
-        if not any(m.score >= self.threshold for m in results.values()):
-            cosines = self._embedding_candidates(img)
-            ranked = sorted(cosines, key=lambda w: -cosines[w])[: self.calibration.max_candidates]
-            votes = self._local_candidates(q.features())
-            ranked += sorted(votes, key=lambda w: -votes[w])[: self.calibration.max_candidates // 2]
-            for wid in dict.fromkeys(ranked):
-                if wid not in results and wid in self.works:
-                    results[wid] = self._verify(wid, q, exact=False, pdq_distance=None, cosine=cosines.get(wid))
+        for stage in self.stages:
+            order: list[int] = []
+            for signal in (s for s in self.signals if s.stage == stage):
+                with self._lock:  # faiss indexes are not safe to search while another thread adds to them
+                    values = signal.search(query)
+                seen[signal.name] = values
+                order += self._candidates(signal, values)
+            for iid in dict.fromkeys(order):
+                wid = self.by_iid.get(iid)
+                if wid is None or wid in results or wid not in self.works:
+                    continue
+                signals = {name: values[iid] for name, values in seen.items() if iid in values}
+                results[wid] = self._verify(wid, query, signals)
+            if any(m.score >= self.threshold for m in results.values()):
+                break
         return sorted(results.values(), key=lambda m: -m.score)
 
-    def _embedding_candidates(self, img: Image.Image) -> dict[str, float]:
-        cosines: dict[str, float] = {}
-        if self.vectors is None or self.embedder is None or not len(self.vectors):
-            return cosines
-        vecs = self.embedder.embed(_regions(img, query=True))
-        with self._lock:
-            found = self.vectors.search(vecs, self.calibration.embedding_k)
-        for hits in found:
-            for vid, score in hits:
-                wid = self.by_iid.get(vid // REGIONS)
-                if wid is not None and score > cosines.get(wid, -1.0):
-                    cosines[wid] = score
-        return cosines
-
-    def _local_candidates(self, features: lf.LocalFeatures) -> dict[str, int]:
-        """Works that hold several of the query's strongest local features (copies placed in a larger
-        picture or cut out of one, which neither PDQ nor a global embedding finds), with their vote counts."""
-        cal = self.calibration
-        desc = features.desc[: cal.local_query_descriptors]
-        if not len(desc) or not len(self.local):
-            return {}
-        votes: dict[str, set[int]] = {}
-        with self._lock:
-            found = self.local.search(lf.root_sift(desc), 2)
-        for qi, hits in enumerate(found):
-            for vid, score in hits:
-                wid = self.by_iid.get(vid // LOCAL_PER_WORK)
-                if wid is not None and score >= cal.local_min_similarity:
-                    votes.setdefault(wid, set()).add(qi)
-        return {w: len(v) for w, v in votes.items() if len(v) >= cal.local_min_votes}
-
-    def _verify(self, wid: str, q: "_Query", *, exact: bool, pdq_distance: int | None,
-                cosine: float | None) -> Match:
+    def _verify(self, wid: str, query: ImageQuery, signals: dict[str, float]) -> Match:
         entry = self.works[wid]
-        verification = None
+        exact = bool(signals.get("exact"))
+        geometry = None
         if not exact:
             w_feat = self._read_features(wid)
-            verification = lf.verify(q.features(), w_feat) or lf.verify(q.features(mirror=True), w_feat,
-                                                                          mirrored=True)
-        inliers = verification.inliers if verification else 0
-        score = 1.0 if exact else fuse(self.calibration, pdq_distance, inliers, cosine)
+            geometry = lf.verify(query.features(), w_feat) or lf.verify(query.features(mirror=True), w_feat,
+                                                                        mirrored=True)
+        if geometry is not None:
+            signals["sift"] = float(geometry.inliers)
+        score = fuse(self.calibration, signals)
+        hashes, quality = query.pdq()
+        cosine = next((v for k, v in signals.items() if kind_of(k) == "embedding"), None)
         evidence = ImageEvidence(
-            exact_pixels=exact, pdq_distance=pdq_distance,
-            pdq_quality=PdqQuality(query=q.quality, work=entry.pdq_quality),
-            phash_distance=phash_distance(q.phash(), entry.phash),
+            exact_pixels=exact,
+            pdq_distance=int(signals["pdq"]) if "pdq" in signals else None,
+            pdq_quality=PdqQuality(query=quality, work=entry.pdq_quality),
+            phash_distance=phash_distance(query.cached("phash", lambda: phash(query.img)), entry.phash),
             cosine=None if cosine is None else round(cosine, 4),
-            embedder=self.embedder_id, geometry=verification, query_pdq=q.pdq_hex,
+            embedder=self.embedder_id, geometry=geometry, query_pdq=pdq_hex(hashes[0]),
+            signals={k: round(v, 4) for k, v in signals.items()},
         )
         return Match(work_id=wid, score=round(score, 4), evidence=evidence)
 
@@ -349,27 +226,24 @@ class ImageMatcher:
             return
         with self._lock:
             self.index_dir.mkdir(parents=True, exist_ok=True)
-            self.hashes.save(self.index_dir / "pdq")
-            if self.vectors is not None:
-                self.vectors.save(self.index_dir / "embeddings")
-            self.local.save(self.index_dir / "local")
-            meta = {"format": FORMAT, "embedder": self.embedder_id, "next_iid": self.next_iid,
-                    "works": {w: msgspec.to_builtins(e) for w, e in self.works.items()}}
+            for signal in self.signals:
+                signal.save(self.index_dir)
+            meta = {"format": FORMAT, "embedder": self.embedder_id, "signals": [s.name for s in self.signals],
+                    "next_iid": self.next_iid, "works": {w: msgspec.to_builtins(e) for w, e in self.works.items()}}
             tmp = self.index_dir / "meta.json.tmp"
             tmp.write_text(json.dumps(meta))
             os.replace(tmp, self.index_dir / "meta.json")
 
     def _load(self) -> None:
-        """Load the saved index; on any mismatch (format, embedder) start empty so sync rebuilds it."""
+        """Load the saved index; on any mismatch (format, embedder, signals) start empty so sync rebuilds it."""
         assert self.index_dir is not None
         try:
             meta = json.loads((self.index_dir / "meta.json").read_text())
-            if meta.get("format") != FORMAT or meta.get("embedder") != self.embedder_id:
+            if (meta.get("format") != FORMAT or meta.get("embedder") != self.embedder_id
+                    or meta.get("signals") != [s.name for s in self.signals]):
                 return
-            self.hashes.load(self.index_dir / "pdq")
-            if self.vectors is not None:
-                self.vectors.load(self.index_dir / "embeddings")
-            self.local.load(self.index_dir / "local")
+            for signal in self.signals:
+                signal.load(self.index_dir)
         except (OSError, ValueError, RuntimeError):
             self._reset()
             return
@@ -378,4 +252,3 @@ class ImageMatcher:
             entry = msgspec.convert(raw, _WorkEntry)
             self.works[wid] = entry
             self.by_iid[entry.iid] = wid
-            self.by_pixels.setdefault(entry.pixel_sha256, set()).add(wid)
