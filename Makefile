@@ -1,33 +1,43 @@
 # Two commands for a new user:  `make serve`  and  `make test`.  Both install everything first.
+# DATA_DIR, HOST and PORT default to PROVENANCE_DATA_DIR, PROVENANCE_HOST and PROVENANCE_PORT, else ./data,
+# 127.0.0.1 and 8000 (the service's own defaults).
 PYTHON ?= python3
 VENV ?= .venv
-DATA_DIR ?= ./data
-HOST ?= 127.0.0.1
-PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+SERVE_FLAGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-.PHONY: install serve test lint typecheck unit bench-text bench-image calibrate clean
+
+.PHONY: install install-dev serve test lint typecheck unit bench-text bench-image calibrate clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing Provenance and its runtime dependencies into $(VENV) (ONNX Runtime, faiss, OpenCV; no PyTorch)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "Installing the test tools and the 'clip' extra (PyTorch, open_clip) into $(VENV)"
+	$(BIN)/pip install --quiet -e '.[dev,clip]'
+	touch $(DEV_STAMP)
 
 install: $(STAMP)
 
-serve: install  ## install, then run the API on SQLite + local index files in $(DATA_DIR)
-	$(BIN)/provenance serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+install-dev: $(DEV_STAMP)
 
-test: install lint typecheck unit  ## install, then ruff, mypy and the whole pytest suite
+serve: install  ## install, then run the API and the web interface on SQLite + local index files
+	$(BIN)/provenance serve $(SERVE_FLAGS)
 
-lint: install
+test: install-dev lint typecheck unit  ## install, then ruff, mypy and the whole pytest suite
+
+lint: install-dev
 	$(BIN)/ruff check .
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install
+unit: install-dev
 	$(BIN)/python -m pytest
 
 bench-text: install

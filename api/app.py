@@ -4,6 +4,7 @@ The registry (store, indexes, embedding model) is opened in a background thread 
 server answers at once: `/v1/health` says 503 until everything is loaded, then 200.
 """
 
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,10 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                 reg = open_registry(settings.service)
                 reg.indexes.follow(settings.service.follow_interval)
                 app.state.registry = reg
+                base = f"http://{settings.server.host}:{settings.server.port}"
+                indexed = ", ".join(f"{n} {kind} works" for kind, n in reg.indexes.sizes().items())
+                sys.stderr.write(f"Provenance is ready ({indexed} indexed): web interface at {base}/ , "
+                                 f"API at {base}/v1 , API docs at {base}/schema\n")
 
             opener = threading.Thread(target=open_in_background, name="registry-open", daemon=True)
             opener.start()

@@ -23,7 +23,7 @@ from benchmarks import edits
 from benchmarks.devdata import DEFAULT, DevSet
 from benchmarks.stats import pct, rss_mb, table
 from matcher.image import features as lf
-from matcher.image.embed import EfficientNetLite0Embedder
+from matcher.image.embed_onnx import OnnxEmbedder
 from matcher.image.index import HashIndex, VectorIndex
 from matcher.image.matcher import ImageFingerprint, ImageMatcher
 from registry.content import load_content
@@ -52,7 +52,7 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     files = dev.files("benchmark")
     random.Random(4).shuffle(files)
     enrolled, others = files[: args.enrolled], files[args.enrolled :]
-    embedder = EfficientNetLite0Embedder()
+    embedder = OnnxEmbedder()
     matcher = ImageMatcher(None, embedder)
     t0 = time.perf_counter()
     for path, _ in enrolled:

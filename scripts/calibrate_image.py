@@ -23,7 +23,7 @@ from PIL import Image
 
 from benchmarks import edits
 from benchmarks.devdata import DEFAULT, DevSet
-from matcher.image.embed import EfficientNetLite0Embedder
+from matcher.image.embed_onnx import OnnxEmbedder
 from matcher.image.fusion import FEATURES, Curve, ImageCalibration, features, fuse, kind_of
 from matcher.image.matcher import ImageMatcher
 from registry.content import load_content
@@ -66,7 +66,7 @@ def collect(args: argparse.Namespace) -> list[Row]:
     random.Random(0).shuffle(files)
     enrolled, others = files[: args.enrolled], files[args.enrolled : args.enrolled + args.negatives]
     # a threshold above any confidence, so that every candidate is verified and its evidence seen
-    matcher = ImageMatcher(None, EfficientNetLite0Embedder(), calibration=ImageCalibration(threshold=2.0))
+    matcher = ImageMatcher(None, OnnxEmbedder(), calibration=ImageCalibration(threshold=2.0))
     for path, _ in enrolled:
         matcher.add(path.name, matcher.fingerprint(load_content(path.read_bytes(), max_pixels=10**9, max_text_chars=1)))
     rows: list[Row] = []

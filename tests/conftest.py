@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from matcher.image.embed import EfficientNetLite0Embedder, Embedder
+from matcher.image.embed import Embedder
+from matcher.image.embed_onnx import OnnxEmbedder
 from registry.postgres_store import PostgresStore
 from registry.sqlite_store import SQLiteStore
 from registry.store import Store
@@ -57,7 +58,7 @@ def store(store_factory: Callable[[], Store]) -> Store:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return EfficientNetLite0Embedder()
+    return OnnxEmbedder()
 
 
 @pytest.fixture

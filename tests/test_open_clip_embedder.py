@@ -4,13 +4,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import pytest
-import torch
 from PIL import Image
 
-from matcher.image.embed import OpenClipEmbedder, open_embedder
-from registry.errors import InvalidInput
+open_clip = pytest.importorskip("open_clip", reason="the clip extra is not installed")
+torch = pytest.importorskip("torch")
+
+from matcher.image.embed import open_embedder  # noqa: E402
+from matcher.image.embed_torch import OpenClipEmbedder  # noqa: E402
+from registry.errors import InvalidInput  # noqa: E402
 
 TINY = "provenance-tiny-test"
 

