@@ -20,6 +20,7 @@ def rendition(data: bytes, sha256: str, size: str, cache_dir: Path) -> bytes:
     if path.exists():
         return path.read_bytes()
     with Image.open(io.BytesIO(data)) as img:
+        img.draft("RGB", (edge, edge))  # a JPEG is decoded at a reduced scale: a rendition never needs more
         frame = img.convert("RGB")  # as the matcher saw it (no EXIF rotation), so evidence boxes line up
         frame.thumbnail((edge, edge))
         out = io.BytesIO()
