@@ -36,7 +36,7 @@ from api.web.session import WEB_PAGE, SignInRequired
 from registry.errors import InvalidInput
 from service.registry import Registry
 
-_NOT_QUERY = {"self", "request", "registry", "data", "state", "headers", "cookies", "scope", "socket"}
+_NOT_QUERY = {"self", "request", "registry", "data", "state", "headers", "cookies", "scope", "socket", "if_match"}
 
 
 def reject_unknown_query_parameters(request: Request) -> None:  # type: ignore[type-arg]

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 import msgspec
 
 from registry.evidence import Evidence
-from registry.models import Account, Check, MatchRecord, Work
-from registry.terms import LicenseTerms, OptOuts, Purpose
+from registry.models import Account, Check, MatchRecord, Work, work_etag
+from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
 
 
 class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -19,8 +19,11 @@ class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    license: LicenseTerms | None = None
-    opt_outs: OptOuts | None = None
+    """A PATCH of a work's terms: the fields named change, every other field keeps its value (a use named
+    in `opt_outs` is replaced whole). Send `If-Match` with the work's ETag to refuse a change made since."""
+
+    license: LicensePatch | None = None
+    opt_outs: OptOutsPatch | None = None
 
 
 class WorkOut(msgspec.Struct, kw_only=True):
@@ -36,13 +39,14 @@ class WorkOut(msgspec.Struct, kw_only=True):
     media_type: str
     size: int
     cawg_training_mining: dict[str, Any]
+    etag: str  # also the ETag header: send it back as If-Match to change the work only if nobody did since
 
     @classmethod
     def of(cls, work: Work, owner: str) -> "WorkOut":
         return cls(id=work.id, kind=work.kind.value, sha256=work.sha256, title=work.title, owner=owner,
                    license=work.license, opt_outs=work.opt_outs, status=work.status.value,
                    created_at=work.created_at, media_type=work.media_type, size=work.size,
-                   cawg_training_mining=work.opt_outs.to_cawg())
+                   cawg_training_mining=work.opt_outs.to_cawg(), etag=work_etag(work))
 
 
 class MatchOut(msgspec.Struct, kw_only=True):

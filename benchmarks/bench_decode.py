@@ -64,7 +64,8 @@ def main() -> None:
     ap.add_argument("--megapixels", type=float, default=64.0)
     args = ap.parse_args()
     side = int((args.megapixels * 1e6) ** 0.5)
-    cases: list[tuple[str, str, dict[str, object]]] = [("JPEG", "RGB", {"quality": 90}), ("JPEG progressive", "RGB", {"quality": 90, "progressive": True}),
+    cases: list[tuple[str, str, dict[str, object]]] = [
+             ("JPEG", "RGB", {"quality": 90}), ("JPEG progressive", "RGB", {"quality": 90, "progressive": True}),
              ("PNG", "RGB", {"compress_level": 1}), ("PNG 16-bit gray", "I;16", {"compress_level": 1}),
              ("PNG RGBA", "RGBA", {"compress_level": 1}), ("WEBP", "RGB", {"quality": 80}),
              ("TIFF deflate", "RGB", {"compression": "tiff_adobe_deflate"})]

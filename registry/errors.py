@@ -38,6 +38,12 @@ class Conflict(ProvenanceError):
     code = "conflict"
 
 
+class PreconditionFailed(ProvenanceError):
+    """The item changed since the caller read it (an `If-Match` that no longer holds)."""
+
+    code = "precondition_failed"
+
+
 class PermissionDenied(ProvenanceError):
     code = "forbidden"
 

@@ -1,5 +1,6 @@
 """The registry's records as msgspec structs: accounts, keys, works, checks and audit entries."""
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -66,6 +67,12 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     status: WorkStatus
     license: LicenseTerms
     opt_outs: OptOuts
+
+
+def work_etag(work: Work) -> str:
+    """The version of a work's changeable state (terms and status), as an HTTP entity tag."""
+    state = msgspec.json.encode([work.license, work.opt_outs, work.status.value], order="sorted")
+    return '"' + hashlib.sha256(state).hexdigest()[:24] + '"'
 
 
 class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):

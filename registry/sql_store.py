@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import msgspec
 
 from registry.audit import GENESIS, ChainReport, entry_hash, verify_chain
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import Conflict, NotFound
 from registry.ids import new_id, same_hash, utcnow
 from registry.models import (
     Account,
@@ -26,6 +26,7 @@ from registry.models import (
     WorkKind,
     WorkStatus,
 )
+from registry.store import TermsChange
 from registry.terms import LicenseTerms, OptOuts
 
 Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
@@ -305,14 +306,14 @@ class SqlStore:
                 yield _work(r)
             after = rows[-1]["id"]
 
-    def update_terms(
-        self, work_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str
-    ) -> Work:
-        work = self.get_work(work_id)
-        if license is None and opt_outs is None:
-            raise InvalidInput("nothing to change: give a license, opt-outs or both")
-        new = msgspec.structs.replace(work, license=license or work.license, opt_outs=opt_outs or work.opt_outs)
-        with self._write() as c:
+    def update_terms(self, work_id: str, change: TermsChange, actor: str) -> Work:
+        with self._write() as c:  # read, change and write in one transaction: concurrent changes never revert
+            row = c.execute("SELECT * FROM works WHERE id = ?", (work_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no work {work_id}")
+            work = _work(row)
+            license, opt_outs = change(work)
+            new = msgspec.structs.replace(work, license=license, opt_outs=opt_outs)
             c.execute("UPDATE works SET license = ?, opt_outs = ? WHERE id = ?",
                       (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(), work_id))
             self._audit(c, actor, "work.terms_changed", work_id,
@@ -321,10 +322,13 @@ class SqlStore:
         return new
 
     def withdraw_work(self, work_id: str, actor: str) -> Work:
-        work = self.get_work(work_id)
-        if work.status == WorkStatus.WITHDRAWN:
-            return work
         with self._write() as c:
+            row = c.execute("SELECT * FROM works WHERE id = ?", (work_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no work {work_id}")
+            work = _work(row)
+            if work.status == WorkStatus.WITHDRAWN:
+                return work
             c.execute("UPDATE works SET status = 'withdrawn' WHERE id = ?", (work_id,))
             self._audit(c, actor, "work.withdrawn", work_id, {"owner_id": work.owner_id})
         return msgspec.structs.replace(work, status=WorkStatus.WITHDRAWN)

@@ -4,12 +4,14 @@ Every mutating method takes the `actor` (an account id, or `system`) and writes 
 same transaction as the change, so the record and the audit chain never disagree.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from registry.audit import ChainReport
 from registry.models import Account, ApiKey, AuditEntry, Check, CheckFilter, Role, Work, WorkKind, WorkStatus
 from registry.terms import LicenseTerms, OptOuts
+
+TermsChange = Callable[[Work], tuple[LicenseTerms, OptOuts]]
 
 
 class Store(Protocol):
@@ -41,9 +43,10 @@ class Store(Protocol):
         newest_first: bool = False,
     ) -> list[Work]: ...
     def iter_active_works(self, kind: WorkKind | None = None) -> Iterator[Work]: ...
-    def update_terms(
-        self, work_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str
-    ) -> Work: ...
+    def update_terms(self, work_id: str, change: "TermsChange", actor: str) -> Work:
+        """Apply `change` to the work's terms as they are inside the write transaction (so that concurrent
+        changes never revert each other) and audit the before and after; `change` may raise to refuse."""
+        ...
     def withdraw_work(self, work_id: str, actor: str) -> Work: ...
     def work_changes(self, after_seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         """(audit seq, action, work id) of enrollments and withdrawals after `after_seq`: the change feed

@@ -7,7 +7,7 @@ The opt-out keys follow the CAWG `cawg.training-mining` assertion (`ai_training`
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -16,12 +16,14 @@ from registry.errors import InvalidInput
 TdmUse = Literal["allowed", "notAllowed", "constrained"]
 ReleaseUse = Literal["allowed", "attribution", "license", "notAllowed"]
 Purpose = Literal["release", "ai_training", "ai_generative_training", "ai_inference", "data_mining"]
+T = TypeVar("T", bound=msgspec.Struct)
 TDM_KEYS: tuple[str, ...] = ("ai_training", "ai_generative_training", "ai_inference", "data_mining")
 PURPOSES: tuple[str, ...] = ("release", *TDM_KEYS)
 TDM_USES: tuple[str, ...] = ("allowed", "notAllowed", "constrained")
 RELEASE_USES: tuple[str, ...] = ("allowed", "attribution", "license", "notAllowed")
 
 _SPDX_ID = re.compile(r"^(LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+\-]{0,63}$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(?:[/?#][^\s]*)?$", re.IGNORECASE)
 ShortText = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
@@ -44,6 +46,13 @@ class LicenseTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     def __post_init__(self) -> None:
         if self.id != "custom" and not _SPDX_ID.match(self.id):
             raise ValueError(f"license id {self.id!r} is not an SPDX identifier; use e.g. 'CC-BY-4.0' or 'custom'")
+
+
+def check_new_terms(license: LicenseTerms | None) -> None:
+    """Rules for terms being set now (stored terms are read as they were written): the terms URL is a
+    link people follow from the pages, so only http and https are accepted."""
+    if license is not None and license.terms_url is not None and not _HTTP_URL.match(license.terms_url):
+        raise InvalidInput(f"terms_url {license.terms_url[:80]!r} is not an http:// or https:// URL")
 
 
 class TdmChoice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -76,6 +85,39 @@ class OptOuts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
                 entry["constraint_info"] = choice.constraint_info
             entries[f"cawg.{key}"] = entry
         return {"entries": entries}
+
+
+class LicensePatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A change to a work's license: the fields named change, the others keep their values."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | msgspec.UnsetType = msgspec.UNSET
+    terms_url: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    attribution_required: bool | msgspec.UnsetType = msgspec.UNSET
+    commercial_use: bool | msgspec.UnsetType = msgspec.UNSET
+    fee: Fee | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class OptOutsPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A change to a work's opt-outs: each use named is replaced whole, the others keep their values."""
+
+    ai_training: TdmChoice | msgspec.UnsetType = msgspec.UNSET
+    ai_generative_training: TdmChoice | msgspec.UnsetType = msgspec.UNSET
+    ai_inference: TdmChoice | msgspec.UnsetType = msgspec.UNSET
+    data_mining: TdmChoice | msgspec.UnsetType = msgspec.UNSET
+    release: ReleaseUse | msgspec.UnsetType = msgspec.UNSET
+
+
+def merged(current: T, change: "T | LicensePatch | OptOutsPatch | None", kind: type[T]) -> T:
+    """`current` with what `change` names: a whole value replaces it, a patch replaces only its fields."""
+    if change is None:
+        return current
+    if isinstance(change, kind):
+        return change
+    values = {**msgspec.to_builtins(current), **msgspec.to_builtins(change)}
+    try:
+        return msgspec.convert(values, kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"the changed {kind.__name__} are invalid: {exc}") from None
 
 
 def parse_opt_out_pairs(pairs: Iterable[str], base: OptOuts | None = None) -> OptOuts:

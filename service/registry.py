@@ -16,7 +16,7 @@ from matcher.base import Match, Matcher
 from registry.audit import ChainReport
 from registry.blobs import BlobStore
 from registry.content import Content, Decoder, default_decoders, kind_from_name, load_content
-from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, ProvenanceError
+from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PreconditionFailed, ProvenanceError
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
 from registry.models import (
     Account,
@@ -29,9 +29,20 @@ from registry.models import (
     Verdict,
     Work,
     WorkStatus,
+    work_etag,
 )
 from registry.store import Store
-from registry.terms import PURPOSES, LicenseTerms, OptOuts, combine, requirement
+from registry.terms import (
+    PURPOSES,
+    LicensePatch,
+    LicenseTerms,
+    OptOuts,
+    OptOutsPatch,
+    check_new_terms,
+    combine,
+    merged,
+    requirement,
+)
 from service import access
 from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
@@ -141,6 +152,7 @@ class Registry:
     def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None) -> Account:
         """The terms a creator's new works get unless they choose others."""
         access.require(viewer, UseCase.ENROLL)
+        check_new_terms(license)
         return self.store.set_account_defaults(viewer.id, license, opt_outs, viewer.id)
 
     # -- works ----------------------------------------------------------------------------------------
@@ -148,6 +160,7 @@ class Registry:
                license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                actor: str | None = None, filename: str | None = None) -> Work:
         access.require(owner, UseCase.ENROLL)
+        check_new_terms(license)
         content = self.load(data, filename)
         existing = self.store.find_work(owner.id, content.sha256)
         if existing is not None:
@@ -206,11 +219,25 @@ class Registry:
         return self.store.list_works(owner_id=owner_id, status=status, limit=limit, offset=offset,
                                      newest_first=newest_first)
 
-    def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | None,
-                     opt_outs: OptOuts | None) -> Work:
+    def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | LicensePatch | None,
+                     opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None) -> Work:
+        """Change a work's terms. A whole `LicenseTerms`/`OptOuts` replaces the old value; a patch changes only
+        the fields it names. With `if_match` (the ETag the caller read), a work changed since is refused."""
         access.require(viewer, UseCase.CHANGE_WORK)
-        access.changeable_work(viewer, self._work_or_none(work_id), work_id)
-        return self.store.update_terms(work_id, license, opt_outs, viewer.id)
+        if license is None and opt_outs is None:
+            raise InvalidInput("nothing to change: give a license, opt-outs or both")
+
+        def change(work: Work) -> tuple[LicenseTerms, OptOuts]:  # runs inside the store's write transaction
+            access.changeable_work(viewer, work, work_id)
+            if if_match is not None and if_match.strip() not in ("*", work_etag(work)):
+                raise PreconditionFailed(f"work {work_id} changed since you read it (its ETag is now "
+                                         f"{work_etag(work)}); read it again and retry", etag=work_etag(work))
+            new_license = merged(work.license, license, LicenseTerms)
+            if license is not None:
+                check_new_terms(new_license)
+            return new_license, merged(work.opt_outs, opt_outs, OptOuts)
+
+        return self.store.update_terms(work_id, change, viewer.id)
 
     def withdraw(self, viewer: Account, work_id: str) -> Work:
         access.require(viewer, UseCase.CHANGE_WORK)

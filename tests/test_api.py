@@ -201,6 +201,45 @@ def test_bad_enrollments_get_clear_errors_and_store_nothing(env: Env, files: dic
     assert [e.action for e in env.registry.store.audit_entries()].count("work.enrolled") == 0
 
 
+def test_a_pdf_gets_415_naming_the_formats_accepted(env: Env) -> None:
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    for who, path in (("alice", "/v1/works"), ("op", "/v1/checks")):
+        r = env.client.post(path, files={"file": ("paper.pdf", pdf)}, headers=env.h(who))
+        assert r.status_code == 415, r.text
+        error = r.json()["error"]
+        assert error["message"] == "PDF is not supported; send JPEG, PNG, WebP, GIF, BMP, TIFF or UTF-8 text"
+        assert error["details"]["accepted"][-1] == "UTF-8 text"
+    r = env.client.post("/v1/works/bulk", files=[("files", ("a.pdf", pdf)), ("files", ("b.txt", b"fine words"))],
+                        headers=env.h("alice"))
+    job = env.registry.jobs.wait(r.json()["id"])
+    assert [(f.status, f.code) for f in job.results] == [("rejected", "unsupported_content"), ("enrolled", None)]
+    assert "PDF is not supported" in (job.results[0].error or "")
+
+
+def test_patch_merges_named_fields_and_honours_if_match(env: Env) -> None:
+    work = env.enroll("alice", EMMA.encode(), "emma.txt", {"license": {
+        "id": "CC-BY-4.0", "fee": {"amount": 2, "currency": "EUR"}, "terms_url": "https://example.org/t"},
+        "opt_outs": {"ai_training": {"use": "allowed"}, "release": "attribution"}}).json()
+    r = env.client.get(f"/v1/works/{work['id']}", headers=env.h("alice"))
+    etag = r.headers["etag"]
+    assert etag == r.json()["etag"]
+    r = env.client.patch(f"/v1/works/{work['id']}", json={"license": {"id": "CC-BY-SA-4.0"}},
+                         headers={**env.h("alice"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["license"]["fee"] == {"amount": 2.0, "currency": "EUR"}  # not named, so kept
+    assert body["opt_outs"]["ai_training"]["use"] == "allowed" and r.headers["etag"] != etag
+    r = env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "allowed"}},
+                         headers={**env.h("alice"), "If-Match": etag})  # the ETag read before the last change
+    assert r.status_code == 412 and r.json()["error"]["code"] == "precondition_failed"
+    r = env.client.patch(f"/v1/works/{work['id']}", json={"license": {"terms_url": "javascript:alert(1)"}},
+                         headers=env.h("alice"))
+    assert r.status_code == 400 and "http" in r.json()["error"]["message"]
+    final = env.client.get(f"/v1/works/{work['id']}", headers=env.h("alice")).json()
+    assert final["license"]["id"] == "CC-BY-SA-4.0" and final["opt_outs"]["release"] == "attribution"
+    assert final["license"]["terms_url"] == "https://example.org/t"
+
+
 def test_bad_checks(env: Env) -> None:
     for body in ({"text": ""}, {"text": "x", "purpose": "nope"}, {"txt": "x"}):
         r = env.client.post("/v1/checks", json=body, headers=env.h("op"))

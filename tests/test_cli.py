@@ -14,6 +14,8 @@ from tests.conftest import FIXTURES
 
 runner = CliRunner()
 
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
+
 
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
@@ -67,10 +69,12 @@ def test_bad_inputs_are_rejected_and_leave_nothing(data_dir: Path, tmp_path: Pat
     (bad / "fake.jpg").write_text("this is not a picture")
     jpeg = (FIXTURES / "images" / "coffee.jpg").read_bytes()
     (bad / "truncated.jpg").write_bytes(jpeg[:2000])
+    (bad / "report.pdf").write_bytes(PDF)
     code, out, err = run("enroll", str(bad), "--owner", "alice", "--data-dir", str(data_dir))
     assert code == 1
-    assert "0 enrolled, 0 skipped, 4 rejected" in out
+    assert "0 enrolled, 0 skipped, 5 rejected" in out
     assert "empty" in err and "UTF-8" in err and "named as an image" in err and "decoded" in err
+    assert "PDF is not supported; send JPEG, PNG, WebP, GIF, BMP, TIFF or UTF-8 text" in err
     code, out, _ = run("works", "list", "--data-dir", str(data_dir), "--json")
     assert json.loads(out) == []
     assert not [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]

@@ -5,6 +5,7 @@ scans and huge images are refused or decoded at a reduced size. (Time and memory
 import io
 import struct
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from registry.content import load_content
 from registry.errors import ContentTooLarge, UnsupportedContent
 from registry.formats import image as image_format
 
-LIMITS = {"max_pixels": 64_000_000, "max_text_chars": 1000}
+LIMITS: dict[str, Any] = {"max_pixels": 64_000_000, "max_text_chars": 1000}
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -80,10 +80,18 @@ def test_works_lifecycle(store: Store) -> None:
     assert [x.id for x in store.list_works(owner_id=alice.id)] == [w.id]
     assert {x.id for x in store.list_works()} == {w.id, other.id}
     new_opt = OptOuts(ai_training=TdmChoice(use="constrained", constraint_info="https://example.org/t"))
-    changed = store.update_terms(w.id, None, new_opt, alice.id)
+    changed = store.update_terms(w.id, lambda work: (work.license, new_opt), alice.id)
     assert changed.opt_outs == new_opt and store.get_work(w.id).opt_outs == new_opt
-    with pytest.raises(InvalidInput):
-        store.update_terms(w.id, None, None, alice.id)
+    before = store.last_seq()
+
+    def refuse(work: Work) -> tuple[LicenseTerms, OptOuts]:
+        raise InvalidInput("no")
+
+    with pytest.raises(InvalidInput):  # a change that refuses leaves the work and the log as they were
+        store.update_terms(w.id, refuse, alice.id)
+    assert store.get_work(w.id).opt_outs == new_opt and store.last_seq() == before
+    with pytest.raises(NotFound):
+        store.update_terms("wrk_nope", lambda work: (work.license, work.opt_outs), alice.id)
     seen = store.last_seq()
     store.withdraw_work(w.id, alice.id)
     assert store.work_changes(seen) == [(seen + 1, "work.withdrawn", w.id)]
@@ -127,7 +135,7 @@ def test_every_change_is_audited_and_chained(store: Store) -> None:
     alice = store.create_account("alice", Role.CREATOR, "system")
     key = store.create_key(alice.id, "h" * 64, "pvk_abc", "system")
     w = store.add_work(make_work(alice.id), alice.id)
-    store.update_terms(w.id, LicenseTerms(id="CC-BY-4.0"), None, alice.id)
+    store.update_terms(w.id, lambda work: (LicenseTerms(id="CC-BY-4.0"), work.opt_outs), alice.id)
     store.withdraw_work(w.id, alice.id)
     store.revoke_key(key.id, "system")
     actions = [e.action for e in store.audit_entries()]

@@ -134,6 +134,8 @@ def test_bad_uploads_and_terms_leave_nothing(web: Web) -> None:
     client = web.client("alice")
     csrf = {"accept": "application/json", "x-csrftoken": csrf_token(client, "/works/enroll")}
     entries = web.registry.store.last_seq()
+    r = client.post("/works/upload", files={"file": ("paper.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")}, headers=csrf)
+    assert r.status_code == 415 and r.json()["message"].startswith("PDF is not supported; send JPEG")
     r = client.post("/works/upload", files={"file": ("empty.png", b"")}, headers=csrf)
     assert r.status_code == 415 and r.json()["outcome"] == "rejected" and "empty" in r.json()["message"]
     r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)}, data={"fee_amount": "lots"},

@@ -1,12 +1,13 @@
 """Works: enroll, list, read, change terms, withdraw, and the checks that matched a work."""
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import anyio
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from api.auth import may
 from api.deps import Limit, Offset, caller, decode_json, read_form
@@ -87,9 +88,11 @@ class WorksController(Controller):
 
     @get("/{work_id:str}", guards=[may(UseCase.READ_WORK)], operation_id="GetWork", sync_to_thread=True,
          summary="A work: its owner, auditors and admins.", responses=ERROR_RESPONSES)
-    def get_work(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
+    def get_work(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                 work_id: FromPath[str]) -> Response[WorkOut]:
         work = registry.get_work(caller(request), work_id)
-        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
+        out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
+        return Response(out, headers={"ETag": out.etag})
 
     @get("/{work_id:str}/original", guards=[may(UseCase.READ_WORK)], operation_id="GetWorkOriginal",
          sync_to_thread=True, summary="The enrolled file of a work, as enrolled (its owner only).",
@@ -101,12 +104,16 @@ class WorksController(Controller):
             "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})
 
     @patch("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="UpdateWorkTerms",
-           sync_to_thread=True, summary="Change a work's license and opt-outs (owner only); each change is audited.",
+           sync_to_thread=True, summary="Change the license and opt-out fields named (owner only); audited.",
+           description="Fields not named keep their values; a use named in `opt_outs` is replaced whole. "
+                       "With `If-Match: <ETag>`, a work changed since is refused with 412.",
            responses=ERROR_RESPONSES)
     def update(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
-               data: JSONBody[WorkUpdate]) -> WorkOut:
-        work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs)
-        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
+               data: JSONBody[WorkUpdate],
+               if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None) -> Response[WorkOut]:
+        work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs, if_match=if_match)
+        out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
+        return Response(out, headers={"ETag": out.etag})
 
     @delete("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="WithdrawWork", status_code=200,
             sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.",

@@ -30,6 +30,41 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from matcher.text.state import LocalTextState, RedisTextState, TextState, pack, unpack
 
 FORMAT = 2  # 2: each work's signatures back to back in LeanMinHash's fixed-size format
+MAX_HITS_PER_WORK = 256  # distinct (query window, work window) pairs compared per work and query
+
+
+class Lookup:
+    """What one query found in the LSH tables; its similarity estimate needs no lock."""
+
+    def __init__(self, doc_sig: LeanMinHash, doc_hits: list[str], pairs: dict[str, list[tuple[LeanMinHash, int]]],
+                 stored: dict[str, list[LeanMinHash]], distinct_windows: int) -> None:
+        self.doc_sig, self.doc_hits, self.pairs, self.stored = doc_sig, doc_hits, pairs, stored
+        self.distinct_windows = distinct_windows
+
+    @property
+    def compared_pairs(self) -> int:
+        return sum(len(hits) for hits in self.pairs.values())
+
+    def similarity(self) -> dict[str, float]:
+        """Each candidate work's best estimated Jaccard similarity to the query, whole or window by window."""
+        best: dict[str, float] = {}
+        for work_id in self.doc_hits:
+            if work_id in self.stored:
+                best[work_id] = self.doc_sig.jaccard(self.stored[work_id][0])
+        for work_id, hits in self.pairs.items():
+            sigs = self.stored.get(work_id)
+            if not sigs:
+                continue
+            hits = [(q, j) for q, j in hits if j + 1 < len(sigs)]
+            if not hits:
+                continue
+            query = np.stack([q.hashvalues for q, _ in hits])
+            works = np.stack([sigs[j + 1].hashvalues for _, j in hits])
+            top = float((query == works).mean(axis=1).max())
+            if top > best.get(work_id, -1.0):
+                best[work_id] = top
+        return best
+
 
 
 class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,23 +182,30 @@ class TextIndex:
             self.windows.remove(f"{work_id}#{j}".encode())
 
     # -- queries --------------------------------------------------------------------------------------
+    def lookup(self, shingles: npt.NDArray[np.uint32]) -> "Lookup":
+        """The LSH part of a query, the only part that reads the shared tables (hold the index lock for it).
+
+        Identical query windows (a repetitive text repeats them thousands of times) are looked up once, and
+        at most `MAX_HITS_PER_WORK` distinct window pairs are kept per work, so the cost of the similarity
+        estimate that follows (`Lookup.similarity`, done without the lock) is bounded whatever the texts."""
+        sigs = self.signatures_for(shingles)
+        distinct: dict[bytes, LeanMinHash] = {}
+        for sig in sigs[1:]:
+            distinct.setdefault(sig.hashvalues.tobytes(), sig)
+        doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
+        pairs: dict[str, list[tuple[LeanMinHash, int]]] = {}
+        for sig in distinct.values():
+            for key in self.windows.query(sig):
+                work_id, _, j = key.decode().rpartition("#")
+                hits = pairs.setdefault(work_id, [])
+                if len(hits) < MAX_HITS_PER_WORK:
+                    hits.append((sig, int(j)))
+        stored = self.state.signatures(sorted({*doc_hits, *pairs}))
+        return Lookup(sigs[0], doc_hits, pairs, stored, len(distinct))
+
     def candidates(self, shingles: npt.NDArray[np.uint32]) -> dict[str, float]:
         """Works whose windows collide with the query's in the LSH, each with its best estimated Jaccard."""
-        sigs = self.signatures_for(shingles)
-        doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
-        window_hits = [(i, k.decode().rpartition("#")) for i, sig in enumerate(sigs[1:], 1)
-                       for k in self.windows.query(sig)]
-        stored = self.state.signatures(sorted({*doc_hits, *(w for _, (w, _, _) in window_hits)}))
-        best: dict[str, float] = {}
-        for work_id in doc_hits:
-            if work_id in stored:
-                best[work_id] = sigs[0].jaccard(stored[work_id][0])
-        for i, (work_id, _, j) in window_hits:
-            if work_id in stored:
-                similarity = sigs[i].jaccard(stored[work_id][int(j) + 1])
-                if similarity > best.get(work_id, -1.0):
-                    best[work_id] = similarity
-        return best
+        return self.lookup(shingles).similarity()
 
     def boilerplate_mask(self, long_shingles: npt.NDArray[np.uint32], n_words: int) -> npt.NDArray[np.bool_]:
         """Per word of a text: is it inside a passage that `boilerplate_works` or more works share?

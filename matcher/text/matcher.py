@@ -133,9 +133,10 @@ class TextMatcher:
         k = self.index.params.shingle
         q_shingles = shingle_hashes(query.ids, k)
         long_shingles = shingle_hashes(query.ids, self.index.params.df_shingle)
-        with self._index_lock:
-            similarity = self.index.candidates(q_shingles)
+        with self._index_lock:  # only the table lookups; similarity and verification run without the lock
+            lookup = self.index.lookup(q_shingles)
             boilerplate = self.index.boilerplate_mask(long_shingles, len(query))
+        similarity = lookup.similarity()
         ranked = sorted(similarity, key=lambda w: -similarity[w])[: self.calibration.max_candidates]
         q_set = set(q_shingles.tolist())
         matches = []

@@ -1,19 +1,76 @@
 """Tokenize text into normalized words that keep their character offsets in the original.
 
-Each word (a run of Unicode word characters) is normalized on its own with NFKC and case folding, so
-case, punctuation, white space and compatibility forms (ligatures, full-width letters) do not matter,
-and every token still points at its exact place in the text a person will read.
+Each word (a run of Unicode word characters) is normalized on its own, so every token still points at its
+exact place in the text a person will read, and so that the tricks an evader uses on a copy change nothing:
+
+* invisible characters inside words are ignored: Unicode format characters (category Cf: zero-width space
+  and joiners, soft hyphen, word joiner, bidirectional controls, BOM), the combining grapheme joiner and
+  variation selectors;
+* compatibility forms (ligatures, full-width letters) are unified by NFKC, and case by case folding;
+* letters of other scripts that look like ASCII letters (Cyrillic small a, U+0430, for Latin "a"; Greek omicron for "o")
+  are folded to them, after Unicode TR39's confusables (the data of the maintained `confusable-homoglyphs`
+  package, which ships Unicode's confusables.txt), and mathematical or full-width letters by NFKC;
+* Chinese and Japanese, written without spaces, are tokenized by character (Han, Hiragana, Katakana), so a
+  copied excerpt of a hundred characters is a hundred tokens rather than a few clause-long "words".
 """
 
+import json
 import re
 import unicodedata
 import zlib
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
 
-_WORD = re.compile(r"\w+")
+
+def _ignorable() -> str:
+    """Every format character (Cf), the combining grapheme joiner and the variation selectors."""
+    planes = [*range(0x20000), *range(0xE0000, 0xE1000)]  # every Cf character lies in planes 0, 1 and 14
+    chars = [chr(c) for c in planes if unicodedata.category(chr(c)) == "Cf"]
+    chars += ["\u034f", *map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0))]
+    return "".join(chars)
+
+
+IGNORABLE = _ignorable()
+_IGNORE_CLASS = "".join(f"\\U{ord(c):08x}" for c in IGNORABLE)
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# a CJK character alone, or a run of other word characters that may hold ignorable ones (not at its start)
+_TOKEN = re.compile(f"[{_CJK}]|(?:(?![{_CJK}])\\w)(?:(?![{_CJK}])[\\w{_IGNORE_CLASS}])*")
+_STRIP = {ord(c): None for c in IGNORABLE}
+
+
+@cache
+def _skeleton_map() -> dict[int, str]:
+    """Each non-ASCII letter that Unicode's confusables list as looking like an ASCII letter or digit, to that
+    character, lower-cased (Cyrillic U+0430 and U+0410 to "a", Greek omicron to "o"; a letter before a digit).
+    One step, never a chain: chaining look-alikes would merge unrelated letters ("t" with "r")."""
+    import confusable_homoglyphs
+
+    raw = resources.files(confusable_homoglyphs).joinpath("confusables.json").read_text(encoding="utf-8")
+    data: dict[str, list[dict[str, str]]] = json.loads(raw)
+    table: dict[int, str] = {}
+    for char, alikes in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        ascii_alikes = {a["c"].casefold() for a in alikes if len(a["c"]) == 1 and a["c"].isascii()
+                        and a["c"].isalnum()}
+        if ascii_alikes:
+            letters = sorted(c for c in ascii_alikes if c.isalpha())
+            table[ord(char)] = letters[0] if letters else min(ascii_alikes)
+    for code, target in list(table.items()):  # the other case of a mapped letter maps the same way
+        for cased in {chr(code).casefold(), chr(code).lower(), chr(code).upper()}:
+            if len(cased) == 1 and not cased.isascii():
+                table.setdefault(ord(cased), target)
+    return table
+
+
+def skeleton(word: str) -> str:
+    """`word` without ignorable characters, NFKC-normalized, case-folded and folded to its confusable skeleton."""
+    table = _skeleton_map()
+    folded = unicodedata.normalize("NFKC", word.translate(_STRIP)).casefold().translate(table)
+    return unicodedata.normalize("NFKC", folded).casefold().translate(table)
 
 
 class Tokens:
@@ -33,12 +90,11 @@ class Tokens:
 
 @lru_cache(maxsize=200_000)
 def _word_id(word: str) -> int:
-    norm = unicodedata.normalize("NFKC", word).casefold()
-    return zlib.crc32(norm.encode("utf-8"))
+    return zlib.crc32(skeleton(word).encode("utf-8"))
 
 
 def tokenize(text: str) -> Tokens:
-    matches = list(_WORD.finditer(text))
+    matches = list(_TOKEN.finditer(text))
     ids = np.fromiter((_word_id(m.group()) for m in matches), dtype=np.uint32, count=len(matches))
     starts = np.fromiter((m.start() for m in matches), dtype=np.int64, count=len(matches))
     ends = np.fromiter((m.end() for m in matches), dtype=np.int64, count=len(matches))

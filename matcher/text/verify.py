@@ -37,26 +37,48 @@ class Span(msgspec.Struct, frozen=True, kw_only=True):
                        longest_run=self.longest_run, original_words=self.original_words)
 
 
+MAX_COMPARED = 4_000_000  # word comparisons per (query, work) pair: bounds one check's verification work
+_CANDIDATE_POSITIONS = 64  # work positions tried for each seed
+
+
+def _extend(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], i: int, p: int, start: int) -> int:
+    """How far the exact run at q[i:], w[p:] goes, given that its first `start` words match; compared in
+    growing NumPy slices, so a long run costs C-speed comparisons, not a Python loop per word."""
+    limit = min(len(q) - i, len(w) - p)
+    length, step = start, 32
+    while length < limit:
+        end = min(limit, length + step)
+        differ = np.flatnonzero(q[i + length : i + end] != w[p + length : p + end])
+        if len(differ):
+            return length + int(differ[0])
+        length, step = end, step * 4
+    return length
+
+
 def _runs(q: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], seed: int) -> list[tuple[int, int, int]]:
-    """Maximal exact runs (q_pos, w_pos, length) of at least `seed` words, greedy left to right."""
+    """Maximal exact runs (q_pos, w_pos, length) of at least `seed` words, greedy left to right.
+
+    The work is bounded: at most `_CANDIDATE_POSITIONS` positions per seed and `MAX_COMPARED` compared
+    words per pair; past the budget, the runs found so far are the answer (a repetitive text spends it)."""
     if len(q) < seed or len(w) < seed:
         return []
     index: defaultdict[tuple[int, ...], list[int]] = defaultdict(list)
     wl, ql = w.tolist(), q.tolist()
     for p in range(len(wl) - seed + 1):
-        index[tuple(wl[p : p + seed])].append(p)
+        positions = index[tuple(wl[p : p + seed])]
+        if len(positions) < _CANDIDATE_POSITIONS:
+            positions.append(p)
     runs: list[tuple[int, int, int]] = []
-    i = 0
-    while i <= len(ql) - seed:
-        positions = index.get(tuple(ql[i : i + seed]))
-        if not positions:
+    i, compared = 0, 0
+    while i <= len(ql) - seed and compared < MAX_COMPARED:
+        found = index.get(tuple(ql[i : i + seed]))
+        if not found:
             i += 1
             continue
         best_p, best_len = -1, 0
-        for p in positions[:64]:
-            length = seed
-            while i + length < len(ql) and p + length < len(wl) and ql[i + length] == wl[p + length]:
-                length += 1
+        for p in found:
+            length = _extend(q, w, i, p, seed)
+            compared += length
             if length > best_len:
                 best_p, best_len = p, length
         runs.append((i, best_p, best_len))

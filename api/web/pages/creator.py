@@ -17,7 +17,7 @@ from api.web.pages.shared import build_pair, figures, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import NotFound, ProvenanceError
-from registry.models import Account, WorkKind, WorkStatus
+from registry.models import Account, WorkKind, WorkStatus, work_etag
 from registry.terms import LicenseTerms, OptOuts
 from service import access
 from service.access import UseCase
@@ -120,7 +120,8 @@ class CreatorPages(Controller):
         work = registry.get_work(account, work_id)
         if not access.may_change_work(account, work):
             raise NotFound(f"no work {work_id}")
-        return render(request, "terms.html", account, work=work, license=work.license, opt_outs=work.opt_outs)
+        return render(request, "terms.html", account, work=work, license=work.license, opt_outs=work.opt_outs,
+                      etag=work_etag(work))
 
     @post("/works/{work_id:str}/terms")
     async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
@@ -132,10 +133,13 @@ class CreatorPages(Controller):
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
             license, opt_outs = terms_from_form(fields)
-        except ProvenanceError as exc:
-            return render(request, "terms.html", account, status_code=400, work=work, error=exc.message,
-                          license=work.license, opt_outs=work.opt_outs)
-        await anyio.to_thread.run_sync(registry.update_terms, account, work.id, license, opt_outs)
+            await anyio.to_thread.run_sync(lambda: registry.update_terms(
+                account, work.id, license, opt_outs, if_match=fields.get("etag") or None))
+        except ProvenanceError as exc:  # bad terms, or the work changed since the form was opened
+            current = await anyio.to_thread.run_sync(registry.get_work, account, work_id)
+            return render(request, "terms.html", account, status_code=status_of(exc), work=current,
+                          error=exc.message, license=current.license, opt_outs=current.opt_outs,
+                          etag=work_etag(current))
         flash(request, "ok", "Terms saved. Checks from now on use them.")
         return Redirect(f"/works/{work.id}")
 
