@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Request
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -23,6 +24,7 @@ from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
+from api.limits import FORM_OVERHEAD, BodyLimit
 from api.ratelimit import RateLimiter
 from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
@@ -54,6 +56,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     """Build the app; pass `registry` to serve an already opened one (tests), else it opens from settings."""
 
     secret = load_secret(settings.web.session_secret, settings.data_dir)
+    single_limit = settings.service.limits.max_upload_bytes + FORM_OVERHEAD
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -91,7 +94,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
-        middleware=[security_headers,
+        middleware=[DefineMiddleware(BodyLimit, single=single_limit, batch=settings.server.max_batch_bytes),
+                    security_headers,
                     session_config(secret, secure=settings.web.secure_cookies,
                                    hours=settings.web.session_hours).middleware,
                     auth_middleware],
@@ -100,7 +104,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         exception_handlers={**EXCEPTION_HANDLERS, SignInRequired: signin_required},  # type: ignore[dict-item]
         lifespan=[lifespan],
         before_request=reject_unknown_query_parameters,
-        request_max_body_size=settings.service.limits.max_upload_bytes + 64 * 1024,
+        request_max_body_size=max(single_limit, settings.server.max_batch_bytes),  # BodyLimit: per route
         openapi_config=OpenAPIConfig(
             title="Provenance", version="0.1.0",
             description="Content-fingerprinting and licensing registry for generative AI.",

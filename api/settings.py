@@ -20,6 +20,7 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
+    max_batch_bytes: int = 100 * 1024 * 1024  # a request carrying many files (bulk enrollment, the web form)
 
 
 class WebSettings(msgspec.Struct, frozen=True, kw_only=True):

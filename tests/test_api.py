@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.settings import Settings
 from matcher.image.embed import Embedder
-from registry.models import Role
+from registry.models import CheckFilter, Role
 from service.registry import Registry
 from service.wiring import open_registry
 from tests.conftest import FIXTURES
@@ -274,3 +274,27 @@ def test_bulk_enrollment_job_reports_each_file(env: Env) -> None:
     assert r.json()["verdict"] == "blocked"
     empty = env.client.post("/v1/works/bulk", files={"other": ("a.txt", b"x")}, headers=env.h("alice"))
     assert empty.status_code == 400
+
+
+def test_bodies_over_the_limit_are_refused_before_they_are_read(env: Env) -> None:
+    """The limit is 2 MB a file here: an announced 1 GB body gets 413 at once (nothing is read), and a body
+    streamed without a length is cut as soon as it passes the limit."""
+    r = env.client.post("/v1/checks", content=b"x" * 10,
+                        headers={**env.h("op"), "content-type": "application/json", "content-length": str(2**30)})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "content_too_large"
+    assert "1073741824 bytes" in r.json()["error"]["message"]
+    sent = []
+
+    def stream() -> Iterator[bytes]:
+        for _ in range(400):  # 40 MB if it were all read
+            sent.append(1)
+            yield b"y" * 100_000
+
+    r = env.client.post("/v1/checks", content=stream(), headers={**env.h("op"), "content-type": "application/json"})
+    assert r.status_code == 413 and "passed the limit" in r.json()["error"]["message"]
+    assert env.registry.store.list_checks(CheckFilter()) == []
+    # a batch route takes the batch limit (100 MB by default), a single-file route does not
+    r = env.client.post("/v1/works/bulk", files=[("files", ("a.txt", b"word " * 600_000))], headers=env.h("alice"))
+    assert r.status_code == 202
+    r = env.client.post("/v1/works", files={"file": ("a.txt", b"word " * 600_000)}, headers=env.h("alice"))
+    assert r.status_code == 413

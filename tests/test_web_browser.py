@@ -262,7 +262,7 @@ def test_other_creators_see_nothing_of_alices_works(site: Site, browser: Browser
     # roles: a creator may not use the operator or auditor pages
     response = page.goto(f"{site.base}/audit")
     assert response is not None and response.status == 403
-    assert "for auditor accounts" in page.inner_text("[data-testid=error]")
+    assert "only auditor accounts may read the audit log" in page.inner_text("[data-testid=error]")
     page.context.close()
 
 

@@ -67,7 +67,7 @@ class WorksController(Controller):
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
           description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
-          operation_class=BulkOperation, request_max_body_size=2**31,
+          operation_class=BulkOperation, opt={"batch_upload": True},
           responses=ERROR_RESPONSES)
     async def enroll_bulk(self, request: Request, registry: NamedDependency[Registry]) -> Job:  # type: ignore[type-arg]
         account = caller(request)

@@ -83,7 +83,7 @@ class CreatorPages(Controller):
         flash(request, "ok", "Saved as your default terms: new works get them unless you choose others.")
         return Redirect("/works/enroll")
 
-    @post("/works/upload", request_max_body_size=2**31)
+    @post("/works/upload", opt={"batch_upload": True})
     async def upload(self, request: WebRequest) -> Response[Any] | Template:
         """One file from the drag-and-drop page (JSON outcome), or several from the plain form (a page)."""
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.ENROLL)

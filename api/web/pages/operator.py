@@ -27,7 +27,7 @@ class OperatorPages(Controller):
         return render(request, "check.html", account, purpose="release",
                       max_chars=registry.settings.limits.max_text_chars)
 
-    @post("/check", request_max_body_size=2**31)
+    @post("/check")
     async def check(self, request: WebRequest) -> Template | Redirect:
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.CHECK)
         form = await request.form()
