@@ -26,6 +26,7 @@ def loaded_registry(state: State) -> Registry:
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
+AfterSeq = Annotated[int, QueryParameter(ge=0, le=2**62, description="Audit entries after this sequence number.")]
 
 
 Timestamp = Annotated[str | None, QueryParameter(
@@ -37,9 +38,11 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise InvalidInput(f"{name}={value!r} is not an ISO 8601 time such as 2026-11-25T18:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name}={value!r} is outside the years 0001 to 9999 once moved to UTC") from None
 
 
 def caller(request: Request) -> Account:  # type: ignore[type-arg]

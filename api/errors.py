@@ -98,6 +98,12 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: 
     return respond(request, status, code, message, details, exc.headers)
 
 
+def too_deep(request: Request, exc: RecursionError) -> Response[Any]:  # type: ignore[type-arg]
+    """Decoding a body nested thousands of levels deep (msgspec refuses past its recursion limit)."""
+    return respond(request, 400, "invalid_input", "the request body is nested too deeply to read; "
+                   "JSON objects and arrays may nest a few dozen levels, not thousands")
+
+
 def unexpected_error(request: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
@@ -120,4 +126,5 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     ]
 }
 
-EXCEPTION_HANDLERS = {ProvenanceError: provenance_error, HTTPException: http_error, Exception: unexpected_error}
+EXCEPTION_HANDLERS = {ProvenanceError: provenance_error, HTTPException: http_error, RecursionError: too_deep,
+                      Exception: unexpected_error}

@@ -298,3 +298,17 @@ def test_bodies_over_the_limit_are_refused_before_they_are_read(env: Env) -> Non
     assert r.status_code == 202
     r = env.client.post("/v1/works", files={"file": ("a.txt", b"word " * 600_000)}, headers=env.h("alice"))
     assert r.status_code == 413
+
+
+def test_edge_inputs_are_4xx_not_500(env: Env) -> None:
+    deep = b'{"license": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    for method, path, who in [("PATCH", "/v1/works/wrk_x", "alice"), ("POST", "/v1/keys", "root"),
+                              ("POST", "/v1/checks", "op")]:
+        r = env.client.request(method, path, content=deep, headers={**env.h(who), "content-type": "application/json"})
+        assert r.status_code == 400, (path, r.text)
+    for params in ({"since": "0001-01-01T00:00:00+23:59"}, {"until": "9999-12-31T23:59:59-23:59"},
+                   {"offset": str(10**30)}, {"limit": str(10**20)}):
+        r = env.client.get("/v1/checks", params=params, headers=env.h("audit"))
+        assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_input", "bad_request"), params
+    r = env.client.get("/v1/audit/log", params={"after": str(10**30)}, headers=env.h("audit"))
+    assert r.status_code == 400

@@ -246,3 +246,12 @@ def test_the_session_secret_is_made_once_and_shared(tmp_path: Path) -> None:
     assert load_secret("x" * 40, tmp_path / "other") == "x" * 40
     with pytest.raises(ValueError, match="at least 32"):
         load_secret("short", tmp_path)
+
+
+def test_edge_filters_on_the_auditor_pages_are_400(web: Web) -> None:
+    client = web.client("audit")
+    for path, params in [("/audit", {"page": str(10**30)}), ("/audit/log", {"page": "0"}),
+                         ("/audit/export.csv", {"since": "0001-01-01T00:00:00+23:59"}),
+                         ("/audit/export.ndjson", {"until": "9999-12-31T23:59:59-23:59"})]:
+        r = client.get(path, params=params)
+        assert r.status_code == 400, (path, params, r.status_code)

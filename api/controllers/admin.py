@@ -4,10 +4,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from api.auth import may
-from api.deps import Limit, caller
+from api.deps import AfterSeq, Limit, caller
 from api.errors import ERROR_RESPONSES
 from api.schemas import AccountOut, KeyCreate, KeyOut
 from registry.audit import ChainReport
@@ -67,7 +67,7 @@ class AuditController(Controller):
     @get("/log", operation_id="AuditLog", sync_to_thread=True, summary="Audit entries after `after`, in order.",
          responses=ERROR_RESPONSES)
     def log(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-            after: FromQuery[int] = 0, limit: Limit = 100) -> list[AuditEntry]:
+            after: AfterSeq = 0, limit: Limit = 100) -> list[AuditEntry]:
         return registry.audit_entries(caller(request), after, limit)
 
     @get("/verify", operation_id="AuditVerify", sync_to_thread=True, summary="Recompute the hash chain.",

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
@@ -16,7 +16,7 @@ from registry.models import Account
 
 WebRequest = Request[Any, Any, Any]
 OptionalQuery = FromQuery[str | None]
-PageQuery = FromQuery[int]
+PageQuery = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="Page number, from 1.")]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
