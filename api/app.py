@@ -24,6 +24,7 @@ from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
+from api.idempotency import Idempotency
 from api.limits import FORM_OVERHEAD, BodyLimit
 from api.ratelimit import RateLimiter
 from api.settings import Settings
@@ -98,7 +99,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                     security_headers,
                     session_config(secret, secure=settings.web.secure_cookies,
                                    hours=settings.web.session_hours).middleware,
-                    auth_middleware],
+                    auth_middleware, Idempotency],
         csrf_config=csrf_config(secret, secure=settings.web.secure_cookies),
         template_config=template_config,
         exception_handlers={**EXCEPTION_HANDLERS, SignInRequired: signin_required},  # type: ignore[dict-item]

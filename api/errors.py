@@ -13,6 +13,7 @@ from api.schemas import ErrorOut
 from registry.errors import (
     Conflict,
     ContentTooLarge,
+    IdempotencyKeyReused,
     IntegrityError,
     InvalidInput,
     NotFound,
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[ProvenanceError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (PreconditionFailed, 412),
+    (IdempotencyKeyReused, 422),
     (ContentTooLarge, 413),
     (UnsupportedContent, 415),
     (InvalidInput, 400),
@@ -119,6 +121,7 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
         (404, "No such item, or not one this key may see."),
         (409, "Already enrolled: `details.existing_id` names the existing work."),
         (412, "The work changed since its ETag was read (If-Match): read it again and retry."),
+        (422, "The Idempotency-Key was used for another request in the last 24 hours."),
         (413, "Over the upload size, pixel or text length limit."),
         (415, "Not an image or text that can be fingerprinted (empty, truncated, mislabelled, not UTF-8)."),
         (429, "Over the request rate of this key: wait as long as the Retry-After header says."),

@@ -38,6 +38,12 @@ class Conflict(ProvenanceError):
     code = "conflict"
 
 
+class IdempotencyKeyReused(ProvenanceError):
+    """An Idempotency-Key sent again with a different request."""
+
+    code = "idempotency_key_reused"
+
+
 class PreconditionFailed(ProvenanceError):
     """The item changed since the caller read it (an `If-Match` that no longer holds)."""
 

@@ -114,6 +114,15 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
+class StoredAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer kept for a request made with an Idempotency-Key (`status` None: still being answered)."""
+
+    request_hash: str
+    status: int | None = None
+    media_type: str | None = None
+    body: str | None = None
+
+
 class CheckFilter(msgspec.Struct, frozen=True, kw_only=True):
     """Filters for listing checks; every field is optional."""
 

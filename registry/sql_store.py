@@ -22,6 +22,7 @@ from registry.models import (
     CheckFilter,
     MatchRecord,
     Role,
+    StoredAnswer,
     Work,
     WorkKind,
     WorkStatus,
@@ -73,6 +74,11 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     SCHEMA,
     # 2: a creator's works in order, for the web pages (newest first) and the API (oldest first)
     "CREATE INDEX works_owner_time ON works (owner_id, created_at, id)",
+    # 3: answers kept for Idempotency-Key retries (24 h), shared by every replica
+    """CREATE TABLE idempotency (
+        account_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, created_at TEXT NOT NULL,
+        status INTEGER, media_type TEXT, body TEXT, PRIMARY KEY (account_id, key)
+    )""",
 ]
 
 
@@ -413,6 +419,31 @@ class SqlStore:
         while batch := self.audit_entries(after, 1000):
             yield from batch
             after = batch[-1].seq
+
+    # -- idempotency --------------------------------------------------------------------------------
+    def claim_request(self, account_id: str, key: str, request_hash: str,
+                      max_age_seconds: float) -> StoredAnswer | None:
+        with self._write() as c:
+            row = c.execute("SELECT * FROM idempotency WHERE account_id = ? AND key = ?", (account_id, key)).fetchone()
+            now = utcnow()
+            if row is not None and (now - _dt(row["created_at"])).total_seconds() <= max_age_seconds:
+                return StoredAnswer(request_hash=row["request_hash"], status=row["status"],
+                                    media_type=row["media_type"], body=row["body"])
+            if row is not None:
+                c.execute("DELETE FROM idempotency WHERE account_id = ? AND key = ?", (account_id, key))
+            c.execute("INSERT INTO idempotency (account_id, key, request_hash, created_at) VALUES (?, ?, ?, ?)",
+                      (account_id, key, request_hash, _ts(now)))
+        return None
+
+    def finish_request(self, account_id: str, key: str, status: int, media_type: str, body: str) -> None:
+        with self._write() as c:
+            c.execute("UPDATE idempotency SET status = ?, media_type = ?, body = ? WHERE account_id = ? AND key = ?",
+                      (status, media_type, body, account_id, key))
+
+    def release_request(self, account_id: str, key: str) -> None:
+        with self._write() as c:
+            c.execute("DELETE FROM idempotency WHERE account_id = ? AND key = ? AND status IS NULL",
+                      (account_id, key))
 
     def close(self) -> None:
         raise NotImplementedError

@@ -8,7 +8,18 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from registry.audit import ChainReport
-from registry.models import Account, ApiKey, AuditEntry, Check, CheckFilter, Role, Work, WorkKind, WorkStatus
+from registry.models import (
+    Account,
+    ApiKey,
+    AuditEntry,
+    Check,
+    CheckFilter,
+    Role,
+    StoredAnswer,
+    Work,
+    WorkKind,
+    WorkStatus,
+)
 from registry.terms import LicenseTerms, OptOuts
 
 TermsChange = Callable[[Work], tuple[LicenseTerms, OptOuts]]
@@ -66,5 +77,16 @@ class Store(Protocol):
     # audit
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
     def verify_audit(self) -> ChainReport: ...
+
+    # idempotency: the first answer to a request made with an Idempotency-Key, kept for retries
+    def claim_request(self, account_id: str, key: str, request_hash: str,
+                      max_age_seconds: float) -> StoredAnswer | None:
+        """Claim `key` for a request (None), or the answer kept for it (younger than `max_age_seconds`)."""
+        ...
+
+    def finish_request(self, account_id: str, key: str, status: int, media_type: str, body: str) -> None: ...
+    def release_request(self, account_id: str, key: str) -> None:
+        """Drop a claim that got no answer to keep (the request failed), so that a retry runs again."""
+        ...
 
     def close(self) -> None: ...

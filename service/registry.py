@@ -26,6 +26,7 @@ from registry.models import (
     CheckFilter,
     MatchRecord,
     Role,
+    StoredAnswer,
     Verdict,
     Work,
     WorkStatus,
@@ -51,6 +52,7 @@ from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.settings import ServiceSettings
 
 SYSTEM = "system"
+IDEMPOTENCY_SECONDS = 24 * 3600
 log = logging.getLogger("provenance.registry")
 
 
@@ -360,6 +362,17 @@ class Registry:
         """The chain's status, recomputed whole at most every `recheck_seconds` (or when `full`)."""
         access.require(viewer, UseCase.READ_AUDIT)
         return self._chain.status(self.store, full=full, full_every=recheck_seconds)
+
+    # -- idempotent requests ----------------------------------------------------------------------------
+    def claim_request(self, account: Account, key: str, request_hash: str) -> StoredAnswer | None:
+        """Claim an Idempotency-Key for a request (None: go ahead), or the answer kept for it (24 h)."""
+        return self.store.claim_request(account.id, key, request_hash, IDEMPOTENCY_SECONDS)
+
+    def finish_request(self, account: Account, key: str, status: int, media_type: str, body: str) -> None:
+        self.store.finish_request(account.id, key, status, media_type, body)
+
+    def release_request(self, account: Account, key: str) -> None:
+        self.store.release_request(account.id, key)
 
     # -- service --------------------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:

@@ -312,3 +312,27 @@ def test_edge_inputs_are_4xx_not_500(env: Env) -> None:
         assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_input", "bad_request"), params
     r = env.client.get("/v1/audit/log", params={"after": str(10**30)}, headers=env.h("audit"))
     assert r.status_code == 400
+
+
+def test_idempotency_key_returns_the_first_answer(env: Env) -> None:
+    h = {**env.h("op"), "Idempotency-Key": "check-7f3a"}
+    first = env.client.post("/v1/checks", json={"text": EMMA[:2000]}, headers=h)
+    again = env.client.post("/v1/checks", json={"text": EMMA[:2000]}, headers=h)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()) == 1  # one check, not two
+    other = env.client.post("/v1/checks", json={"text": "something else entirely"}, headers=h)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    # another account's same key is its own; an upload rebuilt with a new multipart boundary is the same request
+    assert env.client.post("/v1/checks", json={"text": EMMA[:2000]},
+                           headers={**env.h("op2"), "Idempotency-Key": "check-7f3a"}).status_code == 200
+    hh = {**env.h("alice"), "Idempotency-Key": "enroll-1"}
+    one = env.client.post("/v1/works", files={"file": ("c.jpg", CHELSEA)}, headers=hh)
+    two = env.client.post("/v1/works", files={"file": ("c.jpg", CHELSEA)}, headers=hh)
+    assert one.status_code == two.status_code == 201 and one.json()["id"] == two.json()["id"]
+    # an answer that was an error about the input is kept too; a bad key is refused
+    bad = {**env.h("alice"), "Idempotency-Key": "enroll-2"}
+    assert env.client.post("/v1/works", files={"file": ("e.txt", b"")}, headers=bad).status_code == 415
+    assert env.client.post("/v1/works", files={"file": ("e.txt", b"")}, headers=bad).status_code == 415
+    r = env.client.post("/v1/checks", json={"text": "x"}, headers={**env.h("op"), "Idempotency-Key": "a b"})
+    assert r.status_code == 400

@@ -207,3 +207,16 @@ def test_same_content_enrolled_concurrently_is_one_work(store_factory: Callable[
         t.join()
     assert sorted(outcomes) == ["added"] + ["conflict"] * 7
     assert stores[1].verify_audit().ok
+
+
+def test_idempotency_claims_answers_and_expiry(store: Store) -> None:
+    assert store.claim_request("acc_1", "k", "h1", 3600) is None  # claimed
+    pending = store.claim_request("acc_1", "k", "h1", 3600)
+    assert pending is not None and pending.status is None  # still being answered
+    store.finish_request("acc_1", "k", 201, "application/json", '{"id": 1}')
+    kept = store.claim_request("acc_1", "k", "h2", 3600)
+    assert kept is not None and (kept.request_hash, kept.status, kept.body) == ("h1", 201, '{"id": 1}')
+    assert store.claim_request("acc_2", "k", "h2", 3600) is None  # keys are per account
+    store.release_request("acc_2", "k")
+    assert store.claim_request("acc_2", "k", "h3", 3600) is None  # a released claim can be taken again
+    assert store.claim_request("acc_1", "k", "h4", -1) is None  # an expired answer is replaced

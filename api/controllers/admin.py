@@ -22,7 +22,7 @@ class KeysController(Controller):
     tags = ["keys"]
     guards = [may(UseCase.MANAGE_KEYS)]
 
-    @post("/", operation_id="CreateKey", status_code=201, sync_to_thread=True,
+    @post("/", operation_id="CreateKey", status_code=201, opt={"idempotent": True}, sync_to_thread=True,
           summary="Create an account (if new) and an API key for it; the key is shown once.",
           responses=ERROR_RESPONSES)
     def create(self, request: Request, registry: NamedDependency[Registry], data: JSONBody[KeyCreate]) -> KeyOut:  # type: ignore[type-arg]

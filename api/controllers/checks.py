@@ -48,7 +48,7 @@ class ChecksController(Controller):
     path = "/v1/checks"
     tags = ["checks"]
 
-    @post("/", guards=[may(UseCase.CHECK)], operation_id="CreateCheck", status_code=200,
+    @post("/", guards=[may(UseCase.CHECK)], operation_id="CreateCheck", status_code=200, opt={"idempotent": True},
           description=CHECK_DESCRIPTION, summary="Check an output: verdict, matched works, their terms.",
           operation_class=CheckOperation,
           responses=ERROR_RESPONSES)

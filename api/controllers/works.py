@@ -50,7 +50,7 @@ class WorksController(Controller):
     path = "/v1/works"
     tags = ["works"]
 
-    @post("/", guards=[may(UseCase.ENROLL)], operation_id="EnrollWork", status_code=201,
+    @post("/", guards=[may(UseCase.ENROLL)], operation_id="EnrollWork", status_code=201, opt={"idempotent": True},
           operation_class=EnrollOperation,
           summary="Enroll a work (multipart: `file`, optional JSON `metadata`).",
           responses=ERROR_RESPONSES)
@@ -67,7 +67,7 @@ class WorksController(Controller):
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
           description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
-          operation_class=BulkOperation, opt={"batch_upload": True},
+          operation_class=BulkOperation, opt={"batch_upload": True, "idempotent": True},
           responses=ERROR_RESPONSES)
     async def enroll_bulk(self, request: Request, registry: NamedDependency[Registry]) -> Job:  # type: ignore[type-arg]
         account = caller(request)
