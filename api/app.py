@@ -26,7 +26,7 @@ from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import Idempotency
 from api.limits import FORM_OVERHEAD, BodyLimit
-from api.ratelimit import RateLimiter
+from api.ratelimit import FailureThrottle, RateLimiter, open_counter
 from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
@@ -62,7 +62,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.registry = registry
-        app.state.limiter = RateLimiter(settings.server.rate_limit_per_minute)
+        counter = open_counter(settings.server.rate_limit_redis)
+        app.state.limiter = RateLimiter(settings.server.rate_limit_per_minute, counter)
+        app.state.throttle = FailureThrottle(counter, settings.server.max_failed_signins)
         app.state.settings = settings
         opener = None
         if registry is None:

@@ -8,7 +8,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from api.deps import loaded_registry
-from api.ratelimit import RateLimiter
+from api.ratelimit import FailureThrottle, RateLimiter
 from registry.errors import Unauthenticated
 from registry.models import Account
 from service import access
@@ -24,8 +24,14 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthenticated("send your API key as 'Authorization: Bearer <key>'")
+        throttle: FailureThrottle | None = getattr(connection.app.state, "throttle", None)
+        address = connection.client.host if connection.client else "unknown"
+        if throttle is not None:
+            throttle.check(address)
         found = loaded_registry(connection.app.state).authenticate(secret.strip())
         if found is None:
+            if throttle is not None:
+                throttle.failed(address)
             raise Unauthenticated("the API key is unknown or revoked")
         key, account = found
         limiter: RateLimiter | None = getattr(connection.app.state, "limiter", None)

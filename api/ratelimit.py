@@ -1,33 +1,94 @@
-"""Per-key request rate limit: a token bucket for each API key, answered with 429 and Retry-After."""
+"""Request limits: a rate per API key, and a throttle on failed sign-ins and bad keys per client address.
 
-import math
+Both count in fixed windows, in this process's memory or, when `PROVENANCE_RATE_LIMIT_REDIS` is set, in
+Redis, so that every replica shares one count (a key spread over N replicas gets the rate once, not N times).
+Over the limit is a 429 with `Retry-After`.
+"""
+
 import threading
 import time
+from typing import Protocol
 
 from litestar.exceptions import TooManyRequestsException
 
 
-class RateLimiter:
-    """`per_minute` requests a minute for each key, in bursts of up to `per_minute`; 0 turns it off.
-    Each replica counts its own requests (a key spread over N replicas gets up to N times the rate)."""
+class Counter(Protocol):
+    def add(self, name: str, window: int, amount: int = 1) -> tuple[int, int]:
+        """Add `amount` to `name`'s count in the current window of `window` seconds; (count, seconds left)."""
+        ...
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, time of last refill)
+
+class MemoryCounter:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
+
+    def add(self, name: str, window: int, amount: int = 1) -> tuple[int, int]:
+        now = time.time()
+        slot = int(now // window)
+        with self._lock:
+            if len(self._counts) > 100_000:  # forget past windows
+                self._counts = {k: v for k, v in self._counts.items() if k[1] >= slot}
+            count = self._counts.get((name, slot), 0) + amount
+            self._counts[(name, slot)] = count
+        return count, int((slot + 1) * window - now) + 1
+
+
+class RedisCounter:
+    def __init__(self, url: str, prefix: str = "provenance:limits") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._prefix = prefix
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise ConnectionError(f"cannot reach Redis at {url} for the rate limits: {exc}") from None
+
+    def add(self, name: str, window: int, amount: int = 1) -> tuple[int, int]:
+        now = time.time()
+        slot = int(now // window)
+        key = f"{self._prefix}:{name}:{window}:{slot}"
+        pipe = self._redis.pipeline()
+        pipe.incrby(key, amount)
+        pipe.expire(key, window * 2)
+        count, _ = pipe.execute()
+        return int(count), int((slot + 1) * window - now) + 1
+
+
+def open_counter(redis_url: str | None) -> Counter:
+    return RedisCounter(redis_url) if redis_url else MemoryCounter()
+
+
+class RateLimiter:
+    """`per_minute` requests a minute for each API key (web sessions count against their key); 0: no limit."""
+
+    def __init__(self, per_minute: int, counter: Counter) -> None:
+        self.per_minute, self.counter = per_minute, counter
 
     def hit(self, key_id: str) -> None:
         if self.per_minute <= 0:
             return
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key_id] = (tokens, now)
-                wait = math.ceil((1.0 - tokens) / rate)
-                raise TooManyRequestsException(
-                    detail=f"over {self.per_minute} requests a minute for this key; retry in {wait} s",
-                    headers={"Retry-After": str(wait)})
-            self._buckets[key_id] = (tokens - 1.0, now)
+        count, wait = self.counter.add(f"key:{key_id}", 60)
+        if count > self.per_minute:
+            raise TooManyRequestsException(
+                detail=f"over {self.per_minute} requests a minute for this key; retry in {wait} s",
+                headers={"Retry-After": str(wait)})
+
+
+class FailureThrottle:
+    """After `max_failures` failed sign-ins or unknown keys from one address in `window` seconds, that
+    address is refused (even with a good key) until the window ends: guessing keys is not free."""
+
+    def __init__(self, counter: Counter, max_failures: int = 20, window: int = 300) -> None:
+        self.counter, self.max_failures, self.window = counter, max_failures, window
+
+    def check(self, address: str) -> None:
+        count, wait = self.counter.add(f"fail:{address}", self.window, 0)
+        if self.max_failures > 0 and count >= self.max_failures:
+            raise TooManyRequestsException(
+                detail=f"too many failed sign-ins or unknown keys from your address; retry in {wait} s",
+                headers={"Retry-After": str(wait)})
+
+    def failed(self, address: str) -> None:
+        self.counter.add(f"fail:{address}", self.window)

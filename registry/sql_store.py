@@ -79,6 +79,8 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
         account_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, created_at TEXT NOT NULL,
         status INTEGER, media_type TEXT, body TEXT, PRIMARY KEY (account_id, key)
     )""",
+    # 4: web sessions held on the server, so that signing out ends them everywhere
+    "CREATE TABLE web_sessions (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, expires_at TEXT NOT NULL)",
 ]
 
 
@@ -444,6 +446,21 @@ class SqlStore:
         with self._write() as c:
             c.execute("DELETE FROM idempotency WHERE account_id = ? AND key = ? AND status IS NULL",
                       (account_id, key))
+
+    # -- web sessions --------------------------------------------------------------------------------
+    def create_session(self, session_id: str, key_hash: str, expires_at: datetime) -> None:
+        with self._write() as c:
+            c.execute("DELETE FROM web_sessions WHERE expires_at < ?", (_ts(utcnow()),))
+            c.execute("INSERT INTO web_sessions (id, key_hash, expires_at) VALUES (?, ?, ?)",
+                      (session_id, key_hash, _ts(expires_at)))
+
+    def get_session(self, session_id: str) -> tuple[str, datetime] | None:
+        row = self._one("SELECT key_hash, expires_at FROM web_sessions WHERE id = ?", session_id)
+        return None if row is None else (row["key_hash"], _dt(row["expires_at"]))
+
+    def delete_session(self, session_id: str) -> None:
+        with self._write() as c:
+            c.execute("DELETE FROM web_sessions WHERE id = ?", (session_id,))
 
     def close(self) -> None:
         raise NotImplementedError

@@ -5,6 +5,7 @@ same transaction as the change, so the record and the audit chain never disagree
 """
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Protocol
 
 from registry.audit import ChainReport
@@ -88,5 +89,10 @@ class Store(Protocol):
     def release_request(self, account_id: str, key: str) -> None:
         """Drop a claim that got no answer to keep (the request failed), so that a retry runs again."""
         ...
+
+    # web sessions, held here so that signing out ends a session on every replica
+    def create_session(self, session_id: str, key_hash: str, expires_at: datetime) -> None: ...
+    def get_session(self, session_id: str) -> tuple[str, datetime] | None: ...
+    def delete_session(self, session_id: str) -> None: ...
 
     def close(self) -> None: ...

@@ -8,7 +8,7 @@ if orphaned), then the work row and its audit entry in one transaction, then the
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -122,6 +122,32 @@ class Registry:
     def authenticate_hash(self, key_hash: str) -> tuple[ApiKey, Account] | None:
         """A web session holds the key's hash, never the key; revoking the key ends the session."""
         return self.store.authenticate(key_hash)
+
+    def start_session(self, secret: str, hours: float) -> tuple[str, Account] | None:
+        """A web session for the key `secret` (its id, kept in the browser's cookie), None for a bad key."""
+        key_hash = hash_api_key(secret.strip())
+        found = self.store.authenticate(key_hash)
+        if found is None:
+            return None
+        session_id = new_api_key()
+        self.store.create_session(hash_api_key(session_id), key_hash, utcnow() + timedelta(hours=hours))
+        return session_id, found[1]
+
+    def session(self, session_id: str) -> tuple[ApiKey, Account] | str:
+        """The key and account of a live session, or why there is none: "ended" (signed out or unknown),
+        "expired", or "revoked" (its key was revoked)."""
+        held = self.store.get_session(hash_api_key(session_id))
+        if held is None:
+            return "ended"
+        key_hash, expires_at = held
+        if expires_at < utcnow():
+            self.store.delete_session(hash_api_key(session_id))
+            return "expired"
+        found = self.store.authenticate(key_hash)
+        return found if found is not None else "revoked"
+
+    def end_session(self, session_id: str) -> None:
+        self.store.delete_session(hash_api_key(session_id))
 
     def list_keys(self, viewer: Account) -> list[KeyInfo]:
         access.require(viewer, UseCase.MANAGE_KEYS)

@@ -3,6 +3,7 @@ and the pieces that turn evidence into pictures and marked texts. The browser wa
 
 import csv
 import io
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,3 +256,55 @@ def test_edge_filters_on_the_auditor_pages_are_400(web: Web) -> None:
                          ("/audit/export.ndjson", {"until": "9999-12-31T23:59:59-23:59"})]:
         r = client.get(path, params=params)
         assert r.status_code == 400, (path, params, r.status_code)
+
+
+def test_signing_out_ends_the_session_on_the_server(web: Web) -> None:
+    client = web.client("alice")
+    stolen = dict(client.cookies)  # a copy of the session cookie, taken before sign-out
+    assert client.get("/works", follow_redirects=False).status_code == 200
+    token = csrf_token(client, "/works")
+    assert client.post("/signout", headers={"x-csrftoken": token}, follow_redirects=False).status_code in (302, 303)
+    thief = web.client()
+    thief.cookies.update(stolen)
+    r = thief.get("/works", follow_redirects=False)
+    assert r.status_code in (302, 303) and r.headers["location"].startswith("/signin")
+
+
+def test_failed_sign_ins_and_unknown_keys_are_throttled_per_address(tmp_path: Path, web: Web) -> None:
+    settings = Settings.load(data_dir=tmp_path / "throttled", max_failed_signins=5)
+    app = create_app(settings, web.registry)
+    with TestClient(app) as api:
+        for _ in range(5):
+            assert api.get("/v1/works", headers={"Authorization": "Bearer pvk_guess"}).status_code == 401
+        r = api.get("/v1/works", headers={"Authorization": "Bearer pvk_guess"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        # the address is refused even with a good key until the window ends
+        assert api.get("/v1/works", headers={"Authorization": f"Bearer {web.keys['alice']}"}).status_code == 429
+    page = web_client(create_app(settings, web.registry))
+    try:
+        for _ in range(5):
+            r = page.post("/signin", data={"key": "pvk_wrong", "_csrf_token": csrf_token(page, "/signin")})
+            assert r.status_code == 401
+        r = page.post("/signin", data={"key": web.keys["alice"], "_csrf_token": csrf_token(page, "/signin")})
+        assert r.status_code == 429
+    finally:
+        page.__exit__(None, None, None)
+
+
+def test_rate_limits_are_shared_through_redis(tmp_path: Path, web: Web) -> None:
+    import uuid
+
+    from api.ratelimit import RateLimiter, RedisCounter
+
+    url = os.environ.get("PROVENANCE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"test:{uuid.uuid4().hex}"
+    try:  # two replicas, each with its own connection to the same Redis
+        replicas = [RateLimiter(10, RedisCounter(url, prefix=prefix)) for _ in range(2)]
+    except ConnectionError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    for i in range(10):
+        replicas[i % 2].hit("key_1")
+    with pytest.raises(Exception, match="over 10 requests a minute"):
+        replicas[1].hit("key_1")

@@ -1,13 +1,12 @@
-"""Who is signed in: the session cookie's key hash, checked against the store on every request."""
+"""Who is signed in: the session cookie holds a session id; the session itself (which key, until when) is held
+in the store and checked on every request, so signing out or revoking the key ends it everywhere."""
 
-import time
 from typing import Any
 
 from litestar import Request
 
 from api.deps import loaded_registry
-from api.ratelimit import RateLimiter
-from registry.ids import hash_api_key
+from api.ratelimit import FailureThrottle, RateLimiter
 from registry.models import Account, Role
 from service import access
 from service.access import UseCase
@@ -29,30 +28,43 @@ class SignInRequired(Exception):
 
 
 def sign_in(request: Request[Any, Any, Any], registry: Registry, secret: str, hours: float) -> Account | None:
-    """Start a session for the key `secret`; None when the key is unknown or revoked."""
-    key_hash = hash_api_key(secret.strip())
-    found = registry.authenticate_hash(key_hash)
-    if found is None:
+    """Start a session for the key `secret` (held on the server; the cookie holds only its id); None when the
+    key is unknown or revoked. Failed attempts are throttled per client address."""
+    throttle: FailureThrottle | None = getattr(request.app.state, "throttle", None)
+    address = request.client.host if request.client else "unknown"
+    if throttle is not None:
+        throttle.check(address)
+    started = registry.start_session(secret, hours)
+    if started is None:
+        if throttle is not None:
+            throttle.failed(address)
         return None
-    request.set_session({"kh": key_hash, "exp": time.time() + hours * 3600})
-    return found[1]
+    session_id, account = started
+    request.set_session({"sid": session_id})
+    return account
+
+
+def sign_out(request: Request[Any, Any, Any]) -> None:
+    """End the session on the server (a copy of the cookie stops working too) and clear the cookie."""
+    session = request.session if "session" in request.scope else {}
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        loaded_registry(request.app.state).end_session(session_id)
+    request.clear_session()
 
 
 def web_account(request: Request[Any, Any, Any]) -> Account:
     """The signed-in account (the `account` dependency of every page); else a redirect to sign in."""
     registry = loaded_registry(request.app.state)
     session = request.session if "session" in request.scope else {}
-    key_hash, expires = session.get("kh"), session.get("exp")
+    session_id = session.get("sid")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if not isinstance(key_hash, str) or not isinstance(expires, int | float):
+    if not isinstance(session_id, str):
         raise SignInRequired(target)
-    if expires < time.time():
+    found = registry.session(session_id)
+    if isinstance(found, str):
         request.clear_session()
-        raise SignInRequired(target, "expired")
-    found = registry.authenticate_hash(key_hash)
-    if found is None:
-        request.clear_session()
-        raise SignInRequired(target, "revoked")
+        raise SignInRequired(target, "" if found == "ended" else found)
     key, account = found
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     if limiter is not None:

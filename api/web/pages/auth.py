@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from api.deps import loaded_registry
 from api.errors import error_response
 from api.web.render import OptionalQuery, WebRequest, flash, render
-from api.web.session import HOME, WEB_PAGE, SignInRequired, sign_in, web_account
+from api.web.session import HOME, WEB_PAGE, SignInRequired, sign_in, sign_out, web_account
 
 REASONS = {
     "expired": "Your session has expired; sign in again.",
@@ -56,9 +56,9 @@ class AuthPages(Controller):
         flash(request, "ok", f"Signed in as {account.name} ({account.role.value}).")
         return Redirect(next_path or HOME[account.role])
 
-    @post("/signout", sync_to_thread=False)
+    @post("/signout", sync_to_thread=True)
     def signout(self, request: WebRequest) -> Redirect:
-        request.clear_session()
+        sign_out(request)
         return Redirect("/signin")
 
 
