@@ -19,7 +19,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from api.auth import auth_middleware
-from api.controllers.admin import AuditController, JobsController, KeysController, MeController, health
+from api.controllers.admin import (
+    AuditController,
+    JobsController,
+    KeysController,
+    MeController,
+    TransparencyController,
+    health,
+)
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
@@ -73,6 +80,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
 
                 reg = open_registry(settings.service)
                 reg.indexes.follow(settings.service.follow_interval)
+                status = reg.log_status()
+                if not status.ok:
+                    sys.stderr.write(f"WARNING: the audit log is inconsistent with its last signed head: "
+                                     f"{status.problem}\n")
+                reg.publish_heads(settings.service.head_interval)
                 app.state.registry = reg
                 base = f"http://{settings.server.host}:{settings.server.port}"
                 indexed = ", ".join(f"{n} {kind} works" for kind, n in reg.indexes.sizes().items())
@@ -92,6 +104,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
 
     return Litestar(
         route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
+                        TransparencyController,
                         MeController, health,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,

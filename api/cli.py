@@ -287,18 +287,102 @@ def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     out.print(table)
 
 
+def _fetch(server: str, path: str, **params: int) -> Any:
+    import httpx
+
+    try:
+        r = httpx.get(server.rstrip("/") + path, params=params, timeout=60)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {server}: {exc}") from None
+    if r.status_code != 200:
+        raise _fail(f"{server}{path} answered {r.status_code}: {r.text[:300]}")
+    return r.json()
+
+
+def _public_key(path: Path) -> Any:
+    from service.transparency import load_public_key
+
+    raw = path.read_bytes()
+    if raw.lstrip().startswith(b"{"):  # the JSON of GET /v1/audit/key, saved as it came
+        raw = json.loads(raw)["public_key_pem"].encode()
+    try:
+        return load_public_key(raw)
+    except (ValueError, ProvenanceError) as exc:
+        raise _fail(f"{path} is not the log's public key (PEM): {exc}", 2) from None
+
+
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
-    """Recompute the audit chain; exit 1 and name the first bad entry if it was tampered with."""
+def audit_verify(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+                 head: Annotated[Path | None, typer.Option(help="A tree head saved earlier (JSON).")] = None,
+                 key: Annotated[Path | None, typer.Option(help="The log's public key (PEM, or the JSON of "
+                                                                 "/v1/audit/key).")] = None,
+                 server: Annotated[str | None, typer.Option(help="The registry's URL.")] = None) -> None:
+    """Verify the audit log. With --head, --key and --server: prove, from nothing but those, that the log only
+    grew since the saved head (a consistency proof to the server's current head). Without: recompute the local
+    hash chain and check the log against the last head this registry signed."""
+    if head or key or server:
+        if not (head and key and server):
+            raise _fail("give --head, --key and --server together", 2)
+        from registry.models import SignedTreeHead
+        from service.transparency import verify_growth
+
+        try:
+            saved = msgspec.json.decode(head.read_bytes(), type=SignedTreeHead)
+        except (OSError, msgspec.DecodeError) as exc:
+            raise _fail(f"{head} is not a saved tree head: {exc}", 2) from None
+        public = _public_key(key)
+        current = msgspec.convert(_fetch(server, "/v1/audit/head"), SignedTreeHead)
+        proof: list[str] = []
+        if 0 < saved.size < current.size:
+            proof = _fetch(server, "/v1/audit/proof/consistency", first=saved.size, second=current.size)["consistency"]
+        problem = verify_growth(saved, current, proof, public)
+        if problem:
+            raise _fail(f"the audit log at {server} FAILS verification: {problem}")
+        out.print(f"audit log OK: it only grew since the saved head ({saved.size} -> {current.size} entries); "
+                  f"current root {current.root}, signed by key {current.key_id[:16]}...")
+        return
     reg = _open(data_dir, database, sync=False)
     try:
         report = reg.verify_audit(CLI)
+        status = reg.log_status(CLI)
     finally:
         reg.close()
-    if report.ok:
-        out.print(f"audit chain OK: {report.entries} entries, head {report.head}")
+    if not report.ok:
+        raise _fail(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
+    if not status.ok:
+        raise _fail(f"audit log does not extend its last signed head: {status.problem}")
+    signed = f"; last signed head: {status.last_signed.size} entries" if status.last_signed else ""
+    out.print(f"audit chain OK: {report.entries} entries, head {report.head}{signed}")
+
+
+@audit_app.command("head")
+def audit_head(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+               server: Annotated[str | None, typer.Option(help="Fetch it from this registry's URL.")] = None) -> None:
+    """Print the log's signed tree head as JSON (save it: a later `audit verify --head` proves growth from it)."""
+    if server:
+        sys.stdout.write(json.dumps(_fetch(server, "/v1/audit/head")) + "\n")
         return
-    raise _fail(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
+    reg = _open(data_dir, database, sync=False)
+    try:
+        sys.stdout.write(msgspec.json.encode(reg.tree_head()).decode() + "\n")
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+
+
+@audit_app.command("key")
+def audit_key(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
+              server: Annotated[str | None, typer.Option(help="Fetch it from this registry's URL.")] = None) -> None:
+    """Print the public key (PEM) that verifies the log's heads."""
+    if server:
+        sys.stdout.write(_fetch(server, "/v1/audit/key")["public_key_pem"])
+        return
+    reg = _open(data_dir, database, sync=False)
+    try:
+        sys.stdout.write(reg.log_key()[0])
+    finally:
+        reg.close()
 
 
 @audit_app.command("log")

@@ -26,6 +26,7 @@ def loaded_registry(state: State) -> Registry:
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip.")]
+SeqParam = Annotated[int, QueryParameter(ge=1, le=2**62, description="An entry number or tree size, from 1.")]
 AfterSeq = Annotated[int, QueryParameter(ge=0, le=2**62, description="Audit entries after this sequence number.")]
 
 

@@ -34,6 +34,12 @@ def entry_hash(
     return hashlib.sha256(body).hexdigest()
 
 
+def leaf_data(e: AuditEntry) -> bytes:
+    """The bytes of an entry as a leaf of the Merkle tree (its content, not its place in the hash chain)."""
+    return msgspec.json.encode({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                                "subject": e.subject, "details": e.details}, order="sorted")
+
+
 class ChainReport(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     entries: int

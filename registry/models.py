@@ -114,6 +114,21 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
+class SignedTreeHead(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed statement of the audit log's Merkle tree: its size, root hash and time (RFC 9162 style).
+
+    The signature (Ed25519, base64) covers `signed_message()`; `key_id` is the SHA-256 of the public key."""
+
+    size: int
+    root: str  # hex
+    timestamp: int  # milliseconds since the epoch
+    key_id: str
+    signature: str
+
+    def signed_message(self) -> bytes:
+        return f"provenance-tree-head-v1\n{self.size}\n{self.root}\n{self.timestamp}\n".encode()
+
+
 class StoredAnswer(msgspec.Struct, frozen=True, kw_only=True):
     """The answer kept for a request made with an Idempotency-Key (`status` None: still being answered)."""
 

@@ -22,6 +22,7 @@ from registry.models import (
     CheckFilter,
     MatchRecord,
     Role,
+    SignedTreeHead,
     StoredAnswer,
     Work,
     WorkKind,
@@ -81,6 +82,11 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     )""",
     # 4: web sessions held on the server, so that signing out ends them everywhere
     "CREATE TABLE web_sessions (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, expires_at TEXT NOT NULL)",
+    # 5: the signed heads of the audit log's Merkle tree, kept to check that the log only grows
+    """CREATE TABLE tree_heads (
+        size BIGINT PRIMARY KEY, root TEXT NOT NULL, timestamp BIGINT NOT NULL, key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+    )""",
 ]
 
 
@@ -461,6 +467,18 @@ class SqlStore:
     def delete_session(self, session_id: str) -> None:
         with self._write() as c:
             c.execute("DELETE FROM web_sessions WHERE id = ?", (session_id,))
+
+    # -- signed tree heads ----------------------------------------------------------------------------
+    def add_tree_head(self, head: SignedTreeHead) -> None:
+        with self._write() as c:
+            c.execute("INSERT INTO tree_heads (size, root, timestamp, key_id, signature) VALUES (?, ?, ?, ?, ?)"
+                      " ON CONFLICT (size) DO NOTHING",
+                      (head.size, head.root, head.timestamp, head.key_id, head.signature))
+
+    def tree_heads(self, limit: int = 100) -> list[SignedTreeHead]:
+        rows = self._all("SELECT * FROM tree_heads ORDER BY size DESC LIMIT ?", limit)
+        return [SignedTreeHead(size=int(r["size"]), root=r["root"], timestamp=int(r["timestamp"]),
+                               key_id=r["key_id"], signature=r["signature"]) for r in rows]
 
     def close(self) -> None:
         raise NotImplementedError

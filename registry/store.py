@@ -16,6 +16,7 @@ from registry.models import (
     Check,
     CheckFilter,
     Role,
+    SignedTreeHead,
     StoredAnswer,
     Work,
     WorkKind,
@@ -94,5 +95,11 @@ class Store(Protocol):
     def create_session(self, session_id: str, key_hash: str, expires_at: datetime) -> None: ...
     def get_session(self, session_id: str) -> tuple[str, datetime] | None: ...
     def delete_session(self, session_id: str) -> None: ...
+
+    # signed heads of the audit log's Merkle tree (a head for a size already kept is ignored)
+    def add_tree_head(self, head: SignedTreeHead) -> None: ...
+    def tree_heads(self, limit: int = 100) -> list[SignedTreeHead]:
+        """The heads kept, largest first."""
+        ...
 
     def close(self) -> None: ...

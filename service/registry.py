@@ -7,6 +7,7 @@ if orphaned), then the work row and its audit entry in one transaction, then the
 """
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from registry.models import (
     CheckFilter,
     MatchRecord,
     Role,
+    SignedTreeHead,
     StoredAnswer,
     Verdict,
     Work,
@@ -50,6 +52,7 @@ from service.chain import ChainMonitor, ChainStatus
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.settings import ServiceSettings
+from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
 
 SYSTEM = "system"
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -79,6 +82,9 @@ class Registry:
         self.indexes = IndexKeeper(store, blobs, open_matchers, self.decoders)
         self._jobs: JobRunner | None = None
         self._chain = ChainMonitor()
+        self._log: TransparencyLog | None = None
+        self._publisher: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def jobs(self) -> JobRunner:
@@ -400,12 +406,59 @@ class Registry:
     def release_request(self, account: Account, key: str) -> None:
         self.store.release_request(account.id, key)
 
+    # -- the transparency log (public: anyone may verify) --------------------------------------------------
+    @property
+    def log(self) -> TransparencyLog:
+        if self._log is None:
+            key = signing_key(self.settings.log_signing_key, self.settings.data_dir / "log-signing.key")
+            self._log = TransparencyLog(self.store, key, self.settings.data_dir / "heads")
+        return self._log
+
+    def tree_head(self) -> SignedTreeHead:
+        """The log's current signed head (signed anew when the log grew since the last one)."""
+        return self.log.head()
+
+    def inclusion_proof(self, seq: int, tree_size: int) -> tuple[str, list[str]]:
+        """The leaf hash of entry `seq` and its audit path in the tree of `tree_size` entries."""
+        return self.log.leaf_hash(seq), self.log.inclusion(seq, tree_size)
+
+    def consistency_proof(self, first: int, second: int) -> list[str]:
+        return self.log.consistency(first, second)
+
+    def log_key(self) -> tuple[str, str]:
+        """The public key (PEM) that verifies the log's heads, and its id."""
+        return public_pem(self.log.public), self.log.key_id
+
+    def log_status(self, viewer: Account | None = None, whole: bool = True) -> LogStatus:
+        """Whether the log still extends the last head this registry signed (start-up, auditor pages)."""
+        if viewer is not None:
+            access.require(viewer, UseCase.READ_AUDIT)
+        return self.log.status(whole=whole)
+
+    def publish_heads(self, interval: float) -> None:
+        """Sign and publish a head every `interval` seconds in a background thread (for witnesses)."""
+        if self._publisher is not None or interval <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.log.publish()
+                except Exception:  # an inconsistent log is logged (and shown to auditors); keep trying
+                    log.exception("publishing the audit log's head failed")
+
+        self._publisher = threading.Thread(target=loop, name="head-publisher", daemon=True)
+        self._publisher.start()
+
     # -- service --------------------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:
         return {"matchers": {k.value: m.version for k, m in self.indexes.matchers.items()},
                 "works_indexed": dict(self.indexes.sizes())}
 
     def close(self) -> None:
+        self._stop.set()
+        if self._publisher is not None:
+            self._publisher.join(timeout=30)
         if self._jobs is not None:
             self._jobs.close()
         self.indexes.close()

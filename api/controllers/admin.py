@@ -2,16 +2,17 @@
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import may
-from api.deps import AfterSeq, Limit, caller
+from api.deps import AfterSeq, Limit, SeqParam, caller
 from api.errors import ERROR_RESPONSES
 from api.schemas import AccountOut, KeyCreate, KeyOut
 from registry.audit import ChainReport
-from registry.models import AuditEntry, Role
+from registry.models import AuditEntry, Role, SignedTreeHead
 from service.access import UseCase
 from service.jobs import Job
 from service.registry import KeyInfo, Registry
@@ -74,6 +75,61 @@ class AuditController(Controller):
          responses=ERROR_RESPONSES)
     def verify(self, request: Request, registry: NamedDependency[Registry]) -> ChainReport:  # type: ignore[type-arg]
         return registry.verify_audit(caller(request))
+
+
+class LogKey(msgspec.Struct, kw_only=True):
+    key_id: str
+    public_key_pem: str
+    algorithm: str = "Ed25519"
+
+
+class InclusionProof(msgspec.Struct, kw_only=True):
+    seq: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+
+
+class ConsistencyProof(msgspec.Struct, kw_only=True):
+    first: int
+    second: int
+    consistency: list[str]
+
+
+PUBLIC = {"exclude_from_auth": True}
+
+
+class TransparencyController(Controller):
+    """The audit log as a transparency log: anyone (no key) may fetch heads and proofs and verify them."""
+
+    path = "/v1/audit"
+    tags = ["audit"]
+    opt = PUBLIC
+    security = [{}]
+
+    @get("/head", operation_id="AuditHead", sync_to_thread=True,
+         summary="The log's signed tree head: size, Merkle root, time, Ed25519 signature (no key needed).",
+         responses=ERROR_RESPONSES)
+    def head(self, registry: NamedDependency[Registry]) -> SignedTreeHead:
+        return registry.tree_head()
+
+    @get("/key", operation_id="AuditKey", sync_to_thread=True, summary="The public key that signs the heads.")
+    def key(self, registry: NamedDependency[Registry]) -> LogKey:
+        pem, key_id = registry.log_key()
+        return LogKey(key_id=key_id, public_key_pem=pem)
+
+    @get("/proof/inclusion", operation_id="AuditInclusionProof", sync_to_thread=True,
+         summary="The audit path of entry `seq` in the tree of `tree_size` entries (RFC 9162).",
+         responses=ERROR_RESPONSES)
+    def inclusion(self, registry: NamedDependency[Registry], seq: SeqParam, tree_size: SeqParam) -> InclusionProof:
+        leaf, path = registry.inclusion_proof(seq, tree_size)
+        return InclusionProof(seq=seq, tree_size=tree_size, leaf_hash=leaf, audit_path=path)
+
+    @get("/proof/consistency", operation_id="AuditConsistencyProof", sync_to_thread=True,
+         summary="Proof that the tree of `second` entries extends the tree of `first` entries (RFC 9162).",
+         responses=ERROR_RESPONSES)
+    def consistency(self, registry: NamedDependency[Registry], first: SeqParam, second: SeqParam) -> ConsistencyProof:
+        return ConsistencyProof(first=first, second=second, consistency=registry.consistency_proof(first, second))
 
 
 class MeController(Controller):
