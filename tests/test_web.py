@@ -308,3 +308,10 @@ def test_rate_limits_are_shared_through_redis(tmp_path: Path, web: Web) -> None:
         replicas[i % 2].hit("key_1")
     with pytest.raises(Exception, match="over 10 requests a minute"):
         replicas[1].hit("key_1")
+
+
+def test_the_auditor_pages_show_the_transparency_log(web: Web) -> None:
+    client = web.client("audit")
+    web.registry.tree_head()
+    page = client.get("/audit/log").text
+    assert 'data-testid="transparency"' in page and "last signed head" in page and "INCONSISTENT" not in page

@@ -1,8 +1,9 @@
 """Auditors: the whole check history with filters, the audit chain's status and log, and exports."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Stream, Template
@@ -13,7 +14,7 @@ from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, page
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import InvalidInput
 from registry.ids import utcnow
-from registry.models import Account, CheckFilter, Verdict
+from registry.models import Account, CheckFilter, SignedTreeHead, Verdict
 from service.access import UseCase
 from service.chain import ChainStatus
 from service.registry import Registry
@@ -37,6 +38,21 @@ def check_filter(registry: Registry, account: Account, params: dict[str, str | N
 def _chain(request: WebRequest, registry: Registry, account: Account, full: bool) -> ChainStatus:
     return registry.chain_status(account, full=full,
                                  recheck_seconds=request.app.state.settings.web.chain_recheck_seconds)
+
+
+class Transparency(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    size: int
+    problem: str | None
+    last_signed: SignedTreeHead | None
+    last_signed_at: datetime | None
+
+
+def _transparency(registry: Registry, account: Account, full: bool) -> Transparency:
+    status = registry.log_status(account, whole=full)
+    when = (datetime.fromtimestamp(status.last_signed.timestamp / 1000, UTC) if status.last_signed else None)
+    return Transparency(ok=status.ok, size=status.size, problem=status.problem, last_signed=status.last_signed,
+                        last_signed_at=when)
 
 
 def _export(request: WebRequest, fmt: str, **params: str | None) -> Stream:
@@ -74,6 +90,7 @@ class AuditorPages(Controller):
                       action="/audit",
                       show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
                       chain=_chain(request, registry, account, recheck), recheck_url="/audit?recheck=true",
+                      transparency=_transparency(registry, account, recheck),
                       operators=registry.operator_names(account),
                       **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
 
@@ -100,4 +117,5 @@ class AuditorPages(Controller):
         entries = list(reversed(registry.audit_entries(account, after, top - after))) if top else []
         return render(request, "audit_log.html", account, entries=entries, names=registry.account_names(),
                       chain=_chain(request, registry, account, recheck),
+                      transparency=_transparency(registry, account, recheck),
                       recheck_url="/audit/log?recheck=true", **pager("/audit/log", {}, max(1, page), after > 0))
