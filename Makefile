@@ -9,18 +9,25 @@ DEV_STAMP := $(VENV)/.installed-dev
 SERVE_FLAGS := $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 
-.PHONY: install install-dev serve test lint typecheck unit bench-text bench-image calibrate clean
+.PHONY: install install-dev lock serve test lint typecheck unit bench-text bench-image calibrate clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@echo "Installing Provenance and its runtime dependencies into $(VENV) (ONNX Runtime, faiss, OpenCV; no PyTorch)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
 	@echo "Installing the test tools and the 'clip' extra (PyTorch, open_clip) into $(VENV)"
-	$(BIN)/pip install --quiet -e '.[dev,clip]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,clip]'
 	touch $(DEV_STAMP)
+
+lock:  ## refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev,clip]'
+	(echo "# Versions CI and 'make' install (pip install -c constraints.txt ...). Refresh: make lock"; \
+	 .lock-venv/bin/pip freeze | grep -v -e '^-e' -e '^provenance') > constraints.txt
+	rm -rf .lock-venv
 
 install: $(STAMP)
 
