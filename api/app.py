@@ -26,6 +26,8 @@ from api.controllers.admin import (
     MeController,
     TransparencyController,
     health,
+    live,
+    metrics,
 )
 from api.controllers.checks import ChecksController
 from api.controllers.works import WorksController
@@ -33,6 +35,7 @@ from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import Idempotency
 from api.limits import FORM_OVERHEAD, BodyLimit
+from api.observability import Metrics, RequestObserver
 from api.ratelimit import FailureThrottle, RateLimiter, open_counter
 from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
@@ -73,6 +76,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         app.state.limiter = RateLimiter(settings.server.rate_limit_per_minute, counter)
         app.state.throttle = FailureThrottle(counter, settings.server.max_failed_signins)
         app.state.settings = settings
+        app.state.metrics = Metrics(app.state)
         opener = None
         if registry is None:
             def open_in_background() -> None:
@@ -105,12 +109,13 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     return Litestar(
         route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
                         TransparencyController,
-                        MeController, health,
+                        MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
-        middleware=[DefineMiddleware(BodyLimit, single=single_limit, batch=settings.server.max_batch_bytes),
+        middleware=[RequestObserver,
+                    DefineMiddleware(BodyLimit, single=single_limit, batch=settings.server.max_batch_bytes),
                     security_headers,
                     session_config(secret, secure=settings.web.secure_cookies,
                                    hours=settings.web.session_hours).middleware,

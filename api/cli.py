@@ -67,12 +67,15 @@ def serve(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     import uvicorn
 
     from api.app import create_app
+    from api.observability import configure_logging
 
     settings = Settings.load(data_dir=data_dir, database_url=database, host=host, port=port)
     host, port = settings.server.host, settings.server.port
     out.print(f"Provenance serving {settings.service.storage.database} on http://{host}:{port} "
-              f"(web interface at /, OpenAPI at /schema)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+              f"(web interface at /, OpenAPI at /schema); loading the indexes...")
+    configure_logging(settings.server.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
+                log_level=settings.server.log_level)
 
 
 @keys_app.command("create")

@@ -22,6 +22,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
     max_batch_bytes: int = 100 * 1024 * 1024  # a request carrying many files (bulk enrollment, the web form)
     rate_limit_redis: str | None = None  # redis://host:port/db: rate limits and sign-in throttling shared by replicas
+    max_index_lag_changes: int = 1000  # readiness turns 503 when more changes than this await the indexes
+    max_index_lag_seconds: float = 120.0  # ... or when the oldest of them is older than this
+    log_level: str = "info"
     max_failed_signins: int = 20  # failed sign-ins and unknown keys per client address in 5 minutes; 0: no limit
 
 

@@ -15,6 +15,7 @@ from matcher.base import Matcher
 from registry.blobs import BlobStore
 from registry.content import Decoder, load_content
 from registry.errors import InvalidInput, ProvenanceError
+from registry.ids import utcnow
 from registry.models import Work, WorkKind, WorkStatus
 from registry.settings import ContentLimits
 from registry.store import Store
@@ -109,6 +110,24 @@ class IndexKeeper:
                 self._seen_seq = seq
                 applied += 1
         return applied
+
+    def lag(self, limit: int = 10_000) -> tuple[int, float]:
+        """Enrollments and withdrawals in the store whose effect is not yet in this process's indexes (looking
+        at most `limit` changes ahead), and how many seconds ago the oldest of them was made (0: none)."""
+        changes = self._store.work_changes(self._seen_seq, limit)
+        if not changes or self._matchers is None:
+            return 0, 0.0
+        indexed = set().union(*(m.work_ids() for m in self._matchers.values()))
+        latest: dict[str, tuple[int, str]] = {}
+        for seq, action, work_id in changes:
+            latest[work_id] = (seq, action)
+        pending = sorted(seq for work_id, (seq, action) in latest.items()
+                         if (action == "work.withdrawn") == (work_id in indexed))
+        if not pending:
+            return 0, 0.0
+        oldest = self._store.audit_entries(pending[0] - 1, 1)
+        age = (utcnow() - oldest[0].at).total_seconds() if oldest else 0.0
+        return len(pending), max(0.0, age)
 
     def follow(self, interval: float) -> None:
         """Keep the indexes current from the change feed in a background thread, every `interval` s."""

@@ -115,6 +115,11 @@ class JobRunner:
                 job.status = "done"
                 job.finished_at = utcnow()
 
+    def depth(self) -> int:
+        """Files waiting in queued or running jobs."""
+        with self._lock:
+            return sum(j.total - len(j.results) for j in self._jobs.values() if j.status != "done")
+
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=30)

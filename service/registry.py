@@ -8,6 +8,7 @@ if orphaned), then the work row and its audit entry in one transaction, then the
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -83,6 +84,7 @@ class Registry:
         self._jobs: JobRunner | None = None
         self._chain = ChainMonitor()
         self._log: TransparencyLog | None = None
+        self.counts: Counter[tuple[str, str]] = Counter()  # (event, label): checks by verdict, enrollments by kind
         self._publisher: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -212,6 +214,7 @@ class Registry:
         )
         self.store.add_work(work, actor or owner.id)
         self.indexes.add(work.kind, work.id, fingerprint)
+        self.counts["enrollment", work.kind.value] += 1
         return work
 
     def enroll_file(self, owner: Account, filename: str, data: bytes, license: LicenseTerms | None,
@@ -320,7 +323,9 @@ class Registry:
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                       kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
                       matcher_version=self.indexes.version, content_blob=blob)
-        return self.store.add_check(check, account.id)
+        stored = self.store.add_check(check, account.id)
+        self.counts["check", f"{check.kind.value}:{check.verdict.value}"] += 1
+        return stored
 
     def _visible(self, viewer: Account, check: Check) -> Check:
         matches = access.visible_matches(viewer, check)
@@ -451,9 +456,14 @@ class Registry:
         self._publisher.start()
 
     # -- service --------------------------------------------------------------------------------------
-    def health(self) -> dict[str, dict[str, object]]:
+    def health(self) -> dict[str, object]:
+        pending, age = self.indexes.lag()
         return {"matchers": {k.value: m.version for k, m in self.indexes.matchers.items()},
-                "works_indexed": dict(self.indexes.sizes())}
+                "works_indexed": dict(self.indexes.sizes()),
+                "index_lag": {"pending_changes": pending, "oldest_seconds": round(age, 1)}}
+
+    def job_queue_depth(self) -> int:
+        return self._jobs.depth() if self._jobs is not None else 0
 
     def close(self) -> None:
         self._stop.set()

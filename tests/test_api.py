@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -336,3 +337,51 @@ def test_idempotency_key_returns_the_first_answer(env: Env) -> None:
     assert env.client.post("/v1/works", files={"file": ("e.txt", b"")}, headers=bad).status_code == 415
     r = env.client.post("/v1/checks", json={"text": "x"}, headers={**env.h("op"), "Idempotency-Key": "a b"})
     assert r.status_code == 400
+
+
+def test_metrics_request_ids_liveness_and_readiness(env: Env) -> None:
+    env.enroll("alice", EMMA.encode(), "emma.txt")
+    env.client.post("/v1/checks", json={"text": EMMA[:3000]}, headers=env.h("op"))
+    env.client.post("/v1/checks", json={"text": "nothing like any work"}, headers=env.h("op"))
+    r = env.client.get("/v1/works", headers={**env.h("alice"), "X-Request-ID": "trace-42"})
+    assert r.headers["x-request-id"] == "trace-42"
+    assert len(env.client.get("/v1/works", headers=env.h("alice")).headers["x-request-id"]) == 32
+    text = env.client.get("/metrics").text  # scraped with no key, as Prometheus does
+    assert 'provenance_checks_total{kind="text",verdict="clear"} 1.0' in text
+    assert 'provenance_enrollments_total{kind="text"} 1.0' in text
+    assert 'provenance_http_requests_total{method="GET",route="/v1/works",status="200"} 2.0' in text
+    assert 'provenance_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/checks"}' in text
+    assert 'provenance_index_works{kind="text"} 1.0' in text and "provenance_index_lag_changes 0.0" in text
+    assert env.client.get("/v1/health/live").json() == {"status": "alive"}
+    ready = env.client.get("/v1/health")
+    assert ready.status_code == 200 and ready.json()["index_lag"]["pending_changes"] == 0
+    # a work enrolled by another process, not yet in this one's indexes: over the bound, readiness says so
+    other = open_registry(env.registry.settings, sync=False)
+    alice = other.store.find_account("alice")
+    assert alice is not None
+    env.client.app.state.settings = msgspec.structs.replace(
+        env.client.app.state.settings, server=msgspec.structs.replace(
+            env.client.app.state.settings.server, max_index_lag_changes=0))
+    other.store.add_work(msgspec.structs.replace(env.registry.store.list_works()[0], id="wrk_other",
+                                                 sha256="f" * 64), alice.id)
+    lagging = env.client.get("/v1/health")
+    assert lagging.status_code == 503 and lagging.json()["status"] == "lagging"
+    env.registry.indexes.apply_changes()  # caught up (the change is applied, or logged when it cannot be)
+    assert env.client.get("/v1/health").status_code == 200
+    other.close()
+
+
+def test_log_lines_are_json_with_the_request_id() -> None:
+    import logging
+
+    from api.observability import JsonFormatter, request_id
+
+    token = request_id.set("req-7")
+    try:
+        record = logging.LogRecord("provenance.api", logging.WARNING, __file__, 1, "checked %s", ("x",), None)
+        record.fields = {"status": 200}
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["request_id"] == "req-7" and line["message"] == "checked x" and line["level"] == "warning"
+    assert line["status"] == 200 and line["logger"] == "provenance.api"

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import anyio
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
@@ -143,9 +144,28 @@ class MeController(Controller):
 
 
 @get("/v1/health", operation_id="Health", tags=["health"], exclude_from_auth=True, security=[{}],
-     summary="200 once models and indexes are loaded, 503 before.")
+     summary="Readiness: 200 once models and indexes are loaded and current, 503 before or while they lag.")
 async def health(request: Request) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
     registry: Registry | None = getattr(request.app.state, "registry", None)
     if registry is None:
         return Response({"status": "starting"}, status_code=503)
-    return Response({"status": "ok", **registry.health()})
+    body = await anyio.to_thread.run_sync(registry.health)
+    lag: dict[str, float] = body["index_lag"]  # type: ignore[assignment]
+    server = request.app.state.settings.server
+    if lag["pending_changes"] > server.max_index_lag_changes or lag["oldest_seconds"] > server.max_index_lag_seconds:
+        return Response({"status": "lagging", **body}, status_code=503)
+    return Response({"status": "ok", **body})
+
+
+@get("/v1/health/live", operation_id="Liveness", tags=["health"], exclude_from_auth=True, security=[{}],
+     summary="Liveness: 200 while the process answers (even while it loads).")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@get("/metrics", operation_id="Metrics", tags=["health"], exclude_from_auth=True, security=[{}],
+     summary="Prometheus metrics (text format).", media_type="text/plain; version=0.0.4")
+async def metrics(request: Request) -> Response[bytes]:  # type: ignore[type-arg]
+    from prometheus_client import generate_latest
+
+    return Response(generate_latest(request.app.state.metrics.registry), media_type="text/plain; version=0.0.4")
