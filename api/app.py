@@ -89,6 +89,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                     sys.stderr.write(f"WARNING: the audit log is inconsistent with its last signed head: "
                                      f"{status.problem}\n")
                 reg.publish_heads(settings.service.head_interval)
+                assert reg.jobs is not None  # start the bulk worker: jobs staged before a restart resume
                 app.state.registry = reg
                 base = f"http://{settings.server.host}:{settings.server.port}"
                 indexed = ", ".join(f"{n} {kind} works" for kind, n in reg.indexes.sizes().items())

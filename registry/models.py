@@ -114,6 +114,39 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
+class FileOutcome(msgspec.Struct, kw_only=True):
+    filename: str
+    status: str  # enrolled, skipped (already enrolled), rejected; queued or running while the job runs
+    work_id: str | None = None
+    error: str | None = None
+    code: str | None = None  # why it was skipped or rejected, as the API's error codes say it
+
+
+class Job(msgspec.Struct, kw_only=True):
+    id: str
+    owner_id: str
+    created_at: datetime
+    status: str  # queued, running, done
+    total: int
+    enrolled: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    results: list[FileOutcome] = msgspec.field(default_factory=list)  # the files done so far, in order
+    finished_at: datetime | None = None
+
+
+class JobFile(msgspec.Struct, frozen=True, kw_only=True):
+    """One staged file of a bulk job, claimed by a worker: where its bytes are and the terms to enroll it with."""
+
+    job_id: str
+    position: int
+    filename: str
+    blob: str
+    owner_id: str
+    license: LicenseTerms | None
+    opt_outs: OptOuts | None
+
+
 class SignedTreeHead(msgspec.Struct, frozen=True, kw_only=True):
     """A signed statement of the audit log's Merkle tree: its size, root hash and time (RFC 9162 style).
 

@@ -20,6 +20,9 @@ from registry.models import (
     AuditEntry,
     Check,
     CheckFilter,
+    FileOutcome,
+    Job,
+    JobFile,
     MatchRecord,
     Role,
     SignedTreeHead,
@@ -87,6 +90,19 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
         size BIGINT PRIMARY KEY, root TEXT NOT NULL, timestamp BIGINT NOT NULL, key_id TEXT NOT NULL,
         signature TEXT NOT NULL
     )""",
+    # 6: bulk enrollment jobs staged in the store (their files in the blob store), shared by every replica
+    """CREATE TABLE jobs (
+        id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL,
+        total INTEGER NOT NULL, enrolled INTEGER NOT NULL, skipped INTEGER NOT NULL, rejected INTEGER NOT NULL,
+        license TEXT, opt_outs TEXT, finished_at TEXT
+    );
+    CREATE TABLE job_files (
+        job_id TEXT NOT NULL REFERENCES jobs(id), position INTEGER NOT NULL, filename TEXT NOT NULL,
+        blob TEXT NOT NULL, status TEXT NOT NULL, claimed_at TEXT, work_id TEXT, error TEXT, code TEXT,
+        PRIMARY KEY (job_id, position)
+    );
+    CREATE INDEX job_files_status ON job_files (status, job_id, position);
+    CREATE TABLE job_owners (owner_id TEXT PRIMARY KEY, last_served TEXT NOT NULL)""",
 ]
 
 
@@ -479,6 +495,76 @@ class SqlStore:
         rows = self._all("SELECT * FROM tree_heads ORDER BY size DESC LIMIT ?", limit)
         return [SignedTreeHead(size=int(r["size"]), root=r["root"], timestamp=int(r["timestamp"]),
                                key_id=r["key_id"], signature=r["signature"]) for r in rows]
+
+    # -- bulk jobs -----------------------------------------------------------------------------------
+    def add_job(self, job: Job, files: list[tuple[str, str]], license: LicenseTerms | None,
+                opt_outs: OptOuts | None) -> Job:
+        with self._write() as c:
+            c.execute("INSERT INTO jobs (id, owner_id, created_at, status, total, enrolled, skipped, rejected,"
+                      " license, opt_outs) VALUES (?, ?, ?, 'queued', ?, 0, 0, 0, ?, ?)",
+                      (job.id, job.owner_id, _ts(job.created_at), len(files),
+                       _enc.encode(license).decode() if license else None,
+                       _enc.encode(opt_outs).decode() if opt_outs else None))
+            c.executemany("INSERT INTO job_files (job_id, position, filename, blob, status)"
+                          " VALUES (?, ?, ?, ?, 'queued')",
+                          [(job.id, i, name, blob) for i, (name, blob) in enumerate(files)])
+        return self.get_job(job.id)
+
+    def get_job(self, job_id: str) -> Job:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", job_id)
+        if row is None:
+            raise NotFound(f"no job {job_id}")
+        done = self._all("SELECT * FROM job_files WHERE job_id = ? AND status NOT IN ('queued', 'running')"
+                         " ORDER BY position", job_id)
+        return Job(id=row["id"], owner_id=row["owner_id"], created_at=_dt(row["created_at"]), status=row["status"],
+                   total=int(row["total"]), enrolled=int(row["enrolled"]), skipped=int(row["skipped"]),
+                   rejected=int(row["rejected"]),
+                   finished_at=_dt(row["finished_at"]) if row["finished_at"] else None,
+                   results=[FileOutcome(filename=f["filename"], status=f["status"], work_id=f["work_id"],
+                                        error=f["error"], code=f["code"]) for f in done])
+
+    def claim_job_file(self, stale_before: datetime) -> JobFile | None:
+        """The next file to enroll, creators served in turn (the one served longest ago first), or a file
+        whose worker stopped before `stale_before` (a replica that died); None when none waits."""
+        with self._write() as c:
+            row = c.execute(
+                "SELECT f.job_id, f.position, f.filename, f.blob, j.owner_id, j.license, j.opt_outs"
+                " FROM job_files f JOIN jobs j ON j.id = f.job_id LEFT JOIN job_owners o ON o.owner_id = j.owner_id"
+                " WHERE f.status = 'queued' OR (f.status = 'running' AND f.claimed_at < ?)"
+                " ORDER BY COALESCE(o.last_served, ''), j.created_at, f.job_id, f.position LIMIT 1",
+                (_ts(stale_before),)).fetchone()
+            if row is None:
+                return None
+            now = _ts(utcnow())
+            c.execute("UPDATE job_files SET status = 'running', claimed_at = ? WHERE job_id = ? AND position = ?",
+                      (now, row["job_id"], row["position"]))
+            c.execute("UPDATE jobs SET status = 'running' WHERE id = ? AND status = 'queued'", (row["job_id"],))
+            c.execute("INSERT INTO job_owners (owner_id, last_served) VALUES (?, ?)"
+                      " ON CONFLICT (owner_id) DO UPDATE SET last_served = excluded.last_served",
+                      (row["owner_id"], now))
+        return JobFile(job_id=row["job_id"], position=int(row["position"]), filename=row["filename"],
+                       blob=row["blob"], owner_id=row["owner_id"],
+                       license=msgspec.json.decode(row["license"], type=LicenseTerms) if row["license"] else None,
+                       opt_outs=msgspec.json.decode(row["opt_outs"], type=OptOuts) if row["opt_outs"] else None)
+
+    def finish_job_file(self, job_id: str, position: int, outcome: FileOutcome) -> None:
+        column = {"enrolled": "enrolled", "skipped": "skipped"}.get(outcome.status, "rejected")
+        with self._write() as c:
+            updated = c.execute(
+                "UPDATE job_files SET status = ?, work_id = ?, error = ?, code = ?"
+                " WHERE job_id = ? AND position = ? AND status = 'running'",
+                (outcome.status, outcome.work_id, outcome.error, outcome.code, job_id, position))
+            if getattr(updated, "rowcount", 1) == 0:
+                return  # another worker finished it (this one was taken for dead)
+            c.execute(f"UPDATE jobs SET {column} = {column} + 1 WHERE id = ?", (job_id,))
+            left = c.execute("SELECT COUNT(*) AS n FROM job_files WHERE job_id = ? AND status IN ('queued', 'running')",
+                             (job_id,)).fetchone()
+            if int(left["n"]) == 0:
+                c.execute("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?", (_ts(utcnow()), job_id))
+
+    def job_files_waiting(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM job_files WHERE status IN ('queued', 'running')")
+        return int(row["n"]) if row else 0
 
     def close(self) -> None:
         raise NotImplementedError

@@ -15,6 +15,9 @@ from registry.models import (
     AuditEntry,
     Check,
     CheckFilter,
+    FileOutcome,
+    Job,
+    JobFile,
     Role,
     SignedTreeHead,
     StoredAnswer,
@@ -101,5 +104,16 @@ class Store(Protocol):
     def tree_heads(self, limit: int = 100) -> list[SignedTreeHead]:
         """The heads kept, largest first."""
         ...
+
+    # bulk enrollment jobs: staged here (files in the blob store), claimed by the workers of every replica
+    def add_job(self, job: Job, files: list[tuple[str, str]], license: LicenseTerms | None,
+                opt_outs: OptOuts | None) -> Job:
+        """Stage a job; `files` are (file name, blob digest) in order."""
+        ...
+
+    def get_job(self, job_id: str) -> Job: ...
+    def claim_job_file(self, stale_before: datetime) -> JobFile | None: ...
+    def finish_job_file(self, job_id: str, position: int, outcome: FileOutcome) -> None: ...
+    def job_files_waiting(self) -> int: ...
 
     def close(self) -> None: ...

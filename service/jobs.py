@@ -1,32 +1,27 @@
 """Bulk enrollment jobs: many files enrolled in the background, each outcome reported as it happens.
 
-A job is held in memory by the process that accepted it; each file is enrolled (and committed) on its own,
-so a restart loses the job's progress report, never a work that was reported enrolled.
+A job and its files are staged in the store (the bytes in the blob store, out of memory once written), so
+every replica sees every job and any replica's worker may enroll its files; a job survives a restart and is
+resumed (a file whose worker died is taken up again after `stale_after` seconds, and a work enrolled before
+the crash is then reported as already enrolled). Workers serve creators in turn, one file at a time: one
+creator's thousand files never hold another creator's file back for more than one file.
 """
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import timedelta
 
-import msgspec
-
+from registry.blobs import BlobStore
 from registry.errors import Conflict, NotFound, ProvenanceError
 from registry.ids import new_id, utcnow
-from registry.models import Account, Work
+from registry.models import Account, FileOutcome, Job, Work
+from registry.store import Store
 from registry.terms import LicenseTerms, OptOuts
 
+__all__ = ["FileOutcome", "Job", "JobRunner", "enroll_file"]
 log = logging.getLogger("provenance.jobs")
-
-
-class FileOutcome(msgspec.Struct, kw_only=True):
-    filename: str
-    status: str  # enrolled, skipped (already enrolled), rejected
-    work_id: str | None = None
-    error: str | None = None
-    code: str | None = None  # why it was skipped or rejected, as the API's error codes say it
 
 
 def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data: bytes,
@@ -47,50 +42,37 @@ def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data
     return FileOutcome(filename=filename, status="enrolled", work_id=work.id), None
 
 
-class Job(msgspec.Struct, kw_only=True):
-    id: str
-    owner_id: str
-    created_at: datetime
-    status: str  # queued, running, done
-    total: int
-    enrolled: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    results: list[FileOutcome] = msgspec.field(default_factory=list)
-    finished_at: datetime | None = None
-
-
 class JobRunner:
-    """One worker thread enrolling the files of queued jobs in order."""
+    """Stages jobs in the store and runs one worker thread that enrolls staged files, whoever staged them."""
 
-    def __init__(self, enroll: Callable[..., Work], max_jobs: int = 1000) -> None:
-        self._enroll = enroll
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[Job, Account, list[tuple[str, bytes]], LicenseTerms | None,
-                                       OptOuts | None] | None] = queue.Queue()
-        self._max_jobs = max_jobs
+    def __init__(self, store: Store, blobs: BlobStore, enroll: Callable[..., Work], *, poll: float = 0.5,
+                 stale_after: float = 600.0, start: bool = True) -> None:
+        self._store, self._blobs, self._enroll = store, blobs, enroll
+        self._poll, self._stale_after = poll, stale_after
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="bulk-enroll", daemon=True)
-        self._worker.start()
+        if start:  # tests drive `run_one` themselves
+            self._worker.start()
 
     def submit(self, owner: Account, files: list[tuple[str, bytes]], license: LicenseTerms | None,
                opt_outs: OptOuts | None) -> Job:
+        """Stage the files (blob store) and the job (store); the caller may drop the bytes once this returns."""
+        staged = [(name, self._blobs.put(data)) for name, data in files]
         job = Job(id=new_id("job"), owner_id=owner.id, created_at=utcnow(), status="queued", total=len(files))
-        with self._lock:
-            if len(self._jobs) >= self._max_jobs:  # forget the oldest finished jobs
-                for old in [j.id for j in self._jobs.values() if j.status == "done"][: self._max_jobs // 10 + 1]:
-                    del self._jobs[old]
-            self._jobs[job.id] = job
-        self._queue.put((job, owner, files, license, opt_outs))
-        return self.get(job.id, owner.id)
+        stored = self._store.add_job(job, staged, license, opt_outs)
+        self._wake.set()
+        return stored
 
     def get(self, job_id: str, owner_id: str | None) -> Job:
-        """A snapshot of the job; `owner_id` None reads any job (admins)."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or (owner_id is not None and job.owner_id != owner_id):
-                raise NotFound(f"no job {job_id} (jobs are kept in memory by the server that accepted them)")
-            return msgspec.structs.replace(job, results=list(job.results))
+        """The job as it stands; `owner_id` None reads any job (admins)."""
+        try:
+            job = self._store.get_job(job_id)
+        except NotFound:
+            job = None
+        if job is None or (owner_id is not None and job.owner_id != owner_id):
+            raise NotFound(f"no job {job_id}")
+        return job
 
     def wait(self, job_id: str, timeout: float = 60.0) -> Job:
         """Block until the job is done (for tests and the command line)."""
@@ -101,25 +83,36 @@ class JobRunner:
             time.sleep(0.05)
         return job
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            job, owner, files, license, opt_outs = item
-            with self._lock:
-                job.status = "running"
-            for filename, data in files:
-                outcome, _ = enroll_file(self._enroll, owner, filename, data, license, opt_outs)
-                with self._lock:
-                    job.results.append(outcome)
-                    setattr(job, outcome.status, getattr(job, outcome.status) + 1)
-            with self._lock:
-                job.status = "done"
-                job.finished_at = utcnow()
-
     def depth(self) -> int:
-        """Files waiting in queued or running jobs."""
-        with self._lock:
-            return sum(j.total - len(j.results) for j in self._jobs.values() if j.status != "done")
+        """Files waiting in queued or running jobs (every replica's)."""
+        return self._store.job_files_waiting()
+
+    def run_one(self) -> bool:
+        """Enroll the next waiting file, if any (True when one was done)."""
+        claimed = self._store.claim_job_file(utcnow() - timedelta(seconds=self._stale_after))
+        if claimed is None:
+            return False
+        try:
+            owner = self._store.get_account(claimed.owner_id)
+            data = self._blobs.get(claimed.blob)
+            outcome, _ = enroll_file(self._enroll, owner, claimed.filename, data, claimed.license, claimed.opt_outs)
+        except ProvenanceError as exc:  # the staged file or its owner vanished
+            outcome = FileOutcome(filename=claimed.filename, status="rejected", error=exc.message, code=exc.code)
+        self._store.finish_job_file(claimed.job_id, claimed.position, outcome)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_one():
+                    continue
+            except Exception:  # the database may be briefly unreachable; try again
+                log.exception("bulk enrollment worker failed")
+            self._wake.wait(self._poll)
+            self._wake.clear()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._worker.join(timeout=30)
+        self._stop.set()
+        self._wake.set()
+        if self._worker.is_alive():
+            self._worker.join(timeout=30)

@@ -92,7 +92,7 @@ class Registry:
     def jobs(self) -> JobRunner:
         """Bulk-enrollment jobs, run by a worker thread started on first use."""
         if self._jobs is None:
-            self._jobs = JobRunner(self.enroll)
+            self._jobs = JobRunner(self.store, self.blobs, self.enroll, stale_after=self.settings.job_stale_seconds)
         return self._jobs
 
     # -- content --------------------------------------------------------------------------------------
@@ -463,7 +463,7 @@ class Registry:
                 "index_lag": {"pending_changes": pending, "oldest_seconds": round(age, 1)}}
 
     def job_queue_depth(self) -> int:
-        return self._jobs.depth() if self._jobs is not None else 0
+        return self.store.job_files_waiting()
 
     def close(self) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     store_check_content: bool = False  # keep every submitted output (by default only its SHA-256)
     keep_matched_outputs: bool = True  # keep outputs that matched a work: the evidence owners and auditors see
     log_signing_key: str | None = None  # Ed25519 private key (PEM) signing the audit log's heads; None: made once
+    job_stale_seconds: float = 120.0  # a bulk file claimed this long ago by a worker that died is taken up again
     head_interval: float = 300.0  # seconds between signed heads published to data_dir/heads for witnesses
 
     @property

@@ -15,7 +15,8 @@ from tests.servers import create_key, start_server, stop_server
 
 
 def test_kill_during_bulk_enrollment_then_restart(tmp_path: Path) -> None:
-    env = {"PROVENANCE_DATA_DIR": str(tmp_path / "data"), "PROVENANCE_IMAGE_EMBEDDER": "none"}
+    env = {"PROVENANCE_DATA_DIR": str(tmp_path / "data"), "PROVENANCE_IMAGE_EMBEDDER": "none",
+           "PROVENANCE_JOB_STALE_SECONDS": "1"}
     creator = {"Authorization": f"Bearer {create_key('creator', 'alice', env)}"}
     operator = {"Authorization": f"Bearer {create_key('operator', 'op', env)}"}
     words = (FIXTURES / "unenrolled" / "emma-ch002.txt").read_text().split()
@@ -64,7 +65,15 @@ def test_kill_during_bulk_enrollment_then_restart(tmp_path: Path) -> None:
                 data = texts[title].encode() if title in texts else images[title]
                 r = client.post("/v1/checks", files={"file": (title, data)}, headers=operator)
                 assert work_id in [m["work_id"] for m in r.json()["matches"]], title
+            # the job was staged in the store: the restarted server resumes it and enrolls every file once
+            deadline = time.monotonic() + 120
+            while (done := client.get(f"/v1/jobs/{job['id']}", headers=creator).json())["status"] != "done":
+                assert time.monotonic() < deadline, done
+                time.sleep(0.2)
+            assert len(done["results"]) == len(files) and done["rejected"] == 0
+            assert {o["filename"] for o in done["results"]} == {name for _, (name, _) in files}
+            time.sleep(2.5)  # let the change feed settle
             health = client.get("/v1/health").json()
-            assert sum(health["works_indexed"].values()) == len(stored)
+            assert sum(health["works_indexed"].values()) == len(files)
     finally:
         stop_server(proc)
