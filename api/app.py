@@ -125,6 +125,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         template_config=template_config,
         exception_handlers={**EXCEPTION_HANDLERS, SignInRequired: signin_required},  # type: ignore[dict-item]
         lifespan=[lifespan],
+        logging_config=None,  # `provenance serve` configures JSON logging (api.observability)
         before_request=reject_unknown_query_parameters,
         request_max_body_size=max(single_limit, settings.server.max_batch_bytes),  # BodyLimit: per route
         openapi_config=OpenAPIConfig(

@@ -106,6 +106,19 @@ class Metrics:
         self.registry.register(_ServiceCollector(state))
 
 
+def _status_of(exc: Exception) -> int:
+    from litestar.exceptions import HTTPException
+
+    from api.errors import status_of
+    from registry.errors import ProvenanceError
+
+    if isinstance(exc, ProvenanceError):
+        return status_of(exc)
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    return 500
+
+
 class RequestObserver:
     """ASGI middleware: the request id, the access line, and the request metrics."""
 
@@ -131,6 +144,9 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, tagged)
+        except Exception as exc:  # answered by the app's exception handlers, outside this middleware
+            status = _status_of(exc)
+            raise
         finally:
             elapsed = time.perf_counter() - start
             route = str(scope.get("path_template") or "unmatched")  # "/v1/works/{work_id:str}", not the id

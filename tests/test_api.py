@@ -385,3 +385,11 @@ def test_log_lines_are_json_with_the_request_id() -> None:
         request_id.reset(token)
     assert line["request_id"] == "req-7" and line["message"] == "checked x" and line["level"] == "warning"
     assert line["status"] == 200 and line["logger"] == "provenance.api"
+
+
+def test_refusals_are_counted_with_their_status(env: Env) -> None:
+    assert env.client.get("/v1/works").status_code == 401
+    assert env.client.get("/v1/keys", headers=env.h("op")).status_code == 403
+    text = env.client.get("/metrics").text
+    assert 'provenance_http_requests_total{method="GET",route="/v1/works",status="401"} 1.0' in text
+    assert 'provenance_http_requests_total{method="GET",route="/v1/keys",status="403"} 1.0' in text
