@@ -42,9 +42,10 @@ def test_complete_pngs_pass_the_row_check_interlaced_or_not() -> None:
         Image.fromarray(rgba, "RGBA").save(buf, "PNG", interlace=interlace)
         assert load_content(buf.getvalue(), **LIMITS).image.size == (257, 301)
     for mode in ("1", "L", "P", "I;16", "LA"):
-        buf = io.BytesIO()
-        Image.new(mode, (333, 77)).save(buf, "PNG")
-        assert load_content(buf.getvalue(), **LIMITS).image.mode == "RGB"
+        for size in ((333, 77), (3000, 2200)):  # small, and large enough to be scaled down
+            buf = io.BytesIO()
+            Image.new(mode, size).save(buf, "PNG")
+            assert load_content(buf.getvalue(), **LIMITS).image.mode == "RGB", (mode, size)
 
 
 def test_a_progressive_jpeg_with_thousands_of_scans_is_refused() -> None:

@@ -104,8 +104,9 @@ def decode_image(data: bytes, max_pixels: int, work_side: int = WORK_SIDE) -> tu
             elif img.format == "PNG":
                 _png_rows_complete(data, img)
             img.load()
-            if max(img.size) > work_side:
-                img.thumbnail((work_side, work_side), Image.Resampling.BICUBIC)
+            if max(img.size) > work_side:  # Pillow's reduce() takes no 16-bit modes: resize those directly
+                gap = None if img.mode.startswith("I;16") else 2.0
+                img.thumbnail((work_side, work_side), Image.Resampling.BICUBIC, reducing_gap=gap)
     except (ContentTooLarge, UnsupportedContent):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
