@@ -55,6 +55,7 @@ def configure_logging(level: str = "info") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its probing of CPU builds reads as failures
 
 
 class _ServiceCollector(Collector):

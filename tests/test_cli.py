@@ -131,3 +131,17 @@ def test_console_script_runs(data_dir: Path) -> None:
                              "--data-dir", str(data_dir)], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pvk_")
+
+
+def test_serve_listens_where_the_environment_says(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setenv("PROVENANCE_HOST", "0.0.0.0")
+    monkeypatch.setenv("PROVENANCE_PORT", "9123")
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert (seen["host"], seen["port"]) == ("0.0.0.0", 9123) and "http://0.0.0.0:9123" in result.output
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "d"), "--port", "9200"])
+    assert seen["port"] == 9200  # a flag still wins over the environment
