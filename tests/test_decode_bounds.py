@@ -72,8 +72,8 @@ def test_large_images_are_fingerprinted_at_a_bounded_size() -> None:
 def test_formats_decoded_whole_must_fit_the_pixel_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(image_format, "DECODE_BUDGET", 1_000_000)
     buf = io.BytesIO()
-    Image.new("I;16", (1000, 600)).save(buf, "PNG")  # 1.2 MB of 16-bit pixels
-    with pytest.raises(ContentTooLarge, match="decodes to 1 MB, over the limit of 0 MB"):
+    Image.new("I;16", (1000, 600)).save(buf, "PNG")  # 1.2 MB of 16-bit pixels, 1.8 MB to decode
+    with pytest.raises(ContentTooLarge, match="needs about 1 MB to decode, over the limit of 0 MB"):
         load_content(buf.getvalue(), **LIMITS)
     jpeg = io.BytesIO()
     Image.new("RGB", (1000, 600)).save(jpeg, "JPEG")  # a JPEG is decoded at a reduced scale instead

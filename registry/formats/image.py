@@ -24,7 +24,9 @@ def looks_like_image(data: bytes) -> bool:
 
 WORK_SIDE = 1024  # fingerprints are computed on the image scaled to at most this many pixels a side
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; thousands make each decode take seconds
-DECODE_BUDGET = 200 * 2**20  # bytes of pixels a format without reduced decoding may decode to at full size
+DECODE_BUDGET = 300 * 2**20  # memory a format without reduced decoding may take to decode at full size
+# memory a decoder takes, as a multiple of the decoded pixels (measured with benchmarks/bench_decode.py)
+DECODE_OVERHEAD = {"PNG": 1.5, "TIFF": 1.5, "WEBP": 5.0, "BMP": 1.2, "GIF": 1.5}
 
 
 def _pixel_bytes(img: Image.Image) -> int:
@@ -96,11 +98,10 @@ def decode_image(data: bytes, max_pixels: int, work_side: int = WORK_SIDE) -> tu
                     raise UnsupportedContent(f"JPEG has {scans} progressive scans, over the limit of "
                                              f"{MAX_JPEG_SCANS}; re-encode it (a normal JPEG has at most about 12)")
                 img.draft("RGB", (work_side, work_side))
-            elif _pixel_bytes(img) > DECODE_BUDGET:
+            elif (cost := int(_pixel_bytes(img) * DECODE_OVERHEAD.get(img.format or "", 2.0))) > DECODE_BUDGET:
                 raise ContentTooLarge(
-                    f"{img.format} image of {width}x{height} {img.mode} pixels decodes to "
-                    f"{_pixel_bytes(img) // 2**20} MB, over the limit of {DECODE_BUDGET // 2**20} MB; "
-                    "send it as a JPEG or scale it down")
+                    f"{img.format} image of {width}x{height} {img.mode} pixels needs about {cost // 2**20} MB "
+                    f"to decode, over the limit of {DECODE_BUDGET // 2**20} MB; send it as a JPEG or scale it down")
             elif img.format == "PNG":
                 _png_rows_complete(data, img)
             img.load()
