@@ -30,8 +30,8 @@ class LocalFeatures(msgspec.Struct, frozen=True):
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez_compressed(buf, xy=self.xy.astype(np.float16), desc=self.desc,
-                            size=np.array([self.width, self.height], dtype=np.int32))
+        np.savez(buf, xy=self.xy.astype(np.float16), desc=self.desc,  # uncompressed: read on every verification
+                 size=np.array([self.width, self.height], dtype=np.int32))
         return buf.getvalue()
 
     @classmethod

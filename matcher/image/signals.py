@@ -68,6 +68,21 @@ class ImageSignal(Protocol):
         ...
 
 
+EMBED_SIDE = 512  # regions are cut from the image scaled to this size: every region is then resized to 224
+
+
+def _embedding_base(image: ImageQuery) -> Image.Image:
+    def scaled() -> Image.Image:
+        img = image.img
+        if max(img.size) <= EMBED_SIDE:
+            return img
+        small = img.copy()
+        small.thumbnail((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR)
+        return small
+
+    return image.cached("embedding_base", scaled)
+
+
 def _crop(img: Image.Image, boxes: list[tuple[float, float, float, float]]) -> list[Image.Image]:
     w, h = img.size
     return [img.crop((round(x0 * w), round(y0 * h), max(round(x0 * w) + 1, round(x1 * w)),
@@ -174,7 +189,7 @@ class Embedding:
         self.regions = len(ENROLLED_REGIONS)
 
     def fingerprint(self, image: ImageQuery) -> npt.NDArray[np.float32]:
-        return self.embedder.embed(_crop(image.img, ENROLLED_REGIONS))
+        return self.embedder.embed(_crop(_embedding_base(image), ENROLLED_REGIONS))
 
     def add(self, iid: int, part: npt.NDArray[np.float32]) -> None:
         self.index.add(np.arange(iid * self.regions, iid * self.regions + len(part)), part)
@@ -185,7 +200,7 @@ class Embedding:
     def search(self, query: ImageQuery) -> dict[int, float]:
         if not len(self.index):
             return {}
-        vectors = self.embedder.embed(_crop(query.img, QUERY_REGIONS))
+        vectors = self.embedder.embed(_crop(_embedding_base(query), QUERY_REGIONS))
         best: dict[int, float] = {}
         for hits in self.index.search(vectors, self.k):
             for vid, score in hits:

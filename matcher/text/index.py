@@ -11,14 +11,13 @@ Boilerplate: the index counts, for a deterministic sample of long shingles (`df_
 `boilerplate_works` or more works is boilerplate (licence footers, headers, standard phrases). Long
 shingles, because short ones ("a bit mask") are common in any prose and say nothing about copying.
 
-Persistence: signatures are written with datasketch's own `LeanMinHash.serialize`, the sampled shingles
-as a NumPy array file (no pickle); the LSH tables are rebuilt from them on load.
+In memory, the tables are NumPy arrays (`compact.py`: about 13 KB per 5 KB document, written to one `.npz`,
+no pickle); shared by replicas, they live in Redis (datasketch's Redis LSH storage, `state.py`).
 """
 
 import hashlib
 import json
 import os
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,26 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from matcher.text.state import LocalTextState, RedisTextState, TextState, pack, unpack
+from matcher.text.compact import CompactTables
+from matcher.text.state import RedisTextState
 
-FORMAT = 2  # 2: each work's signatures back to back in LeanMinHash's fixed-size format
+FORMAT = 3  # 3: the compact tables in one .npz (2: LeanMinHash signatures; older files are rebuilt)
 MAX_HITS_PER_WORK = 256  # distinct (query window, work window) pairs compared per work and query
+
+
+Sig16 = npt.NDArray[np.uint16]
+
+
+def low16(sig: LeanMinHash) -> Sig16:
+    """The low 16 bits of each hash value: what the compact index keeps of a signature."""
+    return (sig.hashvalues & np.uint64(0xFFFF)).astype(np.uint16)
 
 
 class Lookup:
     """What one query found in the LSH tables; its similarity estimate needs no lock."""
 
-    def __init__(self, doc_sig: LeanMinHash, doc_hits: list[str], pairs: dict[str, list[tuple[LeanMinHash, int]]],
-                 stored: dict[str, list[LeanMinHash]], distinct_windows: int) -> None:
+    def __init__(self, doc_sig: Sig16, doc_hits: list[str], pairs: dict[str, list[tuple[Sig16, int]]],
+                 stored: dict[str, Sig16], distinct_windows: int) -> None:
         self.doc_sig, self.doc_hits, self.pairs, self.stored = doc_sig, doc_hits, pairs, stored
         self.distinct_windows = distinct_windows
 
@@ -46,25 +54,25 @@ class Lookup:
         return sum(len(hits) for hits in self.pairs.values())
 
     def similarity(self) -> dict[str, float]:
-        """Each candidate work's best estimated Jaccard similarity to the query, whole or window by window."""
+        """Each candidate work's best estimated Jaccard similarity to the query, whole or window by window
+        (from 16-bit signature values: at most (1 - J) / 65536 above the 64-bit estimate)."""
         best: dict[str, float] = {}
         for work_id in self.doc_hits:
             if work_id in self.stored:
-                best[work_id] = self.doc_sig.jaccard(self.stored[work_id][0])
+                best[work_id] = float((self.doc_sig == self.stored[work_id][0]).mean())
         for work_id, hits in self.pairs.items():
             sigs = self.stored.get(work_id)
-            if not sigs:
+            if sigs is None:
                 continue
-            hits = [(q, j) for q, j in hits if j + 1 < len(sigs)]
+            hits = [(q, j) for q, j in hits if j >= 0 and j + 1 < len(sigs)]
             if not hits:
                 continue
-            query = np.stack([q.hashvalues for q, _ in hits])
-            works = np.stack([sigs[j + 1].hashvalues for _, j in hits])
+            query = np.stack([q for q, _ in hits])
+            works = sigs[[j + 1 for _, j in hits]]
             top = float((query == works).mean(axis=1).max())
             if top > best.get(work_id, -1.0):
                 best[work_id] = top
         return best
-
 
 
 class TextIndexParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,10 +133,13 @@ class TextIndex:
 
     def _reset(self) -> None:
         p = self.params
-        self.windows = self._lsh(p.lsh_threshold, "windows")
-        self.docs = self._lsh(p.doc_threshold, "docs")
-        self.state: TextState = (RedisTextState(self._redis, self._prefix, self._sig_size) if self.shared
-                                 else LocalTextState())
+        self.compact: CompactTables | None = None
+        if self.shared:
+            self.windows = self._lsh(p.lsh_threshold, "windows")
+            self.docs = self._lsh(p.doc_threshold, "docs")
+            self.state = RedisTextState(self._redis, self._prefix, self._sig_size)
+        else:  # in memory: NumPy band tables with datasketch's banding (matcher/text/compact.py)
+            self.compact = CompactTables(p.num_perm, p.lsh_threshold, p.doc_threshold)
 
     def clear(self) -> None:
         """Forget every work (in Redis too, for a shared index)."""
@@ -162,9 +173,13 @@ class TextIndex:
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, shingles: npt.NDArray[np.uint32], long_shingles: npt.NDArray[np.uint32]) -> None:
-        if work_id in self.state:
+        if work_id in self:
             return
-        self._insert(work_id, self.signatures_for(shingles), self.sample(long_shingles))
+        sigs, sampled = self.signatures_for(shingles), self.sample(long_shingles)
+        if self.compact is not None:
+            self.compact.add(work_id, np.stack([s.hashvalues for s in sigs]), sampled)
+            return
+        self._insert(work_id, sigs, sampled)
 
     def _insert(self, work_id: str, sigs: list[LeanMinHash], sampled: npt.NDArray[np.uint32]) -> None:
         self.docs.insert(work_id.encode(), sigs[0], check_duplication=False)
@@ -173,6 +188,9 @@ class TextIndex:
         self.state.add(work_id, sigs, sampled)  # last: a work is indexed once its state is written
 
     def remove(self, work_id: str) -> None:
+        if self.compact is not None:
+            self.compact.remove(work_id)
+            return
         removed = self.state.remove(work_id)
         if removed is None:
             return
@@ -192,16 +210,28 @@ class TextIndex:
         distinct: dict[bytes, LeanMinHash] = {}
         for sig in sigs[1:]:
             distinct.setdefault(sig.hashvalues.tobytes(), sig)
-        doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
-        pairs: dict[str, list[tuple[LeanMinHash, int]]] = {}
-        for sig in distinct.values():
-            for key in self.windows.query(sig):
-                work_id, _, j = key.decode().rpartition("#")
-                hits = pairs.setdefault(work_id, [])
-                if len(hits) < MAX_HITS_PER_WORK:
-                    hits.append((sig, int(j)))
-        stored = self.state.signatures(sorted({*doc_hits, *pairs}))
-        return Lookup(sigs[0], doc_hits, pairs, stored, len(distinct))
+        pairs: dict[str, list[tuple[Sig16, int]]] = {}
+
+        def hit(work_id: str, sig: LeanMinHash, j: int) -> None:
+            hits = pairs.setdefault(work_id, [])
+            if len(hits) < MAX_HITS_PER_WORK:
+                hits.append((low16(sig), j))
+
+        if self.compact is not None:
+            doc_hits = self.compact.query_docs(sigs[0].hashvalues)
+            for sig in distinct.values():
+                for work_id, j in self.compact.query_windows(sig.hashvalues):
+                    hit(work_id, sig, j)
+            stored = {w: s16 for w in {*doc_hits, *pairs} if (s16 := self.compact.signatures(w)) is not None}
+        else:
+            doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
+            for sig in distinct.values():
+                for key in self.windows.query(sig):
+                    work_id, _, j = key.decode().rpartition("#")
+                    hit(work_id, sig, int(j))
+            stored = {w: np.stack([low16(x) for x in v])
+                      for w, v in self.state.signatures(sorted({*doc_hits, *pairs})).items()}
+        return Lookup(low16(sigs[0]), doc_hits, pairs, stored, len(distinct))
 
     def candidates(self, shingles: npt.NDArray[np.uint32]) -> dict[str, float]:
         """Works whose windows collide with the query's in the LSH, each with its best estimated Jaccard."""
@@ -217,7 +247,8 @@ class TextIndex:
         mask = np.zeros(n_words, dtype=bool)
         k = min(p.df_shingle, n_words)
         positions = np.nonzero(long_shingles % p.df_sample == 0)[0].tolist()
-        counts = self.state.df([int(long_shingles[i]) for i in positions])
+        hashes = [int(long_shingles[i]) for i in positions]
+        counts = self.compact.df.get(hashes) if self.compact is not None else self.state.df(hashes)
         for i, count in zip(positions, counts, strict=True):
             if count >= p.boilerplate_works:
                 mask[i : i + k] = True
@@ -229,56 +260,38 @@ class TextIndex:
         return mask
 
     def work_ids(self) -> set[str]:
-        return self.state.work_ids()
+        return set(self.compact.works) if self.compact is not None else self.state.work_ids()
 
     def __contains__(self, work_id: object) -> bool:
-        return work_id in self.state
+        return work_id in (self.compact if self.compact is not None else self.state)
 
     def __len__(self) -> int:
-        return len(self.state)
+        return len(self.compact) if self.compact is not None else len(self.state)
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         """Write the index to files (an in-memory index; a shared one lives in Redis already)."""
-        if not isinstance(self.state, LocalTextState):
+        if self.compact is None:
             return
-        state = self.state
         directory.mkdir(parents=True, exist_ok=True)
-        ids = sorted(state.sigs)
-        tmp_sig = directory / "signatures.bin.tmp"
-        with tmp_sig.open("wb") as f:
-            for wid in ids:
-                f.write(struct.pack("<I", len(state.sigs[wid])))
-                f.write(pack(state.sigs[wid]))
-        lengths = np.array([len(state.sampled[w]) for w in ids], dtype=np.int64)
-        flat = np.concatenate([state.sampled[w] for w in ids]) if ids else np.zeros(0, np.uint32)
-        with (directory / "sampled.npz.tmp").open("wb") as f:
-            np.savez(f, lengths=lengths, flat=flat)
-        meta = {"format": FORMAT, "params": msgspec.to_builtins(self.params), "ids": ids}
+        self.compact.save(directory / "tables.npz")
+        meta = {"format": FORMAT, "params": msgspec.to_builtins(self.params)}
         (directory / "meta.json.tmp").write_text(json.dumps(meta))
-        for name in ("signatures.bin", "sampled.npz", "meta.json"):  # meta last: it marks a complete save
-            os.replace(directory / f"{name}.tmp", directory / name)
+        os.replace(directory / "meta.json.tmp", directory / "meta.json")  # meta last: it marks a complete save
 
     def load(self, directory: Path) -> bool:
-        """Load a saved index; False (and an empty index) if none is there or it was saved differently.
-        A shared (Redis) index needs no loading: it is there for every replica."""
+        """Load a saved index; False (and an empty index) if none is there or it was saved differently
+        (an older format is rebuilt from the stored originals). A shared (Redis) index needs no loading."""
         if self.shared:
             return True
         self._reset()
+        assert self.compact is not None
         try:
             meta = json.loads((directory / "meta.json").read_text())
             if meta.get("format") != FORMAT or meta.get("params") != msgspec.to_builtins(self.params):
                 return False
-            data = (directory / "signatures.bin").read_bytes()
-            with np.load(directory / "sampled.npz", allow_pickle=False) as arrays:
-                lengths, flat = arrays["lengths"], arrays["flat"]
+            self.compact.load(directory / "tables.npz")
         except (OSError, ValueError, KeyError):
+            self._reset()
             return False
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        pos = 0
-        for i, wid in enumerate(meta["ids"]):
-            (count,) = struct.unpack_from("<I", data, pos)
-            end = pos + 4 + count * self._sig_size
-            self._insert(wid, unpack(data[pos + 4 : end], self._sig_size), flat[offsets[i] : offsets[i + 1]])
-            pos = end
         return True

@@ -1,9 +1,8 @@
-"""Where the text index keeps what its LSH tables do not: each work's signatures, its sampled long
-shingles, and the document frequency of those shingles (for boilerplate). In memory for one process, or
-in Redis so that every API replica reads and writes one shared index (next to datasketch's Redis LSH)."""
+"""Where a shared text index keeps what its LSH tables do not: each work's signatures, its sampled long
+shingles, and the document frequency of those shingles (for boilerplate), in Redis so that every API replica
+reads and writes one index (next to datasketch's Redis LSH). The in-memory index is `compact.py`."""
 
-from collections import Counter
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,57 +23,6 @@ def pack(sigs: list[LeanMinHash]) -> bytes:
 
 def unpack(data: bytes, size: int) -> list[LeanMinHash]:
     return [LeanMinHash.deserialize(data[i : i + size]) for i in range(0, len(data), size)]
-
-
-class TextState(Protocol):
-    def add(self, work_id: str, sigs: list[LeanMinHash], sampled: Sampled) -> None: ...
-    def remove(self, work_id: str) -> tuple[int, Sampled] | None:
-        """Forget a work; returns its number of signatures and sampled shingles, None if unknown."""
-        ...
-    def signatures(self, work_ids: list[str]) -> dict[str, list[LeanMinHash]]: ...
-    def df(self, hashes: list[int]) -> list[int]: ...
-    def work_ids(self) -> set[str]: ...
-    def __contains__(self, work_id: object) -> bool: ...
-    def __len__(self) -> int: ...
-    def clear(self) -> None: ...
-
-
-class LocalTextState:
-    def __init__(self) -> None:
-        self.sigs: dict[str, list[LeanMinHash]] = {}  # work id -> [whole work, window 0, window 1, ...]
-        self.sampled: dict[str, Sampled] = {}
-        self.counts: Counter[int] = Counter()
-
-    def add(self, work_id: str, sigs: list[LeanMinHash], sampled: Sampled) -> None:
-        self.sigs[work_id] = sigs
-        self.sampled[work_id] = sampled
-        self.counts.update(sampled.tolist())
-
-    def remove(self, work_id: str) -> tuple[int, Sampled] | None:
-        sigs = self.sigs.pop(work_id, None)
-        if sigs is None:
-            return None
-        sampled = self.sampled.pop(work_id)
-        self.counts.subtract(sampled.tolist())
-        return len(sigs), sampled
-
-    def signatures(self, work_ids: list[str]) -> dict[str, list[LeanMinHash]]:
-        return {w: self.sigs[w] for w in work_ids if w in self.sigs}
-
-    def df(self, hashes: list[int]) -> list[int]:
-        return [self.counts[h] for h in hashes]
-
-    def work_ids(self) -> set[str]:
-        return set(self.sigs)
-
-    def __contains__(self, work_id: object) -> bool:
-        return work_id in self.sigs
-
-    def __len__(self) -> int:
-        return len(self.sigs)
-
-    def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
 
 
 class RedisTextState:
