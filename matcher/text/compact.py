@@ -100,6 +100,24 @@ class BandTable:
                     found.update(run_items[lo:hi].tolist())
         return found
 
+    def query_many(self, keys: U64) -> list[set[int]]:
+        """`query` for each row of an (m, b) array of query keys, with one binary search per band and run."""
+        found: list[set[int]] = [set() for _ in range(len(keys))]
+        for band in range(self.b):
+            column = keys[:, band]
+            pending = self.pending[band]
+            if pending:
+                for row, key in enumerate(column.tolist()):
+                    hit = pending.get(key)
+                    if hit:
+                        found[row].update(hit)
+            for run_keys, run_items in self.runs[band]:
+                lo = np.searchsorted(run_keys, column, "left")
+                hi = np.searchsorted(run_keys, column, "right")
+                for row in np.flatnonzero(hi > lo).tolist():
+                    found[row].update(run_items[lo[row]:hi[row]].tolist())
+        return found
+
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         self.flush()
         out: dict[str, npt.NDArray[np.generic]] = {}
@@ -245,13 +263,16 @@ class CompactTables:
         keys = self.docs.band_keys(hashvalues[None, :])[0]
         return [self.names[self.item_work[i]] for i in self._live(self.docs.query(keys))]
 
-    def query_windows(self, hashvalues: npt.NDArray[np.uint64]) -> list[tuple[str, int]]:
-        """(work id, window number) of the windows colliding with a query window."""
-        keys = self.windows.band_keys(hashvalues[None, :])[0]
-        out = []
-        for item in self._live(self.windows.query(keys)):
-            name = self.names[self.item_work[item]]
-            out.append((name, item - self.works[name].first - 1))
+    def query_windows(self, hashvalues: npt.NDArray[np.uint64]) -> list[list[tuple[str, int]]]:
+        """For each row of (m, num_perm) query window hash values: (work id, window number) of the work
+        windows colliding with it."""
+        out: list[list[tuple[str, int]]] = []
+        for items in self.windows.query_many(self.windows.band_keys(hashvalues)):
+            hits = []
+            for item in self._live(items):
+                name = self.names[self.item_work[item]]
+                hits.append((name, item - self.works[name].first - 1))
+            out.append(hits)
         return out
 
     def clear(self) -> None:

@@ -219,9 +219,12 @@ class TextIndex:
 
         if self.compact is not None:
             doc_hits = self.compact.query_docs(sigs[0].hashvalues)
-            for sig in distinct.values():
-                for work_id, j in self.compact.query_windows(sig.hashvalues):
-                    hit(work_id, sig, j)
+            windows = list(distinct.values())
+            if windows:
+                found = self.compact.query_windows(np.stack([w.hashvalues for w in windows]))
+                for sig, hits in zip(windows, found, strict=True):
+                    for work_id, j in hits:
+                        hit(work_id, sig, j)
             stored = {w: s16 for w in {*doc_hits, *pairs} if (s16 := self.compact.signatures(w)) is not None}
         else:
             doc_hits = [k.decode() for k in self.docs.query(sigs[0])]

@@ -37,7 +37,7 @@ IGNORABLE = _ignorable()
 _IGNORE_CLASS = "".join(f"\\U{ord(c):08x}" for c in IGNORABLE)
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # a CJK character alone, or a run of other word characters that may hold ignorable ones (not at its start)
-_TOKEN = re.compile(f"[{_CJK}]|(?:(?![{_CJK}])\\w)(?:(?![{_CJK}])[\\w{_IGNORE_CLASS}])*")
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W{_CJK}](?:[^\\W{_CJK}]|[{_IGNORE_CLASS}])*")
 _STRIP = {ord(c): None for c in IGNORABLE}
 
 
