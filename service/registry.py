@@ -177,14 +177,6 @@ class Registry:
             return [viewer.name]
         return sorted(a.name for a in self.store.list_accounts() if a.role == Role.OPERATOR)
 
-    def find_account(self, viewer: Account, name: str) -> Account:
-        """An account by name, for commands that act on behalf of one (the command line)."""
-        access.require(viewer, UseCase.MANAGE_KEYS)
-        account = self.store.find_account(name)
-        if account is None:
-            raise NotFound(f"no account named {name!r}")
-        return account
-
     def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None) -> Account:
         """The terms a creator's new works get unless they choose others."""
         access.require(viewer, UseCase.ENROLL)
