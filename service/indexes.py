@@ -19,6 +19,7 @@ from registry.ids import utcnow
 from registry.models import Work, WorkKind, WorkStatus
 from registry.settings import ContentLimits
 from registry.store import Store
+from service.periodic import run_every
 
 log = logging.getLogger("provenance.indexes")
 _UNBOUNDED = ContentLimits(max_upload_bytes=2**62, max_image_pixels=2**40, max_text_chars=2**40)
@@ -117,12 +118,12 @@ class IndexKeeper:
         changes = self._store.work_changes(self._seen_seq, limit)
         if not changes or self._matchers is None:
             return 0, 0.0
-        indexed = set().union(*(m.work_ids() for m in self._matchers.values()))
+        matchers = list(self._matchers.values())
         latest: dict[str, tuple[int, str]] = {}
         for seq, action, work_id in changes:
             latest[work_id] = (seq, action)
         pending = sorted(seq for work_id, (seq, action) in latest.items()
-                         if (action == "work.withdrawn") == (work_id in indexed))
+                         if (action == "work.withdrawn") == any(m.has(work_id) for m in matchers))
         if not pending:
             return 0, 0.0
         oldest = self._store.audit_entries(pending[0] - 1, 1)
@@ -133,16 +134,8 @@ class IndexKeeper:
         """Keep the indexes current from the change feed in a background thread, every `interval` s."""
         if self._follower is not None or interval <= 0:
             return
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.apply_changes()
-                except Exception:  # the database may be briefly unreachable; try again next time
-                    log.exception("applying index changes failed")
-
-        self._follower = threading.Thread(target=loop, name="index-follower", daemon=True)
-        self._follower.start()
+        self._follower = run_every(interval, self.apply_changes, self._stop, "index-follower",
+                                   "applying index changes failed")
 
     def sync(self, rebuild: bool = False) -> SyncReport:
         """Bring every matcher's index in line with the store's active works (all of them if `rebuild`)."""

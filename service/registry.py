@@ -52,6 +52,7 @@ from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
+from service.periodic import run_every
 from service.settings import ServiceSettings
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
 
@@ -436,16 +437,9 @@ class Registry:
         """Sign and publish a head every `interval` seconds in a background thread (for witnesses)."""
         if self._publisher is not None or interval <= 0:
             return
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.log.publish()
-                except Exception:  # an inconsistent log is logged (and shown to auditors); keep trying
-                    log.exception("publishing the audit log's head failed")
-
-        self._publisher = threading.Thread(target=loop, name="head-publisher", daemon=True)
-        self._publisher.start()
+        # an inconsistent log is logged (and shown to auditors); the next round tries again
+        self._publisher = run_every(interval, lambda: self.log.publish(), self._stop, "head-publisher",
+                                    "publishing the audit log's head failed")
 
     # -- service --------------------------------------------------------------------------------------
     def health(self) -> dict[str, object]:
