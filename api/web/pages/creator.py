@@ -154,10 +154,10 @@ class CreatorPages(Controller):
     def evidence(self, request: WebRequest, work_id: FromPath[str], check_id: FromPath[str]) -> Template:
         account, registry = signed_in(request, UseCase.READ_WORK)
         work = registry.get_work(account, work_id)
-        check = registry.get_check(account, check_id)
+        check, output = registry.kept_output(account, check_id)
         record = next((m for m in check.matches if m.work_id == work.id), None)
         if record is None:
             raise NotFound(f"check {check_id} did not match work {work_id}")
         operator = registry.account_names().get(check.account_id, check.account_id)
         return render(request, "evidence.html", account, work=work, check=check, record=record, operator=operator,
-                      pair=build_pair(registry, check, record, account), rows=figures(record))
+                      pair=build_pair(registry, output, record, account), rows=figures(record))

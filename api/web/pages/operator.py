@@ -65,8 +65,8 @@ class OperatorPages(Controller):
     @get("/checks/{check_id:str}", sync_to_thread=True)
     def result(self, request: WebRequest, check_id: FromPath[str]) -> Template:
         account, registry = signed_in(request, UseCase.READ_CHECK)
-        check = registry.get_check(account, check_id)  # a creator gets only the matches on their own works
-        items = [(r, build_pair(registry, check, r, account), figures(r)) for r in check.matches]
+        check, output = registry.kept_output(account, check_id)  # a creator gets only their own matches
+        items = [(r, build_pair(registry, output, r, account), figures(r)) for r in check.matches]
         account_names = registry.account_names()
         return render(request, "check_result.html", account, check=check, items=items, names=account_names,
                       operator=account_names.get(check.account_id, check.account_id))

@@ -3,7 +3,7 @@
 from api.web.evidence import Pair
 from api.web.views import view_for
 from registry.errors import NotFound
-from registry.models import Account, Check, MatchRecord, Work
+from registry.models import Account, MatchRecord, Work
 from service.registry import Registry
 
 
@@ -17,10 +17,10 @@ def text_preview(registry: Registry, viewer: Account, work: Work, chars: int) ->
     return text[:chars], len(text) > chars
 
 
-def build_pair(registry: Registry, check: Check, record: MatchRecord, viewer: Account) -> Pair:
-    """The evidence of `record` as pictures or marked texts. The output is shown when it was kept; the
-    enrolled original only to whom the access policy shows it (its owner)."""
-    _, output = registry.kept_output(viewer, check.id)
+def build_pair(registry: Registry, output: bytes | None, record: MatchRecord, viewer: Account) -> Pair:
+    """The evidence of `record` as pictures or marked texts, beside the check's `output` when it was kept
+    (`Registry.kept_output`, read once per page); the enrolled original only to whom the access policy shows
+    it (its owner)."""
     try:
         _, original = registry.original(viewer, record.work_id)
     except NotFound:
