@@ -15,26 +15,14 @@ from matcher.text.normalize import Tokens
 from registry.evidence import Passage
 
 
-class Span(msgspec.Struct, frozen=True, kw_only=True):
-    """A copied passage: words [q_start, q_end) of the query match words [w_start, w_end) of the work."""
+class Span(Passage, frozen=True, kw_only=True):
+    """A copied passage (the evidence's `Passage`) with the exact runs it was merged from."""
 
-    q_start: int
-    q_end: int
-    w_start: int
-    w_end: int
-    matched_words: int
-    q_chars: tuple[int, int] = (0, 0)
-    w_chars: tuple[int, int] = (0, 0)
-    longest_run: int = 0  # the longest stretch copied word for word
-    original_words: int = 0  # matched words not in boilerplate (passages shared by many works)
     runs: list[tuple[int, int]] = msgspec.field(default_factory=list)  # (q_start, length) of exact runs
-
 
     def summary(self) -> Passage:
         """The passage as evidence: offsets in both texts and how much of it was copied."""
-        return Passage(q_start=self.q_start, q_end=self.q_end, w_start=self.w_start, w_end=self.w_end,
-                       matched_words=self.matched_words, q_chars=self.q_chars, w_chars=self.w_chars,
-                       longest_run=self.longest_run, original_words=self.original_words)
+        return Passage(**{name: getattr(self, name) for name in Passage.__struct_fields__})
 
 
 MAX_COMPARED = 4_000_000  # word comparisons per (query, work) pair: bounds one check's verification work
