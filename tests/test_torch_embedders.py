@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the clip extra is not installed")
 from matcher.image.embed import open_embedder  # noqa: E402
 from matcher.image.embed_onnx import OnnxEmbedder  # noqa: E402
 from matcher.image.embed_torch import EfficientNetLite0Embedder, efficientnet_lite0_classifier  # noqa: E402
+from matcher.image.signals import QUERY_REGIONS  # noqa: E402
 from tests.conftest import FIXTURES  # noqa: E402
 
 IMAGES = sorted((FIXTURES / "images").glob("*.jpg")) + sorted((FIXTURES / "unenrolled").glob("*.jpg"))
@@ -36,6 +37,9 @@ def test_the_onnx_embedder_gives_the_torch_embeddings(embedder: OnnxEmbedder) ->
     images += [im.crop((0, 0, im.width // 2, im.height // 3)) for im in images[:3]]  # odd shapes too
     cosines = np.sum(reference.embed(images) * embedder.embed(images), axis=1)
     assert cosines.min() >= 0.9999, cosines
+    for im in images[:4]:  # and the regions pooled from one pass over each image
+        regions = np.sum(reference.embed_regions(im, QUERY_REGIONS) * embedder.embed_regions(im, QUERY_REGIONS), 1)
+        assert regions.min() >= 0.9999, regions
     # the same name, another version: an index built by one is rebuilt, never mixed, under the other
     assert reference.name == embedder.name and reference.version != embedder.version
 

@@ -388,8 +388,9 @@ def test_pages_fit_a_phone(site: Site, browser: Browser) -> None:
     page.context.close()
 
 
-def test_api_keeps_working_beside_the_pages(site: Site) -> None:
-    """The bearer-key API is not affected by sessions or CSRF (no cookies), and pages need no bearer key."""
+def test_api_keeps_working_beside_the_pages(site: Site, browser: Browser) -> None:
+    """The bearer-key API is not affected by sessions or CSRF (no cookies), and pages need no bearer key.
+    (It counts the works the browser tests above enrolled, so it runs, or skips, with them.)"""
     r = httpx.get(f"{site.base}/v1/works", headers={"Authorization": f"Bearer {site.keys['alice']}"})
     assert r.status_code == 200 and len(r.json()) == 4
     r = httpx.post(f"{site.base}/v1/checks", json={"text": excerpt_output()},

@@ -2,8 +2,10 @@
 
 The model file ships in `matcher/image/models` with its SHA-256 (checked when it is opened) and licence;
 `scripts/export_onnx.py` makes it from the packaged PyTorch weights and checks that both give the same
-embeddings. Preprocessing is that of the PyTorch reference: RGB, resized to 224x224 with bicubic
-resampling (Pillow), scaled to [0, 1], normalised with the ImageNet mean and standard deviation.
+embeddings. The model gives the last convolutional feature map for an input of any size; regions of an
+image are pooled from one pass over the whole image (`embed.pool_regions`). Preprocessing is that of the
+PyTorch reference: RGB, resized with bicubic resampling (Pillow) to the longer side 224 with its aspect
+kept, scaled to [0, 1], normalised with the ImageNet mean and standard deviation.
 """
 
 import hashlib
@@ -16,21 +18,26 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from matcher.image.embed import Box, feature_map_size, pool_regions
+
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
-SIZE = 224
 
 
 def packaged_model() -> Path:
     return Path(str(resources.files("matcher.image").joinpath("models", "efficientnet_lite0.onnx")))
 
 
-def preprocess(images: list[Image.Image]) -> npt.NDArray[np.float32]:
-    batch = np.empty((len(images), 3, SIZE, SIZE), dtype=np.float32)
-    for i, im in enumerate(images):
-        rgb = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BICUBIC)
-        batch[i] = (np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0 - MEAN) / STD
-    return batch
+def preprocess(image: Image.Image) -> npt.NDArray[np.float32]:
+    """The network's input for one image: shape (1, 3, height, width)."""
+    size = feature_map_size(image)
+    if image.width >= 2 * size[0] and image.height >= 2 * size[1]:  # a cheap box reduction first
+        image = image.reduce(min(image.width // size[0], image.height // size[1]))
+    rgb = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    return ((np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0 - MEAN) / STD)[None]
+
+
+WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 
 
 class OnnxEmbedder:
@@ -56,7 +63,13 @@ class OnnxEmbedder:
         self.input = self.session.get_inputs()[0].name
         self.version = f"onnxruntime/{digest[:12]}"
 
+    def feature_map(self, image: Image.Image) -> npt.NDArray[np.float32]:
+        out: npt.NDArray[np.float32] = self.session.run(None, {self.input: preprocess(image)})[0][0]
+        return out.astype(np.float32, copy=False)
+
+    def embed_regions(self, image: Image.Image, boxes: list[Box]) -> npt.NDArray[np.float32]:
+        return pool_regions(self.feature_map(image), boxes)
+
     def embed(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
-        out = self.session.run(None, {self.input: preprocess(images)})[0].astype(np.float32)
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+        return np.concatenate([self.embed_regions(im, [WHOLE]) for im in images]) if images \
+            else np.zeros((0, self.dim), np.float32)

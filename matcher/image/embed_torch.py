@@ -14,7 +14,8 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
-from matcher.image.embed import file_digest
+from matcher.image.embed import Box, crop_regions, file_digest, pool_regions
+from matcher.image.embed_onnx import WHOLE, preprocess
 from registry.errors import InvalidInput
 
 
@@ -57,23 +58,22 @@ class EfficientNetLite0Embedder:
 
     def __init__(self) -> None:
         import timm
-        from torchvision import transforms
 
         model = efficientnet_lite0_classifier()
-        model.reset_classifier(0)  # type: ignore[operator]  # pooled 1280-d features
+        model.reset_classifier(0)  # type: ignore[operator]
         self.model = model.eval()
         self.version = f"timm-{timm.__version__}/weights-{file_digest(efficientnet_lite0_weights())}"
-        self.preprocess = transforms.Compose([
-            transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC),
-            transforms.ToTensor(),
-            transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-        ])
 
     @torch.inference_mode()
+    def feature_map(self, image: Image.Image) -> npt.NDArray[np.float32]:
+        fmap: torch.Tensor = self.model.forward_features(torch.from_numpy(preprocess(image)))  # type: ignore[operator]
+        return fmap[0].numpy().astype(np.float32)
+
+    def embed_regions(self, image: Image.Image, boxes: list[Box]) -> npt.NDArray[np.float32]:
+        return pool_regions(self.feature_map(image), boxes)
+
     def embed(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
-        batch = torch.stack([self.preprocess(im.convert("RGB")) for im in images])
-        features: torch.Tensor = self.model(batch)
-        return _normalize(features)
+        return np.concatenate([self.embed_regions(im, [WHOLE]) for im in images])
 
 
 class OpenClipEmbedder:
@@ -109,3 +109,6 @@ class OpenClipEmbedder:
     def embed(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
         batch = torch.stack([self.preprocess(im.convert("RGB")) for im in images])
         return _normalize(self.model.encode_image(batch))
+
+    def embed_regions(self, image: Image.Image, boxes: list[Box]) -> npt.NDArray[np.float32]:
+        return self.embed(crop_regions(image, boxes))

@@ -16,8 +16,8 @@ from PIL import Image
 
 from registry.evidence import Geometry
 
-MAX_SIDE = 512
-MAX_FEATURES = 600
+MAX_SIDE = 320  # SIFT runs on the image scaled to this (OpenCV doubles it for the first octave)
+MAX_FEATURES = 400
 
 
 class LocalFeatures(msgspec.Struct, frozen=True):
@@ -52,10 +52,8 @@ def _gray(img: Image.Image) -> npt.NDArray[np.uint8]:
     return np.asarray(g, dtype=np.uint8)
 
 
-def extract(img: Image.Image, mirror: bool = False) -> LocalFeatures:
+def extract(img: Image.Image) -> LocalFeatures:
     gray = _gray(img)
-    if mirror:
-        gray = np.ascontiguousarray(gray[:, ::-1])
     h, w = gray.shape
     keypoints, desc = _sift.detectAndCompute(gray, None)
     if desc is None or not keypoints:
@@ -64,6 +62,20 @@ def extract(img: Image.Image, mirror: bool = False) -> LocalFeatures:
     points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
     xy = (points / np.array([w, h], dtype=np.float32)).astype(np.float32)
     return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h)
+
+
+# A SIFT descriptor is 4 x 4 cells (rows along the keypoint's own y axis) of 8 orientation bins. Mirroring
+# the image reflects each keypoint's frame about its x axis: the rows of cells reverse and every gradient
+# angle is negated. So the features of the mirror image are these with x -> 1 - x and the descriptor
+# entries permuted: no second extraction.
+_MIRROR = np.arange(128).reshape(4, 4, 8)[::-1][:, :, (-np.arange(8)) % 8].reshape(-1)
+
+
+def mirror_of(features: LocalFeatures) -> LocalFeatures:
+    """The features of the horizontally mirrored image."""
+    xy = features.xy.copy()
+    xy[:, 0] = 1.0 - xy[:, 0]
+    return LocalFeatures(xy, np.ascontiguousarray(features.desc[:, _MIRROR]), features.width, features.height)
 
 
 def root_sift(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

@@ -42,6 +42,7 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float = 0.5
     embedding_k: int = 8
     max_candidates: int = 12
+    verify_min_cosine: float = 0.0  # embedding candidates below this cosine are not worth verifying
     local_query_descriptors: int = 200  # strongest query descriptors searched in the local index
     local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
     local_min_votes: int = 3

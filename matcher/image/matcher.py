@@ -11,6 +11,8 @@ fused (`fusion.py`) into one confidence with the curves and threshold of `calibr
 import json
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,11 @@ from registry.content import Content
 from registry.evidence import ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
-VERSION = "image-fused-3"
-FORMAT = 3
+# one extra thread per process: a query's local features are extracted while the main thread hashes and embeds
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
+
+VERSION = "image-fused-4"
+FORMAT = 4
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +92,7 @@ class ImageMatcher:
     # -- fingerprints ---------------------------------------------------------------------------------
     def fingerprint(self, content: Content) -> ImageFingerprint:
         query = ImageQuery(content.image)
+        query.prefetch_features(_POOL)  # on the other core while the hashes and embeddings are computed
         parts = {s.name: s.fingerprint(query) for s in self.signals}
         _, quality = parts["pdq"]
         return ImageFingerprint(parts=parts, phash=phash(content.image), pdq_quality=int(quality),
@@ -130,14 +136,17 @@ class ImageMatcher:
         return [m for m in self.verify_all(content) if m.score >= self.threshold]
 
     def _candidates(self, signal: ImageSignal, values: dict[int, float]) -> list[int]:
-        """The candidates a signal names, best first: every PDQ or exact hit; the best few of the others."""
+        """The candidates a signal names, best first: every PDQ or exact hit; the best few of the others,
+        and of the embeddings only those close enough to be worth verifying (the calibrated gate)."""
         if signal.name == "exact":
             return list(values)
         if signal.name == "pdq":
             return sorted(values, key=values.__getitem__)
-        limit = self.calibration.max_candidates if kind_of(signal.name) == "embedding" \
-            else self.calibration.max_candidates // 2
-        return sorted(values, key=lambda i: -values[i])[:limit]
+        cal = self.calibration
+        if kind_of(signal.name) == "embedding":
+            return [i for i in sorted(values, key=lambda i: -values[i])[: cal.max_candidates]
+                    if values[i] >= cal.verify_min_cosine]
+        return sorted(values, key=lambda i: -values[i])[: cal.max_candidates // 2]
 
     def verify_all(self, content: Content) -> list[Match]:
         """Every candidate, verified and scored, best first (before the decision threshold).
@@ -145,22 +154,31 @@ class ImageMatcher:
         Cheap stages first, as Hasher-Matcher-Actioner does; a later stage runs only when the earlier ones
         yield no verified match above the threshold. A work withdrawn while the search runs is skipped.
         """
-        query = ImageQuery(content.image)
+        return self.verify_query(ImageQuery(content.image))
+
+    def verify_query(self, query: ImageQuery) -> list[Match]:
+        """`verify_all` for a prepared query, whose `timings` then hold the per-stage profile."""
+        query.prefetch_features(_POOL)  # every path needs them: verification and the local-feature votes
         seen: dict[str, dict[int, float]] = {}
         results: dict[str, Match] = {}
         for stage in self.stages:
             order: list[int] = []
             for signal in (s for s in self.signals if s.stage == stage):
+                signal.prepare(query)  # the query's fingerprints, computed outside the lock
+                t0 = time.perf_counter()
                 with self._lock:  # faiss indexes are not safe to search while another thread adds to them
                     values = signal.search(query)
+                query.add_time(f"search:{kind_of(signal.name)}", time.perf_counter() - t0)
                 seen[signal.name] = values
                 order += self._candidates(signal, values)
+            t0 = time.perf_counter()
             for iid in dict.fromkeys(order):
                 wid = self.by_iid.get(iid)
                 if wid is None or wid in results or wid not in self.works:
                     continue
                 signals = {name: values[iid] for name, values in seen.items() if iid in values}
                 results[wid] = self._verify(wid, query, signals)
+            query.add_time("verify", time.perf_counter() - t0)
             if any(m.score >= self.threshold for m in results.values()):
                 break
         return sorted(results.values(), key=lambda m: -m.score)

@@ -8,7 +8,9 @@ local-feature index. A new signal is a class here (or in its own module) and one
 """
 
 import json
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -17,7 +19,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
-from matcher.image.embed import Embedder
+from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq, pdq_dihedral, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
 
@@ -30,19 +32,46 @@ class ImageQuery:
     def __init__(self, img: Image.Image) -> None:
         self.img = img
         self._cache: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}  # seconds per step, for the per-stage profile
 
     def cached(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._cache:
-            self._cache[key] = compute()
-        value: T = self._cache[key]
+            self._cache[key] = self._timed(key, compute)
+        value = self._cache[key]
+        if isinstance(value, Future):
+            value = self._cache[key] = value.result()
+        result: T = value
+        return result
+
+    def prefetch(self, pool: Executor, key: str, compute: Callable[[], object]) -> None:
+        """Start computing `key` on another thread; `cached` waits for it (OpenCV, ONNX Runtime and NumPy
+        release the GIL, so the two cores work on one query at once)."""
+        if key not in self._cache:
+            self._cache[key] = pool.submit(self._timed, key, compute)
+
+    def _timed(self, key: str, compute: Callable[[], T]) -> T:
+        t0 = time.perf_counter()
+        value = compute()
+        self.add_time(key.split(":", 1)[0], time.perf_counter() - t0)
         return value
+
+    def add_time(self, step: str, seconds: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + seconds
 
     def pdq(self) -> tuple[npt.NDArray[np.uint8], int]:
         """The packed PDQ hashes of the 8 dihedral variants and their quality."""
         return self.cached("pdq", lambda: pdq_dihedral(self.img))
 
     def features(self, mirror: bool = False) -> lf.LocalFeatures:
-        return self.cached(f"features:{mirror}", lambda: lf.extract(self.img, mirror=mirror))
+        if mirror:
+            return self.cached("features:mirror", lambda: lf.mirror_of(self.features()))
+        return self.cached("features", self._extract)
+
+    def prefetch_features(self, pool: Executor) -> None:
+        self.prefetch(pool, "features", self._extract)
+
+    def _extract(self) -> lf.LocalFeatures:
+        return lf.extract(self.img)
 
 
 class ImageSignal(Protocol):
@@ -57,7 +86,13 @@ class ImageSignal(Protocol):
 
     def remove(self, iid: int) -> None: ...
 
-    def search(self, query: ImageQuery) -> dict[int, float]: ...
+    def prepare(self, query: ImageQuery) -> None:
+        """Compute (and cache on the query) what `search` needs: run outside the index lock."""
+        ...
+
+    def search(self, query: ImageQuery) -> dict[int, float]:
+        """The candidates and their raw values, from what `prepare` computed."""
+        ...
 
     def clear(self) -> None: ...
 
@@ -66,27 +101,6 @@ class ImageSignal(Protocol):
     def load(self, directory: Path) -> None:
         """Read what `save` wrote; raise OSError or ValueError when it is missing or does not fit."""
         ...
-
-
-EMBED_SIDE = 512  # regions are cut from the image scaled to this size: every region is then resized to 224
-
-
-def _embedding_base(image: ImageQuery) -> Image.Image:
-    def scaled() -> Image.Image:
-        img = image.img
-        if max(img.size) <= EMBED_SIDE:
-            return img
-        small = img.copy()
-        small.thumbnail((EMBED_SIDE, EMBED_SIDE), Image.Resampling.BILINEAR)
-        return small
-
-    return image.cached("embedding_base", scaled)
-
-
-def _crop(img: Image.Image, boxes: list[tuple[float, float, float, float]]) -> list[Image.Image]:
-    w, h = img.size
-    return [img.crop((round(x0 * w), round(y0 * h), max(round(x0 * w) + 1, round(x1 * w)),
-                      max(round(y0 * h) + 1, round(y1 * h)))) for x0, y0, x1, y1 in boxes]
 
 
 class ExactPixels:
@@ -111,8 +125,11 @@ class ExactPixels:
         if digest is not None:
             self.by_digest.get(digest, set()).discard(iid)
 
+    def prepare(self, query: ImageQuery) -> None:
+        self.fingerprint(query)
+
     def search(self, query: ImageQuery) -> dict[int, float]:
-        digest = query.cached("pixels", lambda: pixel_sha256(query.img))
+        digest = self.fingerprint(query)
         return {iid: 1.0 for iid in self.by_digest.get(digest, ())}
 
     def clear(self) -> None:
@@ -150,6 +167,9 @@ class Pdq:
         if self.quality.pop(iid, None) is not None:
             self.index.remove(np.array([iid]))
 
+    def prepare(self, query: ImageQuery) -> None:
+        query.pdq()
+
     def search(self, query: ImageQuery) -> dict[int, float]:
         hashes, quality = query.pdq()
         if quality < PDQ_MIN_QUALITY:
@@ -169,9 +189,10 @@ class Pdq:
         self.quality = {int(k): v for k, v in json.loads((directory / "pdq.quality.json").read_text()).items()}
 
 
-ENROLLED_REGIONS = [(0.0, 0.0, 1.0, 1.0), (0.15, 0.15, 0.85, 0.85)]  # the whole image and its central 70%
-QUERY_REGIONS = [*ENROLLED_REGIONS,  # and overlapping quadrants: copies placed into or cut out of a larger picture
-                 (0.0, 0.0, 0.6, 0.6), (0.4, 0.0, 1.0, 0.6), (0.0, 0.4, 0.6, 1.0), (0.4, 0.4, 1.0, 1.0)]
+ENROLLED_REGIONS: list[Box] = [(0.0, 0.0, 1.0, 1.0), (0.15, 0.15, 0.85, 0.85)]  # the whole image and its central 70%
+# and overlapping quadrants: copies placed into or cut out of a larger picture
+QUERY_REGIONS: list[Box] = [*ENROLLED_REGIONS,
+                            (0.0, 0.0, 0.6, 0.6), (0.4, 0.0, 1.0, 0.6), (0.0, 0.4, 0.6, 1.0), (0.4, 0.4, 1.0, 1.0)]
 
 
 class Embedding:
@@ -189,7 +210,7 @@ class Embedding:
         self.regions = len(ENROLLED_REGIONS)
 
     def fingerprint(self, image: ImageQuery) -> npt.NDArray[np.float32]:
-        return self.embedder.embed(_crop(_embedding_base(image), ENROLLED_REGIONS))
+        return self.embedder.embed_regions(image.img, ENROLLED_REGIONS)
 
     def add(self, iid: int, part: npt.NDArray[np.float32]) -> None:
         self.index.add(np.arange(iid * self.regions, iid * self.regions + len(part)), part)
@@ -197,10 +218,16 @@ class Embedding:
     def remove(self, iid: int) -> None:
         self.index.remove(np.arange(iid * self.regions, (iid + 1) * self.regions))
 
+    def _regions(self, query: ImageQuery) -> npt.NDArray[np.float32]:
+        return query.cached(self.name, lambda: self.embedder.embed_regions(query.img, QUERY_REGIONS))
+
+    def prepare(self, query: ImageQuery) -> None:
+        self._regions(query)
+
     def search(self, query: ImageQuery) -> dict[int, float]:
         if not len(self.index):
             return {}
-        vectors = self.embedder.embed(_crop(_embedding_base(query), QUERY_REGIONS))
+        vectors = self._regions(query)
         best: dict[int, float] = {}
         for hits in self.index.search(vectors, self.k):
             for vid, score in hits:
@@ -242,6 +269,9 @@ class LocalFeatureVotes:
 
     def remove(self, iid: int) -> None:
         self.index.remove(np.arange(iid * self.per_work, (iid + 1) * self.per_work))
+
+    def prepare(self, query: ImageQuery) -> None:
+        query.features()
 
     def search(self, query: ImageQuery) -> dict[int, float]:
         desc = query.features().desc[: self.query_descriptors]
