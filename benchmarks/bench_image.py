@@ -55,6 +55,23 @@ def pad_index(matcher: ImageMatcher, count: int, sources: list[Path], seed: int 
         matcher.add(f"pad{i}", matcher.fingerprint(load(edits.encode(out))))  # type: ignore[arg-type]
 
 
+def enroll_and_pad(matcher: ImageMatcher, enrolled: list[tuple[Path, str]], pad_sources: list[Path],
+                   pad: int) -> None:
+    t0 = time.perf_counter()
+    for path, _ in enrolled:
+        matcher.add(path.name, matcher.fingerprint(load(path.read_bytes())))  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - t0
+    print(f"enrolled {len(enrolled)} images in {elapsed:.1f}s: {len(enrolled) / elapsed:.1f} images/s "
+          f"(decode, PDQ, pHash, SIFT, 2 embeddings each); threshold {matcher.threshold}")
+    if pad:
+        t0 = time.perf_counter()
+        pad_index(matcher, pad - len(enrolled), pad_sources)
+        elapsed = time.perf_counter() - t0
+        print(f"padded the index to {len(matcher.work_ids())} works with re-framings of {len(pad_sources)} other "
+              f"development images in {elapsed:.0f}s: {(pad - len(enrolled)) / elapsed:.1f} images/s")
+    matcher.save()
+
+
 def dev_benchmark(args: argparse.Namespace) -> None:
     dev = DevSet(args.data, "manifest_images.csv")
     legit = dev.overlapping("overlaps_images.json")
@@ -62,21 +79,12 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     random.Random(4).shuffle(files)
     enrolled, others = files[: args.enrolled], files[args.enrolled :]
     embedder = OnnxEmbedder()
-    matcher = ImageMatcher(None, embedder)
-    t0 = time.perf_counter()
-    for path, _ in enrolled:
-        matcher.add(path.name, matcher.fingerprint(load(path.read_bytes())))  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - t0
-    print(f"enrolled {len(enrolled)} images in {elapsed:.1f}s: {len(enrolled) / elapsed:.1f} images/s "
-          f"(decode, PDQ, pHash, SIFT, 2 embeddings each); threshold {matcher.threshold}")
+    matcher = ImageMatcher(None, embedder, index_dir=args.index_dir)
     negatives = others[10 : 10 + args.negatives]
-    if args.pad:
-        t0 = time.perf_counter()
-        pad_sources = [p for p, _ in others[10 + args.negatives :]]
-        pad_index(matcher, args.pad - len(enrolled), pad_sources)
-        elapsed = time.perf_counter() - t0
-        print(f"padded the index to {len(matcher.work_ids())} works with re-framings of {len(pad_sources)} other "
-              f"development images in {elapsed:.0f}s: {(args.pad - len(enrolled)) / elapsed:.1f} images/s")
+    if matcher.work_ids():
+        print(f"loaded the index of {len(matcher.work_ids())} works from {args.index_dir}")
+    else:
+        enroll_and_pad(matcher, enrolled, [p for p, _ in others[10 + args.negatives :]], args.pad)
     backgrounds = [Image.open(p).convert("RGB") for p, _ in others[:10]]
     hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
     latency: dict[str, list[float]] = defaultdict(list)
@@ -201,6 +209,7 @@ def main() -> None:
     ap.add_argument("--pad", type=int, default=0, help="pad the index with synthetic works up to this size")
     ap.add_argument("--scale", type=int, default=0, help="index-only scale run with N synthetic works")
     ap.add_argument("--skip-dev", action="store_true")
+    ap.add_argument("--index-dir", type=Path, help="keep the index (enrolled and padded) here and reuse it next run")
     args = ap.parse_args()
     if not args.skip_dev:
         dev_benchmark(args)

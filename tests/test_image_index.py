@@ -72,3 +72,51 @@ def test_approximate_vector_index_recall_against_brute_force(tmp_path: Path) -> 
     again = VectorIndex(128, approximate_after=5000, pca_dim=64)
     again.load(tmp_path / "v")
     assert again.approximate and again.search(queries[:5], 10) == index.search(queries[:5], 10)
+
+
+def test_projected_candidates_rescored_exactly_against_brute_force(tmp_path: Path) -> None:
+    """From `coarse_after` vectors a PCA projection names candidates; their scores are the exact cosines."""
+    rng = np.random.default_rng(4)
+    data = _unit(rng.normal(size=(6000, 32)) @ rng.normal(size=(32, 512)) + 0.05 * rng.normal(size=(6000, 512)))
+    index = VectorIndex(512, coarse_after=2000, coarse_dim=64)
+    for start in range(0, 6000, 1500):  # crosses the threshold, then keeps adding to both
+        index.add(np.arange(start, start + 1500), data[start : start + 1500])
+    index.remove(np.array([7]))
+    assert index.coarse is not None and not index.approximate
+    queries = _unit(data[:100] + 0.03 * rng.normal(size=(100, 512)))
+    truth = queries @ data.T
+    truth[:, 7] = -np.inf
+    got = index.search(queries, 8)
+    recall = np.mean([len(set(np.argsort(-t)[:8].tolist()) & {i for i, _ in g}) / 8
+                      for t, g in zip(truth, got, strict=True)])
+    assert recall >= 0.95
+    for t, g in zip(truth, got, strict=True):
+        assert np.allclose([s for _, s in g], t[[i for i, _ in g]], atol=1e-5)  # exact scores
+        assert 7 not in {i for i, _ in g}
+    index.save(tmp_path / "c")
+    again = VectorIndex(512, coarse_after=2000, coarse_dim=64)
+    again.load(tmp_path / "c")
+    assert again.coarse is not None and again.search(queries[:5], 8) == got[:5]
+
+
+def test_inverted_file_index_keeps_inner_products_close_to_exact(tmp_path: Path) -> None:
+    """The local-descriptor index past `approximate_after`: neighbours and their similarities near the exact
+    ones, so a fixed similarity threshold (the local-feature votes) means the same as on the flat index."""
+    rng = np.random.default_rng(5)
+    centres = _unit(rng.random((400, 128)) ** 3)  # non-negative, peaked, like RootSIFT
+    data = _unit(centres[rng.integers(0, 400, 30000)] + 0.15 * rng.random((30000, 128)) ** 3)
+    index = VectorIndex(128, approximate_after=10000, approximate="ivf")
+    for start in range(0, 30000, 6000):
+        index.add(np.arange(start, start + 6000), data[start : start + 6000])
+    assert index.approximate
+    queries = _unit(data[rng.integers(0, 30000, 200)] + 0.02 * rng.random((200, 128)))
+    exact = queries @ data.T
+    got = index.search(queries, 2)
+    top1 = np.mean([g[0][0] == int(np.argmax(e)) for e, g in zip(exact, got, strict=True)])
+    assert top1 >= 0.9
+    errors = [abs(s - e[i]) for e, g in zip(exact, got, strict=True) for i, s in g]
+    assert max(errors) < 0.01
+    index.save(tmp_path / "ivf")
+    again = VectorIndex(128, approximate_after=10000, approximate="ivf")
+    again.load(tmp_path / "ivf")
+    assert again.search(queries[:5], 2) == got[:5]

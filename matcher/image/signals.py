@@ -256,7 +256,11 @@ class LocalFeatureVotes:
 
     def __init__(self, query_descriptors: int = 200, min_similarity: float = 0.9, min_votes: int = 3) -> None:
         self.query_descriptors, self.min_similarity, self.min_votes = query_descriptors, min_similarity, min_votes
-        self.index = VectorIndex(128, approximate_after=50_000, pca_dim=64)
+        self.index = self._empty()
+
+    @staticmethod
+    def _empty() -> VectorIndex:
+        return VectorIndex(128, approximate_after=50_000, approximate="ivf")
 
     def fingerprint(self, image: ImageQuery) -> lf.LocalFeatures:
         return image.features()
@@ -285,7 +289,7 @@ class LocalFeatureVotes:
         return {iid: float(len(v)) for iid, v in votes.items() if len(v) >= self.min_votes}
 
     def clear(self) -> None:
-        self.index = VectorIndex(128, approximate_after=50_000, pca_dim=64)
+        self.index = self._empty()
 
     def save(self, directory: Path) -> None:
         self.index.save(directory / "local")
