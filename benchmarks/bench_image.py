@@ -89,12 +89,14 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
     latency: dict[str, list[float]] = defaultdict(list)
     profile: list[dict[str, float]] = []
+    verified: list[int] = []
 
     def search(content: object) -> list[Match]:
         query = ImageQuery(content.image)  # type: ignore[attr-defined]
         t = time.perf_counter()
         found = [m for m in matcher.verify_query(query) if m.score >= matcher.threshold]
         profile.append({**query.timings, "total": time.perf_counter() - t})
+        verified.append(query.verified)
         return found
 
     for name, edit in edits.ALL.items():
@@ -139,6 +141,9 @@ def dev_benchmark(args: argparse.Namespace) -> None:
             neg_rows.append([source, len(f), sum(f), sum(f) / len(f)])
     print(table(["non-enrolled (as is and all edits)", "queries", "false matches", "rate"], neg_rows))
     print_profile(profile)
+    print(f"candidates verified per query: mean {np.mean(verified):.1f}, p95 {pct(verified, 95):.0f}; "
+          f"non-enrolled queries: p50 {pct(latency['negatives'], 50) * 1000:.1f} ms, "
+          f"p95 {pct(latency['negatives'], 95) * 1000:.1f} ms")
     all_lat = [x for v in latency.values() for x in v]
     print(f"check latency over all queries: p50 {pct(all_lat, 50) * 1000:.1f} ms, "
           f"p95 {pct(all_lat, 95) * 1000:.1f} ms (model warm, {len(matcher.work_ids())} works in the index)")

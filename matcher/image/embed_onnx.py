@@ -59,6 +59,9 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # no busy-waiting between runs: spinning threads would take the cores from the SIFT and faiss work
+        # that follows (or runs beside) each embedding
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.version = f"onnxruntime/{digest[:12]}"

@@ -41,7 +41,7 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
         "pdq": Curve(-12.0, 14.0), "sift": Curve(-8.0, 4.0), "embedding": Curve(-30.0, 10.0, 0.3)})
     threshold: float = 0.5
     embedding_k: int = 8
-    max_candidates: int = 12
+    max_candidates: int = 8
     verify_min_cosine: float = 0.0  # embedding candidates below this cosine are not worth verifying
     local_query_descriptors: int = 200  # strongest query descriptors searched in the local index
     local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote

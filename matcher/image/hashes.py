@@ -17,7 +17,15 @@ PDQ_MIN_QUALITY = 50  # Hasher-Matcher-Actioner ignores PDQ hashes below this qu
 PDQ_MAX_DISTANCE = 31  # the PDQ authors' recommended match threshold
 
 
+PDQ_SIDE = 512  # PDQ reduces every image to 64 x 64 with box filters; hashing it box-reduced to about 512 px
+# a side first moves a few of the 256 bits (median 4, at most 8 on the large development images; the match
+# radius is 31) in a quarter of the time for the largest decoded images
+
+
 def _rgb_array(img: Image.Image) -> npt.NDArray[np.uint8]:
+    factor = max(img.size) // PDQ_SIDE
+    if factor >= 2:
+        img = img.reduce(factor)  # a box filter, as PDQ's own first step
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 

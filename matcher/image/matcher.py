@@ -172,19 +172,28 @@ class ImageMatcher:
                 seen[signal.name] = values
                 order += self._candidates(signal, values)
             t0 = time.perf_counter()
+            todo: dict[str, dict[str, float]] = {}
             for iid in dict.fromkeys(order):
                 wid = self.by_iid.get(iid)
-                if wid is None or wid in results or wid not in self.works:
-                    continue
-                signals = {name: values[iid] for name, values in seen.items() if iid in values}
-                results[wid] = self._verify(wid, query, signals)
+                if wid is not None and wid not in results and wid in self.works:
+                    todo[wid] = {name: values[iid] for name, values in seen.items() if iid in values}
+            query.features(mirror=True)  # computed once, before the verifications share them
+            query.cached("phash", lambda: phash(query.img))
+            for wid, signals in todo.items():  # OpenCV's matcher already runs on both cores
+                match = self._verify(wid, query, signals)
+                if match is not None:
+                    results[wid] = match
+            query.verified += len(todo)
             query.add_time("verify", time.perf_counter() - t0)
             if any(m.score >= self.threshold for m in results.values()):
                 break
         return sorted(results.values(), key=lambda m: -m.score)
 
-    def _verify(self, wid: str, query: ImageQuery, signals: dict[str, float]) -> Match:
-        entry = self.works[wid]
+    def _verify(self, wid: str, query: ImageQuery, signals: dict[str, float]) -> Match | None:
+        """The candidate verified and scored; None when it was withdrawn meanwhile."""
+        entry = self.works.get(wid)
+        if entry is None:
+            return None
         exact = bool(signals.get("exact"))
         geometry = None
         if not exact:

@@ -33,6 +33,7 @@ class ImageQuery:
         self.img = img
         self._cache: dict[str, Any] = {}
         self.timings: dict[str, float] = {}  # seconds per step, for the per-stage profile
+        self.verified = 0  # candidates verified geometrically
 
     def cached(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._cache:
