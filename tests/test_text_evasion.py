@@ -101,3 +101,19 @@ def test_chinese_and_japanese_excerpts_of_a_hundred_characters_match(tmp_path: P
     unrelated = _cjk_text(9, HAN, 400)
     assert reg.check(op, unrelated.encode()).matches == []
     reg.close()
+
+
+def test_ascii_fast_path_gives_the_general_tokens() -> None:
+    """ASCII text takes a plain word pattern; its tokens, ids and offsets equal the general pattern's."""
+    from matcher.text import normalize
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "texts").glob("*.txt"))]
+    texts += ["snake_case and CamelCase, digits 123abc, under_score_ and tabs\tand\nnew lines", "", "   ", "a"]
+    for text in texts:
+        if not text.isascii():
+            continue
+        fast = normalize.tokenize(text)
+        matches = list(normalize._TOKEN.finditer(text))
+        assert fast.ids.tolist() == [normalize._word_id(m.group()) for m in matches]
+        assert fast.starts.tolist() == [m.start() for m in matches]
+        assert fast.ends.tolist() == [m.end() for m in matches]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from matcher.base import MemoryOriginals
 from matcher.text.index import TextIndex, TextIndexParams
@@ -216,3 +217,19 @@ def test_redis_index_is_shared_and_matches_the_in_memory_one(redis_prefix: str) 
     assert a.search(content(CHAPTERS[0].read_text())) == []
     a.clear()
     assert len(b.index) == 0
+
+
+def test_window_signatures_from_half_blocks_equal_datasketch_per_window() -> None:
+    """The merged half-window blocks give exactly the MinHash that datasketch computes for each window."""
+    index = TextIndex(TextIndexParams())
+    rng = np.random.default_rng(3)
+    for n in (1, 37, 100, 101, 150, 199, 200, 250, 873, 1000):
+        shingles = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+        sigs = index.signatures_for(shingles)
+        bounds = index.window_bounds(n)
+        assert len(sigs) == 1 + len(bounds)
+        for sig, (a, b) in zip(sigs, [(0, n), *bounds], strict=True):
+            reference = MinHash(num_perm=index.params.num_perm, seed=index.params.seed, hashfunc=lambda v: v,
+                                permutations=index._template.permutations, scheme=index._template.scheme)
+            reference.update_batch(shingles[a:b].tolist())
+            assert np.array_equal(sig.hashvalues, reference.hashvalues), (n, a, b)

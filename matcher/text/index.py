@@ -150,10 +150,8 @@ class TextIndex:
 
     # -- signatures -----------------------------------------------------------------------------------
     def minhash(self, shingles: npt.NDArray[np.uint32]) -> LeanMinHash:
-        m = MinHash(num_perm=self.params.num_perm, seed=self.params.seed, hashfunc=_identity,
-                    permutations=self._template.permutations, scheme=self._template.scheme)
-        m.update_batch(shingles.tolist())
-        return LeanMinHash(m)
+        return LeanMinHash(seed=self.params.seed, hashvalues=self._hashvalues(shingles),
+                           scheme=self._template.scheme)
 
     def window_bounds(self, n: int) -> list[tuple[int, int]]:
         w = self.params.window
@@ -165,8 +163,30 @@ class TextIndex:
             starts.append(n - w)
         return [(s, s + w) for s in starts]
 
+    def _hashvalues(self, shingles: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+        m = MinHash(num_perm=self.params.num_perm, seed=self.params.seed, hashfunc=_identity,
+                    permutations=self._template.permutations, scheme=self._template.scheme)
+        m.update_batch(shingles.tolist())
+        values: npt.NDArray[np.uint64] = m.hashvalues
+        return values
+
     def signatures_for(self, shingles: npt.NDArray[np.uint32]) -> list[LeanMinHash]:
-        return [self.minhash(shingles)] + [self.minhash(shingles[a:b]) for a, b in self.window_bounds(len(shingles))]
+        """The whole text's MinHash, then each window's. Windows overlap by half, so each is the merge (the
+        element-wise minimum, exactly as MinHash.merge) of two half-window blocks: every shingle is hashed
+        once, not three times."""
+        n, w = len(shingles), self.params.window
+        bounds = self.window_bounds(n)
+        if len(bounds) == 1 or w % 2:
+            return [self.minhash(shingles)] + [self.minhash(shingles[a:b]) for a, b in bounds]
+        half = w // 2
+        blocks = [self._hashvalues(shingles[a : a + half]) for a in range(0, n, half)]
+        values = [np.minimum.reduce(blocks)]
+        for a, b in bounds:
+            if a % half == 0 and b == a + w:
+                values.append(np.minimum(blocks[a // half], blocks[a // half + 1]))
+            else:  # the last window, aligned to the end of the text
+                values.append(self._hashvalues(shingles[a:b]))
+        return [LeanMinHash(seed=self.params.seed, hashvalues=v, scheme=self._template.scheme) for v in values]
 
     def sample(self, shingles: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
         return np.unique(shingles[shingles % self.params.df_sample == 0])

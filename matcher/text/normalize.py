@@ -93,9 +93,14 @@ def _word_id(word: str) -> int:
     return zlib.crc32(skeleton(word).encode("utf-8"))
 
 
+_ASCII_TOKEN = re.compile(r"\w+", re.ASCII)  # what _TOKEN finds in a text of ASCII characters only
+
+
 def tokenize(text: str) -> Tokens:
-    matches = list(_TOKEN.finditer(text))
-    ids = np.fromiter((_word_id(m.group()) for m in matches), dtype=np.uint32, count=len(matches))
-    starts = np.fromiter((m.start() for m in matches), dtype=np.int64, count=len(matches))
-    ends = np.fromiter((m.end() for m in matches), dtype=np.int64, count=len(matches))
-    return Tokens(ids, starts, ends)
+    """The text's tokens. ASCII text (no CJK, no ignorable or look-alike characters possible) takes a plain
+    word pattern, with the same tokens and ids as the general one."""
+    pattern = _ASCII_TOKEN if text.isascii() else _TOKEN
+    matches = list(pattern.finditer(text))
+    spans = np.array([m.span() for m in matches], dtype=np.int64).reshape(len(matches), 2)
+    ids = np.array([_word_id(m.group()) for m in matches], dtype=np.uint32)
+    return Tokens(ids, spans[:, 0].copy(), spans[:, 1].copy())
