@@ -1,12 +1,14 @@
 """Image matcher benchmark on the development images (benchmark half), and a synthetic scale run.
 
 Enrolls part of the *benchmark* half of `../shared/data/dev/images` (the calibration script never sees
-it), optionally pads the index with synthetic works up to `--pad`, queries every edit of enrolled images
-and non-enrolled images with the same edits, and prints per edit and per source: recall@1 (the top match
-is the right work and above threshold), the false-match rate, latency p50 and p95, and enrollment
-throughput. `--scale N` also measures PDQ range search and embedding search over N synthetic works.
+it), optionally pads the index up to `--pad` works with real fingerprints of re-framed development images
+that are neither enrolled nor queried, queries every edit of enrolled images and non-enrolled images with
+the same edits, and prints per edit and per source: recall@1 (the top match is the right work and above
+threshold), the false-match rate, latency p50 and p95, the per-stage profile, and enrollment throughput.
+`--index-dir` keeps the enrolled and padded index and reuses it on the next run (same code, same data).
+`--scale N` also measures PDQ range search and embedding search over N synthetic works.
 
-    python -m benchmarks.bench_image [--data PATH] [--enrolled 150] [--queries 60] [--pad 10000]
+    python -m benchmarks.bench_image [--data PATH] [--enrolled 150] [--queries 60] [--pad 10000] [--index-dir D]
     python -m benchmarks.bench_image --scale 1000000 --skip-dev
 """
 
