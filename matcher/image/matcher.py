@@ -31,8 +31,8 @@ from registry.models import WorkKind
 # one extra thread per process: a query's local features are extracted while the main thread hashes and embeds
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
-VERSION = "image-fused-4"
-FORMAT = 4
+VERSION = "image-fused-5"
+FORMAT = 5
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
