@@ -60,3 +60,13 @@ def test_one_pass_regions_match_the_whole_image_embedding(embedder: OnnxEmbedder
     whole, centre = embedder.embed_regions(img, [(0.0, 0.0, 1.0, 1.0), (0.15, 0.15, 0.85, 0.85)])
     assert np.allclose(whole, embedder.embed([img])[0], atol=1e-6)
     assert 0.8 < float(whole @ centre) < 0.9999  # a different region, a different but related embedding
+
+
+def test_hashes_and_embeddings_take_any_image_mode(embedder: OnnxEmbedder) -> None:
+    """Palette, bilevel and 16-bit images (as a caller may pass them) are converted before the box reductions."""
+    from matcher.image.hashes import pdq
+
+    for mode in ("P", "1", "I;16", "LA", "L"):
+        img = Image.new(mode, (1400, 1100))
+        assert pdq(img)[0].shape == (32,)
+        assert embedder.embed_regions(img, [(0.0, 0.0, 1.0, 1.0)]).shape == (1, embedder.dim)

@@ -31,9 +31,11 @@ def packaged_model() -> Path:
 def preprocess(image: Image.Image) -> npt.NDArray[np.float32]:
     """The network's input for one image: shape (1, 3, height, width)."""
     size = feature_map_size(image)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     if image.width >= 2 * size[0] and image.height >= 2 * size[1]:  # a cheap box reduction first
         image = image.reduce(min(image.width // size[0], image.height // size[1]))
-    rgb = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    rgb = image.resize(size, Image.Resampling.BICUBIC)
     return ((np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0 - MEAN) / STD)[None]
 
 

@@ -23,10 +23,12 @@ PDQ_SIDE = 512  # PDQ reduces every image to 64 x 64 with box filters; hashing i
 
 
 def _rgb_array(img: Image.Image) -> npt.NDArray[np.uint8]:
+    if img.mode != "RGB":
+        img = img.convert("RGB")
     factor = max(img.size) // PDQ_SIDE
     if factor >= 2:
         img = img.reduce(factor)  # a box filter, as PDQ's own first step
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.asarray(img, dtype=np.uint8)
 
 
 def pdq(img: Image.Image) -> tuple[npt.NDArray[np.uint8], int]:

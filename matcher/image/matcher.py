@@ -28,7 +28,8 @@ from registry.content import Content
 from registry.evidence import ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
-# one extra thread per process: a query's local features are extracted while the main thread hashes and embeds
+# two worker threads per process: a query's local features are extracted there while the request's thread
+# hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
 VERSION = "image-fused-5"
@@ -177,8 +178,9 @@ class ImageMatcher:
                 wid = self.by_iid.get(iid)
                 if wid is not None and wid not in results and wid in self.works:
                     todo[wid] = {name: values[iid] for name, values in seen.items() if iid in values}
-            query.features(mirror=True)  # computed once, before the verifications share them
-            query.cached("phash", lambda: phash(query.img))
+            if todo:  # computed once, before the verifications share them
+                query.features(mirror=True)
+                query.cached("phash", lambda: phash(query.img))
             for wid, signals in todo.items():  # OpenCV's matcher already runs on both cores
                 match = self._verify(wid, query, signals)
                 if match is not None:
