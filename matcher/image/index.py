@@ -49,6 +49,11 @@ class _IdMap:
             self.ids, self.alive = z["ids"], z["alive"]
 
 
+def _sample(vectors: npt.NDArray[np.float32], limit: int) -> npt.NDArray[np.float32]:
+    """Up to `limit` of the vectors, the same ones for the same input: what an index is trained on."""
+    return vectors[np.random.default_rng(0).permutation(len(vectors))[:limit]]
+
+
 class HashIndex:
     """PDQ hashes (32 packed bytes each); `search` returns hits within `radius` Hamming bits."""
 
@@ -131,7 +136,7 @@ class VectorIndex:
         index), trained on up to 50,000 of them."""
         held = self.index.reconstruct_n(0, self.index.ntotal)
         coarse = faiss.index_factory(self.dim, f"PCA{self.coarse_dim},Flat", faiss.METRIC_INNER_PRODUCT)
-        coarse.train(held[np.random.default_rng(0).permutation(len(held))[:50_000]])
+        coarse.train(_sample(held, 50_000))
         coarse.add(held)
         self.coarse = coarse
 
@@ -147,8 +152,7 @@ class VectorIndex:
         else:
             factory = f"PCA{self.pca_dim},HNSW{self.hnsw_m}_SQ8"
         index = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).permutation(len(vectors))[:100_000]]
-        index.train(sample)
+        index.train(_sample(vectors, 100_000))
         index.add(vectors)
         self.index = index
         self.coarse = None

@@ -22,7 +22,7 @@ from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
-from matcher.image.hashes import pdq_hex, phash, phash_distance
+from matcher.image.hashes import pdq_hex, phash_distance
 from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
 from registry.content import Content
 from registry.evidence import ImageEvidence, PdqQuality
@@ -96,7 +96,7 @@ class ImageMatcher:
         query.prefetch_features(_POOL)  # on the other core while the hashes and embeddings are computed
         parts = {s.name: s.fingerprint(query) for s in self.signals}
         _, quality = parts["pdq"]
-        return ImageFingerprint(parts=parts, phash=phash(content.image), pdq_quality=int(quality),
+        return ImageFingerprint(parts=parts, phash=query.phash(), pdq_quality=int(quality),
                                 features=query.features())
 
     # -- updates --------------------------------------------------------------------------------------
@@ -173,19 +173,15 @@ class ImageMatcher:
                 seen[signal.name] = values
                 order += self._candidates(signal, values)
             t0 = time.perf_counter()
-            todo: dict[str, dict[str, float]] = {}
             for iid in dict.fromkeys(order):
                 wid = self.by_iid.get(iid)
-                if wid is not None and wid not in results and wid in self.works:
-                    todo[wid] = {name: values[iid] for name, values in seen.items() if iid in values}
-            if todo:  # computed once, before the verifications share them
-                query.features(mirror=True)
-                query.cached("phash", lambda: phash(query.img))
-            for wid, signals in todo.items():  # OpenCV's matcher already runs on both cores
+                if wid is None or wid in results:
+                    continue
+                signals = {name: values[iid] for name, values in seen.items() if iid in values}
                 match = self._verify(wid, query, signals)
+                query.verified += 1
                 if match is not None:
                     results[wid] = match
-            query.verified += len(todo)
             query.add_time("verify", time.perf_counter() - t0)
             if any(m.score >= self.threshold for m in results.values()):
                 break
@@ -211,7 +207,7 @@ class ImageMatcher:
             exact_pixels=exact,
             pdq_distance=int(signals["pdq"]) if "pdq" in signals else None,
             pdq_quality=PdqQuality(query=quality, work=entry.pdq_quality),
-            phash_distance=phash_distance(query.cached("phash", lambda: phash(query.img)), entry.phash),
+            phash_distance=phash_distance(query.phash(), entry.phash),
             cosine=None if cosine is None else round(cosine, 4),
             embedder=self.embedder_id, geometry=geometry, query_pdq=pdq_hex(hashes[0]),
             signals={k: round(v, 4) for k, v in signals.items()},

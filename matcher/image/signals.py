@@ -20,7 +20,7 @@ from PIL import Image
 
 from matcher.image import features as lf
 from matcher.image.embed import Box, Embedder
-from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq, pdq_dihedral, pixel_sha256
+from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq, pdq_dihedral, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
 
 T = TypeVar("T")
@@ -62,6 +62,9 @@ class ImageQuery:
     def pdq(self) -> tuple[npt.NDArray[np.uint8], int]:
         """The packed PDQ hashes of the 8 dihedral variants and their quality."""
         return self.cached("pdq", lambda: pdq_dihedral(self.img))
+
+    def phash(self) -> str:
+        return self.cached("phash", lambda: phash(self.img))
 
     def features(self, mirror: bool = False) -> lf.LocalFeatures:
         if mirror:
