@@ -3,12 +3,14 @@
 import random
 from pathlib import Path
 
+import msgspec
 import pytest
 from PIL import Image
 
 from benchmarks import edits
 from matcher.image.embed import Embedder
 from matcher.image.matcher import ImageMatcher
+from matcher.image.signals import ImageQuery
 from registry.content import Content, load_content
 from registry.evidence import ImageEvidence
 from tests.conftest import FIXTURES
@@ -94,3 +96,21 @@ def test_matches_without_an_embedder(tmp_path: Path) -> None:
         m.add(path.stem, m.fingerprint(load(path)))
     query = edits.jpeg30(Image.open(IMAGES[0]).convert("RGB"), random.Random(0), Image.new("RGB", (9, 9)))
     assert m.search(content_of(query))[0].work_id == IMAGES[0].stem
+
+
+def test_embedding_candidates_below_the_gate_are_not_verified(embedder: Embedder) -> None:
+    """An unrelated query's nearest embeddings are verified only above the calibrated cosine gate, and at
+    most `max_candidates` of them; a gate above every cosine leaves only the local-feature candidates."""
+    query = content_of(Image.open(UNENROLLED[0]).convert("RGB"))
+    counts: dict[float, int] = {}
+    for gate in (0.0, 1.01):
+        m = ImageMatcher(None, embedder)
+        m.calibration = msgspec.structs.replace(m.calibration, verify_min_cosine=gate, max_candidates=4)
+        for path in IMAGES:
+            m.add(path.stem, m.fingerprint(load(path)))
+        q = ImageQuery(query.image)
+        m.verify_query(q)
+        counts[gate] = q.verified
+        embedding = next(s for s in m.signals if s.name.startswith("embedding"))
+        assert len(m._candidates(embedding, embedding.search(q))) == (0 if gate > 1 else min(4, len(IMAGES)))
+    assert counts[0.0] > counts[1.01]
