@@ -6,14 +6,18 @@ inserted, 150-word excerpts inside unrelated text at 50% and 25% share, whole do
 and the held-out 30% as negatives (whole and as 150-word excerpts). Prints recall@1, false-match rate and
 latency per case and per source, enrollment throughput and index size.
 
-    python -m benchmarks.bench_text [--data PATH] [--queries 100] [--scale 100000]
+    python -m benchmarks.bench_text [--data PATH] [--queries 100] [--scale 100000 [--workers 2] [--skip-dev]]
 """
 
 import argparse
+import contextlib
+import multiprocessing
+import multiprocessing.pool
 import random
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +27,7 @@ from benchmarks import text_edits
 from benchmarks.devdata import DEFAULT, DevSet, shares_passage
 from benchmarks.stats import du_mb, pct, rss_mb, table
 from matcher.base import MemoryOriginals
-from matcher.text.matcher import TextMatcher
+from matcher.text.matcher import TextFingerprint, TextMatcher
 from registry.content import load_content
 
 CASES = ["verbatim-50", "verbatim-150", "verbatim-400", "edited10-50", "edited10-150", "edited10-400",
@@ -130,17 +134,49 @@ class _Synthetic:
 
     def __init__(self, vocab: npt.NDArray[np.str_], weights: npt.NDArray[np.float64]) -> None:
         self.vocab, self.weights = vocab, weights
+        self.cdf = weights.cumsum()
+        self.cdf /= self.cdf[-1]
 
     def words(self, i: int) -> list[str]:
+        """What `rng.choice(len(vocab), size=800, p=weights)` draws, without recomputing the distribution."""
         rng = np.random.default_rng(1_000_003 + i)
-        return list(self.vocab[rng.choice(len(self.vocab), size=800, p=self.weights)])
+        return list(self.vocab[self.cdf.searchsorted(rng.random(800), side="right")])
 
     def original(self, work_id: str) -> bytes:
         return " ".join(self.words(int(work_id[1:]))).encode()
 
 
-def scale_benchmark(n_docs: int, queries: int) -> None:
-    """`n_docs` synthetic 5 KB documents (Zipf-distributed words); 5 KB outputs holding a 150-word copy."""
+_WORKER: tuple[_Synthetic, TextMatcher] | None = None
+
+
+def _worker_init(vocab: npt.NDArray[np.str_], weights: npt.NDArray[np.float64]) -> None:
+    global _WORKER
+    originals = _Synthetic(vocab, weights)
+    _WORKER = (originals, TextMatcher(originals))
+
+
+def _fingerprint(i: int) -> TextFingerprint:
+    """Document `i`'s fingerprint (tokens and shingles), computed in a worker process as a bulk enrollment's
+    workers would; the index (signatures and band tables) is built in the benchmark's own process."""
+    assert _WORKER is not None
+    originals, matcher = _WORKER
+    return matcher.fingerprint(load(" ".join(originals.words(i))))  # type: ignore[arg-type]
+
+
+def _bounded(pool: multiprocessing.pool.Pool, n_docs: int, chunk: int = 2000) -> Iterator[TextFingerprint]:
+    """The fingerprints in order, at most two chunks ahead of the consumer (an unbounded `imap` would queue
+    the workers' results in this process and inflate the memory measured)."""
+    ahead = pool.map_async(_fingerprint, range(0, min(chunk, n_docs)))
+    for start in range(0, n_docs, chunk):
+        current = ahead.get()
+        if start + chunk < n_docs:
+            ahead = pool.map_async(_fingerprint, range(start + chunk, min(start + 2 * chunk, n_docs)))
+        yield from current
+
+
+def scale_benchmark(n_docs: int, queries: int, workers: int) -> None:
+    """`n_docs` synthetic 5 KB documents (Zipf-distributed words); 5 KB outputs holding a 150-word copy.
+    With `workers`, the documents are generated and tokenised in that many processes."""
     rng = np.random.default_rng(0)
     vocab = np.array([f"w{i}" for i in range(50_000)])
     weights = 1.0 / np.arange(1, len(vocab) + 1)
@@ -148,10 +184,18 @@ def scale_benchmark(n_docs: int, queries: int) -> None:
     originals = _Synthetic(vocab, weights)
     matcher = TextMatcher(originals)
     rss0, t0 = rss_mb(), time.perf_counter()
-    for i in range(n_docs):
-        matcher.add(f"s{i}", matcher.fingerprint(load(" ".join(originals.words(i)))))  # type: ignore[arg-type]
-        if (i + 1) % 20000 == 0:
-            print(f"  {i + 1} enrolled, {time.perf_counter() - t0:.0f}s, +{rss_mb() - rss0:.0f} MB", flush=True)
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
+                workers, initializer=_worker_init, initargs=(vocab, weights)))
+            fingerprints: Iterable[TextFingerprint] = _bounded(pool, n_docs)
+        else:
+            _worker_init(vocab, weights)
+            fingerprints = map(_fingerprint, range(n_docs))
+        for i, fingerprint in enumerate(fingerprints):
+            matcher.add(f"s{i}", fingerprint)
+            if (i + 1) % 50000 == 0:
+                print(f"  {i + 1} enrolled, {time.perf_counter() - t0:.0f}s, +{rss_mb() - rss0:.0f} MB", flush=True)
     enroll_s = time.perf_counter() - t0
     growth = rss_mb() - rss0
     compact = matcher.index.compact
@@ -181,10 +225,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--queries", type=int, default=100, help="queries per case")
     ap.add_argument("--scale", type=int, default=0, help="also run the synthetic scale test with N documents")
+    ap.add_argument("--workers", type=int, default=1, help="processes that generate and tokenise the scale "
+                    "test's documents (the index is built in this process)")
+    ap.add_argument("--skip-dev", action="store_true", help="run only the scale test")
     args = ap.parse_args()
-    dev_benchmark(args)
+    if not args.skip_dev:
+        dev_benchmark(args)
     if args.scale:
-        scale_benchmark(args.scale, 200)
+        scale_benchmark(args.scale, 200, args.workers)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ fused (`fusion.py`) into one confidence with the curves and threshold of `calibr
 
 import json
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,12 +23,13 @@ from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
 from matcher.image.hashes import pdq_hex, phash_distance
 from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
+from matcher.locks import ReadWriteLock
 from registry.content import Content
-from registry.evidence import ImageEvidence, PdqQuality
+from registry.evidence import Geometry, ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
-# two worker threads per process: a query's local features are extracted there while the request's thread
-# hashes and embeds it
+# two worker threads per process: a query's local features are extracted there (and the local-feature index
+# searched) while the request's thread hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
 VERSION = "image-fused-5"
@@ -69,7 +69,7 @@ class ImageMatcher:
         self.signals.append(LocalFeatureVotes(cal.local_query_descriptors, cal.local_min_similarity,
                                               cal.local_min_votes))
         self.stages = sorted({s.stage for s in self.signals})
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()
         self._reset()
         if index_dir is not None:
             self._load()
@@ -101,7 +101,7 @@ class ImageMatcher:
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, fp: ImageFingerprint) -> None:
-        with self._lock:
+        with self._lock.write():
             if work_id in self.works:
                 return
             iid = self.next_iid
@@ -114,7 +114,7 @@ class ImageMatcher:
             self.by_iid[iid] = work_id
 
     def remove(self, work_id: str) -> None:
-        with self._lock:
+        with self._lock.write():
             entry = self.works.pop(work_id, None)
             if entry is None:
                 return
@@ -129,7 +129,7 @@ class ImageMatcher:
         return work_id in self.works
 
     def clear(self) -> None:
-        with self._lock:
+        with self._lock.write():
             self._reset()
 
     # -- search ---------------------------------------------------------------------------------------
@@ -158,46 +158,76 @@ class ImageMatcher:
         return self.verify_query(ImageQuery(content.image))
 
     def verify_query(self, query: ImageQuery) -> list[Match]:
-        """`verify_all` for a prepared query, whose `timings` then hold the per-stage profile."""
-        query.prefetch_features(_POOL)  # every path needs them: verification and the local-feature votes
+        """`verify_all` for a prepared query, whose `timings` then hold the per-stage profile.
+
+        The query's local features are extracted on a worker thread from the start (every path needs them);
+        once the search goes past the cheap stage, that thread also runs the searches that need only those
+        features (the local-feature votes) while this one embeds the query and searches the embeddings.
+        Candidates are verified as each signal names them; they are scored once every signal of the stage
+        has answered, so the fused confidence sees every signal's value."""
+        _POOL.submit(self._background, query)
         seen: dict[str, dict[int, float]] = {}
         results: dict[str, Match] = {}
         for stage in self.stages:
-            order: list[int] = []
+            if stage > 0:
+                query.deep.set()
+            checked: dict[str, tuple[int, Geometry | None]] = {}
             for signal in (s for s in self.signals if s.stage == stage):
-                signal.prepare(query)  # the query's fingerprints, computed outside the lock
+                values = seen[signal.name] = self._values(signal, query)
                 t0 = time.perf_counter()
-                with self._lock:  # faiss indexes are not safe to search while another thread adds to them
-                    values = signal.search(query)
-                query.add_time(f"search:{kind_of(signal.name)}", time.perf_counter() - t0)
-                seen[signal.name] = values
-                order += self._candidates(signal, values)
-            t0 = time.perf_counter()
-            for iid in dict.fromkeys(order):
-                wid = self.by_iid.get(iid)
-                if wid is None or wid in results:
-                    continue
-                signals = {name: values[iid] for name, values in seen.items() if iid in values}
-                match = self._verify(wid, query, signals)
-                query.verified += 1
+                for iid in self._candidates(signal, values):
+                    wid = self.by_iid.get(iid)
+                    if wid is None or wid in results or wid in checked or wid not in self.works:
+                        continue  # withdrawn meanwhile, or already verified
+                    exact = bool(seen.get("exact", {}).get(iid))
+                    checked[wid] = iid, None if exact else self._geometry(wid, query)
+                    query.verified += 1
+                query.add_time("verify", time.perf_counter() - t0)
+            for wid, (iid, geometry) in checked.items():
+                match = self._score(wid, query, {n: v[iid] for n, v in seen.items() if iid in v}, geometry)
                 if match is not None:
                     results[wid] = match
-            query.add_time("verify", time.perf_counter() - t0)
             if any(m.score >= self.threshold for m in results.values()):
                 break
         return sorted(results.values(), key=lambda m: -m.score)
 
-    def _verify(self, wid: str, query: ImageQuery, signals: dict[str, float]) -> Match | None:
-        """The candidate verified and scored; None when it was withdrawn meanwhile."""
+    def _background(self, query: ImageQuery) -> None:
+        """On the worker thread: the query's local features, then, if the search has gone deep by then, the
+        searches that need only them."""
+        try:
+            query.features()
+        except Exception:  # the request's thread meets the same error when it asks for the features
+            return
+        if query.deep.is_set():
+            for signal in self.signals:
+                if signal.background:
+                    self._values(signal, query)
+
+    def _values(self, signal: ImageSignal, query: ImageQuery) -> dict[int, float]:
+        """The signal's candidates for the query, searched once (by whichever thread asks first)."""
+
+        def search() -> dict[int, float]:
+            signal.prepare(query)  # the query's fingerprints, computed outside the lock
+            t0 = time.perf_counter()
+            with self._lock.read():  # faiss indexes are not safe to search while another thread adds to them
+                values = signal.search(query)
+            query.add_time(f"search:{kind_of(signal.name)}", time.perf_counter() - t0)
+            return values
+
+        return query.cached(f"values:{signal.name}", search, timed=False)
+
+    def _geometry(self, wid: str, query: ImageQuery) -> Geometry | None:
+        """SIFT + RANSAC verification of the work in the query, or in its mirror image."""
+        w_feat = self._read_features(wid)
+        return lf.verify(query.features(), w_feat) or lf.verify(query.features(mirror=True), w_feat, mirrored=True)
+
+    def _score(self, wid: str, query: ImageQuery, signals: dict[str, float],
+               geometry: Geometry | None) -> Match | None:
+        """The candidate's fused confidence and evidence; None when it was withdrawn meanwhile."""
         entry = self.works.get(wid)
         if entry is None:
             return None
         exact = bool(signals.get("exact"))
-        geometry = None
-        if not exact:
-            w_feat = self._read_features(wid)
-            geometry = lf.verify(query.features(), w_feat) or lf.verify(query.features(mirror=True), w_feat,
-                                                                        mirrored=True)
         if geometry is not None:
             signals["sift"] = float(geometry.inliers)
         score = fuse(self.calibration, signals)
@@ -249,7 +279,7 @@ class ImageMatcher:
     def save(self) -> None:
         if self.index_dir is None:
             return
-        with self._lock:
+        with self._lock.write():
             self.index_dir.mkdir(parents=True, exist_ok=True)
             for signal in self.signals:
                 signal.save(self.index_dir)

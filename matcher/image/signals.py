@@ -8,6 +8,7 @@ local-feature index. A new signal is a class here (or in its own module) and one
 """
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -27,34 +28,50 @@ T = TypeVar("T")
 
 
 class ImageQuery:
-    """A query image with what the signals compute from it, each computed once, on first use."""
+    """A query image with what the signals compute from it, each computed once, on first use, by whichever
+    thread asks first (the request's thread or the matcher's worker); the others wait for it."""
 
     def __init__(self, img: Image.Image) -> None:
         self.img = img
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Future[Any]] = {}
+        self._claims = threading.Lock()
         self.timings: dict[str, float] = {}  # seconds per step, for the per-stage profile
         self.verified = 0  # candidates verified geometrically
+        self.deep = threading.Event()  # set when the search goes past the cheap stage
 
-    def cached(self, key: str, compute: Callable[[], T]) -> T:
-        if key not in self._cache:
-            self._cache[key] = self._timed(key, compute)
-        value = self._cache[key]
-        if isinstance(value, Future):
-            value = self._cache[key] = value.result()
-        result: T = value
+    def _claim(self, key: str) -> tuple["Future[Any]", bool]:
+        """The future holding `key`, and whether the caller is the one to compute it."""
+        with self._claims:
+            future = self._cache.get(key)
+            if future is not None:
+                return future, False
+            future = self._cache[key] = Future()
+            return future, True
+
+    def cached(self, key: str, compute: Callable[[], T], timed: bool = True) -> T:
+        future, mine = self._claim(key)
+        if mine:
+            self._run(future, key, compute, timed)
+        result: T = future.result()
         return result
 
     def prefetch(self, pool: Executor, key: str, compute: Callable[[], object]) -> None:
         """Start computing `key` on another thread; `cached` waits for it (OpenCV, ONNX Runtime and NumPy
         release the GIL, so the two cores work on one query at once)."""
-        if key not in self._cache:
-            self._cache[key] = pool.submit(self._timed, key, compute)
+        future, mine = self._claim(key)
+        if mine:
+            pool.submit(self._run, future, key, compute, True)
 
-    def _timed(self, key: str, compute: Callable[[], T]) -> T:
+    def _run(self, future: "Future[Any]", key: str, compute: Callable[[], object], timed: bool) -> None:
         t0 = time.perf_counter()
-        value = compute()
-        self.add_time(key.split(":", 1)[0], time.perf_counter() - t0)
-        return value
+        try:
+            value = compute()
+        except BaseException as exc:  # the waiting threads get it from `result()`
+            future.set_exception(exc)
+            return
+        if timed:
+            self.add_time(key.split(":", 1)[0], time.perf_counter() - t0)
+        future.set_result(value)
 
     def add_time(self, step: str, seconds: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + seconds
@@ -81,6 +98,7 @@ class ImageQuery:
 class ImageSignal(Protocol):
     name: str  # the key of its value in evidence, fusion and calibration
     stage: int  # 0: cheap, always run; 1: run only when stage 0 verified nothing
+    background: bool  # searched on the matcher's worker thread as soon as the query's local features exist
 
     def fingerprint(self, image: ImageQuery) -> Any:
         """What a work contributes to this signal's index, computed from the enrolled image."""
@@ -112,6 +130,7 @@ class ExactPixels:
 
     name = "exact"
     stage = 0
+    background = False
 
     def __init__(self) -> None:
         self.by_digest: dict[str, set[int]] = {}
@@ -154,6 +173,7 @@ class Pdq:
 
     name = "pdq"
     stage = 0
+    background = False
 
     def __init__(self) -> None:
         self.index = HashIndex()
@@ -204,6 +224,7 @@ class Embedding:
     value is the best cosine over the region pairs."""
 
     stage = 1
+    background = False
 
     def __init__(self, embedder: Embedder, k: int = 8, approximate_after: int = 200_000) -> None:
         self.embedder = embedder
@@ -256,6 +277,7 @@ class LocalFeatureVotes:
 
     name = "local"
     stage = 1
+    background = True  # it needs only the local features, which the worker thread extracts
     per_work = 48  # strongest descriptors of each work in the index
 
     def __init__(self, query_descriptors: int = 200, min_similarity: float = 0.9, min_votes: int = 3) -> None:
