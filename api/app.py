@@ -30,6 +30,7 @@ from api.controllers.admin import (
     metrics,
 )
 from api.controllers.checks import ChecksController
+from api.controllers.lookups import LookupsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
@@ -108,7 +109,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                     reg.close()
 
     return Litestar(
-        route_handlers=[WorksController, ChecksController, JobsController, KeysController, AuditController,
+        route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
+                        AuditController,
                         TransparencyController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 import msgspec
 
 from registry.evidence import Evidence
-from registry.models import Account, Check, MatchRecord, Work, work_etag
+from registry.models import Account, Check, Lookup, LookupResult, MatchRecord, Work, work_etag
 from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
+from service.lookups import LookupItem
 
 
 class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -16,6 +17,7 @@ class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     license: LicenseTerms | None = None
     opt_outs: OptOuts | None = None
+    locations: list[str] = []  # where the owner publishes the work: http(s) URLs
 
 
 class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -24,6 +26,7 @@ class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     license: LicensePatch | None = None
     opt_outs: OptOutsPatch | None = None
+    locations: list[str] | None = None  # replaces the list (send [] to clear it)
 
 
 class WorkOut(msgspec.Struct, kw_only=True):
@@ -39,6 +42,7 @@ class WorkOut(msgspec.Struct, kw_only=True):
     media_type: str
     size: int
     cawg_training_mining: dict[str, Any]
+    locations: list[str]
     etag: str  # also the ETag header: send it back as If-Match to change the work only if nobody did since
 
     @classmethod
@@ -46,7 +50,8 @@ class WorkOut(msgspec.Struct, kw_only=True):
         return cls(id=work.id, kind=work.kind.value, sha256=work.sha256, title=work.title, owner=owner,
                    license=work.license, opt_outs=work.opt_outs, status=work.status.value,
                    created_at=work.created_at, media_type=work.media_type, size=work.size,
-                   cawg_training_mining=work.opt_outs.to_cawg(), etag=work_etag(work))
+                   cawg_training_mining=work.opt_outs.to_cawg(), locations=list(work.locations),
+                   etag=work_etag(work))
 
 
 class MatchOut(msgspec.Struct, kw_only=True):
@@ -130,3 +135,27 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 
 class ErrorOut(msgspec.Struct, kw_only=True):
     error: ErrorBody
+
+
+class LookupRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /v1/lookups` as JSON."""
+
+    purpose: str = "ai_training"
+    items: list[LookupItem]
+
+
+class LookupOut(msgspec.Struct, kw_only=True):
+    id: str
+    purpose: str
+    operator: str
+    created_at: datetime
+    items: int
+    not_allowed: int
+    digest: str
+    results: list[LookupResult]
+
+    @classmethod
+    def of(cls, lookup: Lookup, names: dict[str, str]) -> "LookupOut":
+        return cls(id=lookup.id, purpose=lookup.purpose, operator=names.get(lookup.account_id, lookup.account_id),
+                   created_at=lookup.created_at, items=lookup.items, not_allowed=lookup.not_allowed,
+                   digest=lookup.digest, results=lookup.results)

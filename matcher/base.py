@@ -1,6 +1,6 @@
 """What every matcher offers the registry: fingerprint content, keep an index of works, search it."""
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -56,3 +56,12 @@ class Matcher(Protocol):
     def save(self) -> None: ...
 
     def clear(self) -> None: ...
+
+
+@runtime_checkable
+class PdqLookup(Protocol):
+    """A matcher that answers for PDQ hashes alone (bulk lookups by trainers who hash their own data)."""
+
+    def lookup_pdq(self, hashes: list[bytes]) -> list[list[tuple[str, float]]]:
+        """For each 32-byte PDQ hash: (work id, confidence) of the works it matches, best first."""
+        ...

@@ -67,12 +67,18 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     status: WorkStatus
     license: LicenseTerms
     opt_outs: OptOuts
+    locations: tuple[str, ...] = ()  # where its owner publishes it: normalised http(s) URLs
 
 
 def work_etag(work: Work) -> str:
-    """The version of a work's changeable state (terms and status), as an HTTP entity tag."""
-    state = msgspec.json.encode([work.license, work.opt_outs, work.status.value], order="sorted")
-    return '"' + hashlib.sha256(state).hexdigest()[:24] + '"'
+    """The version of a work's changeable state (terms, locations and status), as an HTTP entity tag."""
+    state: list[object] = [work.license, work.opt_outs, work.status.value]
+    if work.locations:  # works without locations keep the ETags they had before locations existed
+        state.append(list(work.locations))
+    state_bytes = msgspec.json.encode(state, order="sorted")
+    return '"' + hashlib.sha256(state_bytes).hexdigest()[:24] + '"'
+
+
 
 
 class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,3 +187,36 @@ class CheckFilter(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
     limit: int = 100
     offset: int = 0
+
+
+class LookupMatch(msgspec.Struct, frozen=True, kw_only=True):
+    """An enrolled work a lookup item matched, how sure the match is, and the work's use for the purpose."""
+
+    work_id: str
+    confidence: float
+    use: str  # the CAWG use for the lookup's purpose: allowed, notAllowed or constrained
+    by: str  # what matched: sha256, pdq, url, text or file
+
+
+class LookupResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One item of a lookup: may it be used for the purpose? `reason`: no_match, allowed, reserved (a
+    matched work says notAllowed) or constrained (a matched work's use has conditions; CAWG counts that as
+    not allowed)."""
+
+    id: str
+    allowed: bool
+    reason: str
+    matches: list[LookupMatch] = []
+
+
+class Lookup(msgspec.Struct, frozen=True, kw_only=True):
+    """A bulk lookup as recorded: who asked, for what purpose, a digest of the items and every result."""
+
+    id: str
+    account_id: str
+    created_at: datetime
+    purpose: str
+    items: int
+    digest: str  # SHA-256 of the items as received (canonical JSON), also in the audit entry
+    not_allowed: int
+    results: list[LookupResult]

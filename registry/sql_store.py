@@ -23,6 +23,8 @@ from registry.models import (
     FileOutcome,
     Job,
     JobFile,
+    Lookup,
+    LookupResult,
     MatchRecord,
     Role,
     SignedTreeHead,
@@ -31,7 +33,7 @@ from registry.models import (
     WorkKind,
     WorkStatus,
 )
-from registry.store import TermsChange
+from registry.store import TermsChange, WorkChange
 from registry.terms import LicenseTerms, OptOuts
 
 Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
@@ -103,6 +105,17 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     );
     CREATE INDEX job_files_status ON job_files (status, job_id, position);
     CREATE TABLE job_owners (owner_id TEXT PRIMARY KEY, last_served TEXT NOT NULL)""",
+    # 7: where works are published (looked up by normalised URL), works by content hash, bulk lookups
+    """ALTER TABLE works ADD COLUMN locations TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE work_locations (
+        url TEXT NOT NULL, work_id TEXT NOT NULL REFERENCES works(id), PRIMARY KEY (url, work_id)
+    );
+    CREATE INDEX works_sha256 ON works (sha256);
+    CREATE TABLE lookups (
+        id TEXT PRIMARY KEY, account_id TEXT NOT NULL, created_at TEXT NOT NULL, purpose TEXT NOT NULL,
+        items INTEGER NOT NULL, digest TEXT NOT NULL, not_allowed INTEGER NOT NULL, results TEXT NOT NULL
+    );
+    CREATE INDEX lookups_account ON lookups (account_id, created_at)""",
 ]
 
 
@@ -145,6 +158,15 @@ def _work(r: Row) -> Work:
         status=WorkStatus(r["status"]),
         license=msgspec.json.decode(r["license"], type=LicenseTerms),
         opt_outs=msgspec.json.decode(r["opt_outs"], type=OptOuts),
+        locations=tuple(msgspec.json.decode(r["locations"], type=list[str])),
+    )
+
+
+def _lookup(r: Row) -> Lookup:
+    return Lookup(
+        id=r["id"], account_id=r["account_id"], created_at=_dt(r["created_at"]), purpose=r["purpose"],
+        items=r["items"], digest=r["digest"], not_allowed=r["not_allowed"],
+        results=msgspec.json.decode(r["results"], type=list[LookupResult]),
     )
 
 
@@ -284,15 +306,48 @@ class SqlStore:
                                existing_id=existing["id"])
             c.execute(
                 "INSERT INTO works (id, owner_id, kind, title, sha256, media_type, size, created_at, status,"
-                " license, opt_outs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " license, opt_outs, locations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (work.id, work.owner_id, work.kind.value, work.title, work.sha256, work.media_type, work.size,
                  _ts(work.created_at), work.status.value, _enc.encode(work.license).decode(),
-                 _enc.encode(work.opt_outs).decode()),
+                 _enc.encode(work.opt_outs).decode(), _enc.encode(list(work.locations)).decode()),
             )
-            self._audit(c, actor, "work.enrolled", work.id,
-                        {"owner_id": work.owner_id, "kind": work.kind.value, "sha256": work.sha256,
-                         "title": work.title, "license": work.license, "opt_outs": work.opt_outs})
+            c.executemany("INSERT INTO work_locations (url, work_id) VALUES (?, ?)",
+                          [(url, work.id) for url in work.locations])
+            details: dict[str, Any] = {"owner_id": work.owner_id, "kind": work.kind.value, "sha256": work.sha256,
+                                       "title": work.title, "license": work.license, "opt_outs": work.opt_outs}
+            if work.locations:
+                details["locations"] = list(work.locations)
+            self._audit(c, actor, "work.enrolled", work.id, details)
         return work
+
+    def active_works_by(self, column: str, values: list[str]) -> dict[str, list[Work]]:
+        """Active works by content SHA-256 (`column` "sha256") or by normalised location ("url")."""
+        if column not in ("sha256", "url"):
+            raise ValueError(f"no lookup by {column!r}")
+        found: dict[str, list[Work]] = {}
+        unique = sorted(set(values))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            if column == "sha256":
+                rows = self._all(f"SELECT *, sha256 AS found_by FROM works WHERE status = 'active'"
+                                 f" AND sha256 IN ({marks}) ORDER BY created_at, id", *chunk)
+            else:
+                rows = self._all(f"SELECT w.*, l.url AS found_by FROM work_locations l JOIN works w ON w.id = l.work_id"
+                                 f" WHERE w.status = 'active' AND l.url IN ({marks}) ORDER BY w.created_at, w.id",
+                                 *chunk)
+            for r in rows:
+                found.setdefault(r["found_by"], []).append(_work(r))
+        return found
+
+    def get_works(self, work_ids: list[str]) -> dict[str, Work]:
+        found: dict[str, Work] = {}
+        unique = sorted(set(work_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            for r in self._all(f"SELECT * FROM works WHERE id IN ({', '.join('?' * len(chunk))})", *chunk):
+                found[r["id"]] = _work(r)
+        return found
 
     def get_work(self, work_id: str) -> Work:
         row = self._one("SELECT * FROM works WHERE id = ?", work_id)
@@ -337,19 +392,36 @@ class SqlStore:
             after = rows[-1]["id"]
 
     def update_terms(self, work_id: str, change: TermsChange, actor: str) -> Work:
+        def whole(work: Work) -> Work:
+            license, opt_outs = change(work)
+            return msgspec.structs.replace(work, license=license, opt_outs=opt_outs)
+
+        return self.update_work(work_id, whole, actor, terms=True)
+
+    def update_work(self, work_id: str, change: WorkChange, actor: str, *, terms: bool) -> Work:
         with self._write() as c:  # read, change and write in one transaction: concurrent changes never revert
             row = c.execute("SELECT * FROM works WHERE id = ?", (work_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no work {work_id}")
             work = _work(row)
-            license, opt_outs = change(work)
-            new = msgspec.structs.replace(work, license=license, opt_outs=opt_outs)
-            c.execute("UPDATE works SET license = ?, opt_outs = ? WHERE id = ?",
-                      (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(), work_id))
-            self._audit(c, actor, "work.terms_changed", work_id,
-                        {"before": {"license": work.license, "opt_outs": work.opt_outs},
-                         "after": {"license": new.license, "opt_outs": new.opt_outs}})
-        return new
+            new = change(work)
+            if terms:
+                c.execute("UPDATE works SET license = ?, opt_outs = ? WHERE id = ?",
+                          (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(), work_id))
+                self._audit(c, actor, "work.terms_changed", work_id,
+                            {"before": {"license": work.license, "opt_outs": work.opt_outs},
+                             "after": {"license": new.license, "opt_outs": new.opt_outs}})
+            if new.locations != work.locations:
+                c.execute("UPDATE works SET locations = ? WHERE id = ?",
+                          (_enc.encode(list(new.locations)).decode(), work_id))
+                c.execute("DELETE FROM work_locations WHERE work_id = ?", (work_id,))
+                c.executemany("INSERT INTO work_locations (url, work_id) VALUES (?, ?)",
+                              [(url, work_id) for url in new.locations])
+                self._audit(c, actor, "work.locations_changed", work_id,
+                            {"before": list(work.locations), "after": list(new.locations)})
+        if not terms:
+            new = msgspec.structs.replace(new, license=work.license, opt_outs=work.opt_outs)
+        return msgspec.structs.replace(work, license=new.license, opt_outs=new.opt_outs, locations=new.locations)
 
     def withdraw_work(self, work_id: str, actor: str) -> Work:
         with self._write() as c:
@@ -391,6 +463,25 @@ class SqlStore:
                          "matches": [{"work_id": m.work_id, "score": m.score} for m in check.matches],
                          "matcher_version": check.matcher_version})
         return check
+
+    def add_lookup(self, lookup: Lookup, actor: str) -> Lookup:
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO lookups (id, account_id, created_at, purpose, items, digest, not_allowed, results)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (lookup.id, lookup.account_id, _ts(lookup.created_at), lookup.purpose, lookup.items,
+                 lookup.digest, lookup.not_allowed, _enc.encode(lookup.results).decode()),
+            )
+            self._audit(c, actor, "lookup.made", lookup.id,
+                        {"purpose": lookup.purpose, "items": lookup.items, "digest": lookup.digest,
+                         "not_allowed": lookup.not_allowed})
+        return lookup
+
+    def get_lookup(self, lookup_id: str) -> Lookup:
+        row = self._one("SELECT * FROM lookups WHERE id = ?", lookup_id)
+        if row is None:
+            raise NotFound(f"no lookup {lookup_id}")
+        return _lookup(row)
 
     def get_check(self, check_id: str) -> Check:
         row = self._one("SELECT * FROM checks WHERE id = ?", check_id)

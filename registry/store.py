@@ -18,6 +18,7 @@ from registry.models import (
     FileOutcome,
     Job,
     JobFile,
+    Lookup,
     Role,
     SignedTreeHead,
     StoredAnswer,
@@ -28,6 +29,7 @@ from registry.models import (
 from registry.terms import LicenseTerms, OptOuts
 
 TermsChange = Callable[[Work], tuple[LicenseTerms, OptOuts]]
+WorkChange = Callable[[Work], Work]
 
 
 class Store(Protocol):
@@ -63,6 +65,15 @@ class Store(Protocol):
         """Apply `change` to the work's terms as they are inside the write transaction (so that concurrent
         changes never revert each other) and audit the before and after; `change` may raise to refuse."""
         ...
+    def update_work(self, work_id: str, change: "WorkChange", actor: str, *, terms: bool) -> Work:
+        """Apply `change` to the work as it is inside the write transaction, in one transaction: its terms
+        (written and audited when `terms`) and its locations (written and audited when they differ); only
+        license, opt-outs and locations are taken from the changed work. `change` may raise to refuse."""
+        ...
+    def active_works_by(self, column: str, values: list[str]) -> dict[str, list[Work]]:
+        """Active works by content SHA-256 (`column` "sha256") or normalised location ("url"), oldest first."""
+        ...
+    def get_works(self, work_ids: list[str]) -> dict[str, Work]: ...
     def withdraw_work(self, work_id: str, actor: str) -> Work: ...
     def work_changes(self, after_seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         """(audit seq, action, work id) of enrollments and withdrawals after `after_seq`: the change feed
@@ -74,6 +85,8 @@ class Store(Protocol):
     # checks
     def add_check(self, check: Check, actor: str) -> Check: ...
     def get_check(self, check_id: str) -> Check: ...
+    def add_lookup(self, lookup: Lookup, actor: str) -> Lookup: ...
+    def get_lookup(self, lookup_id: str) -> Lookup: ...
     def list_checks(self, flt: CheckFilter) -> list[Check]: ...
     def match_counts(self, work_ids: list[str]) -> dict[str, int]:
         """How many checks matched each of `work_ids` (works never matched are left out)."""

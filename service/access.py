@@ -15,7 +15,7 @@ role x resource matrix through the API and through the web pages.
 from enum import StrEnum
 
 from registry.errors import NotFound, PermissionDenied
-from registry.models import Account, Check, MatchRecord, Role, Work
+from registry.models import Account, Check, Lookup, MatchRecord, Role, Work
 
 
 class UseCase(StrEnum):
@@ -28,6 +28,8 @@ class UseCase(StrEnum):
     READ_CHECK = "read a check"
     READ_AUDIT = "read the audit log"
     MANAGE_KEYS = "manage keys"
+    LOOKUP = "look up training items"
+    READ_LOOKUP = "read a lookup"
 
 
 ROLES: dict[UseCase, frozenset[Role]] = {
@@ -40,6 +42,8 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.READ_CHECK: frozenset({Role.OPERATOR, Role.AUDITOR, Role.CREATOR}),  # see may_see_check
     UseCase.READ_AUDIT: frozenset({Role.AUDITOR}),
     UseCase.MANAGE_KEYS: frozenset(),  # admins only
+    UseCase.LOOKUP: frozenset({Role.OPERATOR}),
+    UseCase.READ_LOOKUP: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
 }
 
 
@@ -100,6 +104,11 @@ def checks_account_scope(account: Account) -> str | None:
     return None if account.role in (Role.ADMIN, Role.AUDITOR) else account.id
 
 
+# -- lookups ----------------------------------------------------------------------------------------------
+def may_see_lookup(account: Account, lookup: Lookup) -> bool:
+    return lookup.account_id == account.id or account.role in (Role.AUDITOR, Role.ADMIN)
+
+
 # -- helpers that hide what may not be seen ---------------------------------------------------------------
 def readable_work(account: Account, work: Work | None, work_id: str) -> Work:
     if work is None or not may_read_work(account, work):
@@ -117,3 +126,9 @@ def readable_check(account: Account, check: Check | None, check_id: str) -> Chec
     if check is None or not may_see_check(account, check):
         raise NotFound(f"no check {check_id}")
     return check
+
+
+def readable_lookup(account: Account, lookup: Lookup | None, lookup_id: str) -> Lookup:
+    if lookup is None or not may_see_lookup(account, lookup):
+        raise NotFound(f"no lookup {lookup_id}")
+    return lookup

@@ -20,12 +20,14 @@ from registry.blobs import BlobStore
 from registry.content import Content, Decoder, default_decoders, kind_from_name, load_content
 from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PreconditionFailed, ProvenanceError
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
+from registry.locations import normalize_locations
 from registry.models import (
     Account,
     ApiKey,
     AuditEntry,
     Check,
     CheckFilter,
+    Lookup,
     MatchRecord,
     Role,
     SignedTreeHead,
@@ -52,6 +54,7 @@ from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
+from service.lookups import FileItem, LookupItem, run_lookup
 from service.periodic import run_every
 from service.settings import ServiceSettings
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
@@ -187,9 +190,11 @@ class Registry:
     # -- works ----------------------------------------------------------------------------------------
     def enroll(self, owner: Account, data: bytes, *, title: str | None = None,
                license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
-               actor: str | None = None, filename: str | None = None) -> Work:
+               actor: str | None = None, filename: str | None = None,
+               locations: Sequence[str] = ()) -> Work:
         access.require(owner, UseCase.ENROLL)
         check_new_terms(license)
+        clean_locations = normalize_locations(locations)
         content = self.load(data, filename)
         existing = self.store.find_work(owner.id, content.sha256)
         if existing is not None:
@@ -203,7 +208,7 @@ class Registry:
             sha256=content.sha256, media_type=content.media_type, size=len(content.data),
             created_at=utcnow(), status=WorkStatus.ACTIVE,
             license=license or owner.default_license or LicenseTerms(),
-            opt_outs=opt_outs or owner.default_opt_outs or OptOuts(),
+            opt_outs=opt_outs or owner.default_opt_outs or OptOuts(), locations=clean_locations,
         )
         self.store.add_work(work, actor or owner.id)
         self.indexes.add(work.kind, work.id, fingerprint)
@@ -250,14 +255,17 @@ class Registry:
                                      newest_first=newest_first)
 
     def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | LicensePatch | None,
-                     opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None) -> Work:
-        """Change a work's terms. A whole `LicenseTerms`/`OptOuts` replaces the old value; a patch changes only
-        the fields it names. With `if_match` (the ETag the caller read), a work changed since is refused."""
+                     opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None,
+                     locations: Sequence[str] | None = None) -> Work:
+        """Change a work's terms and/or locations, in one transaction. A whole `LicenseTerms`/`OptOuts`
+        replaces the old value; a patch changes only the fields it names; `locations` replaces the list. With
+        `if_match` (the ETag the caller read), a work changed since is refused."""
         access.require(viewer, UseCase.CHANGE_WORK)
-        if license is None and opt_outs is None:
-            raise InvalidInput("nothing to change: give a license, opt-outs or both")
+        if license is None and opt_outs is None and locations is None:
+            raise InvalidInput("nothing to change: give a license, opt-outs, locations or several")
+        new_locations = None if locations is None else normalize_locations(locations)
 
-        def change(work: Work) -> tuple[LicenseTerms, OptOuts]:  # runs inside the store's write transaction
+        def change(work: Work) -> Work:  # runs inside the store's write transaction
             access.changeable_work(viewer, work, work_id)
             if if_match is not None and if_match.strip() not in ("*", work_etag(work)):
                 raise PreconditionFailed(f"work {work_id} changed since you read it (its ETag is now "
@@ -265,9 +273,12 @@ class Registry:
             new_license = merged(work.license, license, LicenseTerms)
             if license is not None:
                 check_new_terms(new_license)
-            return new_license, merged(work.opt_outs, opt_outs, OptOuts)
+            return msgspec.structs.replace(
+                work, license=new_license, opt_outs=merged(work.opt_outs, opt_outs, OptOuts),
+                locations=work.locations if new_locations is None else new_locations)
 
-        return self.store.update_terms(work_id, change, viewer.id)
+        terms = license is not None or opt_outs is not None
+        return self.store.update_work(work_id, change, viewer.id, terms=terms)
 
     def withdraw(self, viewer: Account, work_id: str) -> Work:
         access.require(viewer, UseCase.CHANGE_WORK)
@@ -374,6 +385,24 @@ class Registry:
             if len(page) < batch:
                 return
             offset += batch
+
+    # -- training-time lookups ----------------------------------------------------------------------------
+    def lookup(self, account: Account, purpose: str, items: Sequence[LookupItem],
+               files: Sequence[FileItem] = ()) -> Lookup:
+        """May each item be used for `purpose`? Kept, with every result, and audited (see `service.lookups`)."""
+        access.require(account, UseCase.LOOKUP)
+        lookup = run_lookup(account, purpose, items, files, store=self.store, indexes=self.indexes, load=self.load)
+        stored = self.store.add_lookup(lookup, account.id)
+        self.counts["lookup", purpose] += 1
+        return stored
+
+    def get_lookup(self, viewer: Account, lookup_id: str) -> Lookup:
+        access.require(viewer, UseCase.READ_LOOKUP)
+        try:
+            found: Lookup | None = self.store.get_lookup(lookup_id)
+        except NotFound:
+            found = None
+        return access.readable_lookup(viewer, found, lookup_id)
 
     # -- audit ----------------------------------------------------------------------------------------
     def audit_entries(self, viewer: Account, after: int = 0, limit: int | None = None) -> list[AuditEntry]:

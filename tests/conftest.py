@@ -1,17 +1,26 @@
 """Shared fixtures: fixture files, stores (every implementation runs the contract suite), the embedder."""
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from matcher.image.embed import Embedder
 from matcher.image.embed_onnx import OnnxEmbedder
+from registry.models import Role
 from registry.postgres_store import PostgresStore
 from registry.sqlite_store import SQLiteStore
 from registry.store import Store
+from service.registry import Registry
+from service.wiring import open_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -69,3 +78,30 @@ def fixture_images() -> list[Path]:
 @pytest.fixture
 def fixture_texts() -> list[Path]:
     return sorted((FIXTURES / "texts").glob("*.txt"))
+
+
+@dataclass
+class Env:
+    client: TestClient  # type: ignore[type-arg]
+    registry: Registry
+    keys: dict[str, str]
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def enroll(self, who: str, data: bytes, name: str, metadata: dict[str, Any] | None = None) -> Any:
+        form = {"metadata": json.dumps(metadata)} if metadata else None
+        return self.client.post("/v1/works", files={"file": (name, data)}, data=form, headers=self.h(who))
+
+
+@pytest.fixture
+def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
+    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
+    registry = open_registry(settings.service, embedder=embedder)
+    keys = {}
+    for name, role in [("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR),
+                       ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:
+        keys[name] = registry.create_key(name, role)[1]
+    with TestClient(create_app(settings, registry)) as client:
+        yield Env(client, registry, keys)
+    registry.close()

@@ -2,51 +2,17 @@
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from litestar.testing import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from matcher.image.embed import Embedder
-from registry.models import CheckFilter, Role
-from service.registry import Registry
+from registry.models import CheckFilter
 from service.wiring import open_registry
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, Env
 
 CHELSEA = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
 EMMA = (FIXTURES / "texts" / "emma-ch001.txt").read_text()
-
-
-@dataclass
-class Env:
-    client: TestClient  # type: ignore[type-arg]
-    registry: Registry
-    keys: dict[str, str]
-
-    def h(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[who]}"}
-
-    def enroll(self, who: str, data: bytes, name: str, metadata: dict[str, Any] | None = None) -> Any:
-        form = {"metadata": json.dumps(metadata)} if metadata else None
-        return self.client.post("/v1/works", files={"file": (name, data)}, data=form, headers=self.h(who))
-
-
-@pytest.fixture
-def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
-    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
-    registry = open_registry(settings.service, embedder=embedder)
-    keys = {}
-    for name, role in [("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR),
-                       ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:
-        keys[name] = registry.create_key(name, role)[1]
-    with TestClient(create_app(settings, registry)) as client:
-        yield Env(client, registry, keys)
-    registry.close()
 
 
 def test_health_is_public_and_the_rest_needs_a_key(env: Env) -> None:

@@ -220,3 +220,43 @@ def test_idempotency_claims_answers_and_expiry(store: Store) -> None:
     store.release_request("acc_2", "k")
     assert store.claim_request("acc_2", "k", "h3", 3600) is None  # a released claim can be taken again
     assert store.claim_request("acc_1", "k", "h4", -1) is None  # an expired answer is replaced
+
+
+def test_locations_are_kept_changed_in_one_transaction_and_looked_up(store: Store) -> None:
+    from registry.models import Lookup, LookupMatch, LookupResult
+
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    work = msgspec.structs.replace(make_work(alice.id, "c" * 64), locations=("https://a.example/1", "https://b.example/"))
+    store.add_work(work, alice.id)
+    other = store.add_work(make_work(alice.id, "d" * 64), alice.id)
+    assert store.get_work(work.id).locations == work.locations
+    found = store.active_works_by("url", ["https://b.example/", "https://nowhere.example/"])
+    assert [w.id for w in found["https://b.example/"]] == [work.id] and "https://nowhere.example/" not in found
+    assert [w.id for w in store.active_works_by("sha256", ["c" * 64, "d" * 64])["d" * 64]] == [other.id]
+
+    def refuse(w: Work) -> Work:
+        raise InvalidInput("no")
+
+    with pytest.raises(InvalidInput):
+        store.update_work(work.id, refuse, alice.id, terms=True)
+    changed = store.update_work(work.id, lambda w: msgspec.structs.replace(
+        w, locations=("https://c.example/",), opt_outs=OptOuts(ai_training=TdmChoice(use="allowed"))),
+        alice.id, terms=False)
+    assert changed.locations == ("https://c.example/",) and changed.opt_outs == OptOuts()  # terms not asked for
+    assert store.get_work(work.id) == changed
+    assert store.active_works_by("url", ["https://a.example/1"]) == {}
+    entries = store.audit_entries()
+    assert [e.action for e in entries[-2:]] == ["work.enrolled", "work.locations_changed"]
+    store.withdraw_work(work.id, alice.id)
+    assert store.active_works_by("url", ["https://c.example/"]) == {}
+    assert store.get_works([work.id, other.id, "wrk_missing"]).keys() == {work.id, other.id}
+
+    result = LookupResult(id="x", allowed=False, reason="reserved",
+                          matches=[LookupMatch(work_id=other.id, confidence=1.0, use="notAllowed", by="sha256")])
+    lookup = Lookup(id=new_id("lku"), account_id=alice.id, created_at=utcnow(), purpose="ai_training", items=1,
+                    digest="e" * 64, not_allowed=1, results=[result])
+    store.add_lookup(lookup, alice.id)
+    assert store.get_lookup(lookup.id) == lookup
+    assert store.audit_entries()[-1].action == "lookup.made"
+    with pytest.raises(NotFound):
+        store.get_lookup("lku_missing")

@@ -233,3 +233,33 @@ def test_window_signatures_from_half_blocks_equal_datasketch_per_window() -> Non
                                 permutations=index._template.permutations, scheme=index._template.scheme)
             reference.update_batch(shingles[a:b].tolist())
             assert np.array_equal(sig.hashvalues, reference.hashvalues), (n, a, b)
+
+
+def test_shingle_counts_in_runs_equal_a_counter() -> None:
+    """The compact document-frequency counts (sorted runs merged by size) against a plain Counter, through
+    additions, removals, flushes of every size and a merge into one run."""
+    from collections import Counter
+
+    from matcher.text.compact import Counts
+
+    rng = np.random.default_rng(3)
+    counts, reference = Counts(merge_every=50), Counter[int]()
+    added: list[np.ndarray] = []
+    for step in range(400):
+        if added and rng.random() < 0.3:
+            shingles = added.pop(int(rng.integers(len(added))))
+            counts.change(shingles, -1)
+            reference.subtract(shingles.tolist())
+        else:
+            shingles = np.unique(rng.integers(0, 500, 20).astype(np.uint32))
+            added.append(shingles)
+            counts.change(shingles, +1)
+            reference.update(shingles.tolist())
+        if step % 37 == 0:
+            probe = list(range(0, 520, 3))
+            assert counts.get(probe) == [reference[h] for h in probe]
+    assert len(counts.runs) > 1
+    counts.merge()
+    keys = counts.keys.tolist()
+    assert keys == sorted(k for k, v in reference.items() if v) and len(counts.runs) <= 1
+    assert counts.counts.tolist() == [reference[k] for k in keys]

@@ -13,6 +13,7 @@ from api.auth import may
 from api.deps import Limit, Offset, caller, decode_json, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
+from registry.errors import InvalidInput
 from registry.models import WorkStatus
 from service.access import UseCase
 from service.jobs import Job
@@ -62,7 +63,7 @@ class WorksController(Controller):
         content = await upload.read()
         work = await anyio.to_thread.run_sync(lambda: registry.enroll(
             account, content, title=meta.title or upload.filename or None, license=meta.license,
-            opt_outs=meta.opt_outs, filename=upload.filename))
+            opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations))
         return WorkOut.of(work, account.name)
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
@@ -73,6 +74,9 @@ class WorksController(Controller):
         account = caller(request)
         uploads, fields = await read_form(request, {"files": True}, {"metadata"})
         meta = decode_json(fields["metadata"], WorkMetadata, "metadata") if "metadata" in fields else WorkMetadata()
+        if meta.locations:
+            raise InvalidInput("locations name the places of one work: enroll it alone with them, or set each "
+                               "work's locations with PATCH /v1/works/{id} after the job")
         files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads["files"])]
         return registry.submit_job(account, files, meta.license, meta.opt_outs)
 
@@ -104,14 +108,15 @@ class WorksController(Controller):
             "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})
 
     @patch("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="UpdateWorkTerms",
-           sync_to_thread=True, summary="Change the license and opt-out fields named (owner only); audited.",
+           sync_to_thread=True, summary="Change the license, opt-out fields and locations named (owner only); audited.",
            description="Fields not named keep their values; a use named in `opt_outs` is replaced whole. "
                        "With `If-Match: <ETag>`, a work changed since is refused with 412.",
            responses=ERROR_RESPONSES)
     def update(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
                data: JSONBody[WorkUpdate],
                if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None) -> Response[WorkOut]:
-        work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs, if_match=if_match)
+        work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs, if_match=if_match,
+                                     locations=data.locations)
         out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
         return Response(out, headers={"ETag": out.etag})
 

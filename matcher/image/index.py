@@ -81,6 +81,19 @@ class HashIndex:
                 best[i] = min(best.get(i, 1 << 30), int(d))
         return sorted(best.items(), key=lambda t: t[1])
 
+    def search_each(self, queries: npt.NDArray[np.uint8], radius: int) -> list[list[tuple[int, int]]]:
+        """For each query apart: (id, distance) of every live hash within `radius`, nearest first."""
+        if self.index.ntotal == 0 or not len(queries):
+            return [[] for _ in range(len(queries))]
+        lims, dist, pos = self.index.range_search(np.ascontiguousarray(queries, dtype=np.uint8), radius + 1)
+        ids, alive = self.map.ids, self.map.alive
+        out: list[list[tuple[int, int]]] = []
+        for q in range(len(queries)):
+            lo, hi = int(lims[q]), int(lims[q + 1])
+            hits = sorted((int(d), int(ids[p])) for p, d in zip(pos[lo:hi], dist[lo:hi], strict=True) if alive[p])
+            out.append([(i, d) for d, i in hits])
+        return out
+
     def __len__(self) -> int:
         return self.map.live
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
-from matcher.image.hashes import pdq_hex, phash_distance
+from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq_hex, phash_distance
 from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
 from matcher.locks import ReadWriteLock
 from registry.content import Content
@@ -190,6 +191,26 @@ class ImageMatcher:
             if any(m.score >= self.threshold for m in results.values()):
                 break
         return sorted(results.values(), key=lambda m: -m.score)
+
+    def lookup_pdq(self, hashes: list[bytes]) -> list[list[tuple[str, float]]]:
+        """For each 32-byte PDQ hash (one orientation, as a trainer hashes its data): the works whose PDQ hash
+        (of quality >= 50, as in a check) lies within PDQ's match distance, with the confidence the calibrated
+        PDQ curve alone gives; only those at or above the decision threshold, best first."""
+        pdq_signal = next(s for s in self.signals if isinstance(s, Pdq))
+        queries = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(len(hashes), 32)
+        with self._lock.read():
+            found = pdq_signal.index.search_each(queries, PDQ_MAX_DISTANCE)
+        out: list[list[tuple[str, float]]] = []
+        for hits in found:
+            row = []
+            for iid, distance in hits:
+                wid = self.by_iid.get(iid)
+                confidence = fuse(self.calibration, {"pdq": float(distance)})
+                if wid is not None and pdq_signal.quality.get(iid, 0) >= PDQ_MIN_QUALITY \
+                        and confidence >= self.threshold:
+                    row.append((wid, round(confidence, 4)))
+            out.append(row)
+        return out
 
     def _background(self, query: ImageQuery) -> None:
         """On the worker thread: the query's local features, then, if the search has gone deep by then, the

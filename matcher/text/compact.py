@@ -135,11 +135,15 @@ class BandTable:
 
 
 class Counts:
-    """How many works hold each sampled shingle: sorted keys and counts, plus a small buffer of changes."""
+    """How many works hold each sampled shingle: sorted runs of (key, count change) plus a small buffer.
+
+    Changes collect in a Counter; every `merge_every` keys they become a sorted run, and runs of similar size
+    are merged (summing the counts of equal keys, dropping the zeros), as the band tables do, so enrolling
+    n works costs O(n log n) whatever the number of distinct shingles (one sorted array re-merged on every
+    flush cost O(n^2): a million works never finished). A count is the sum over the runs and the buffer."""
 
     def __init__(self, merge_every: int = 100_000) -> None:
-        self.keys = np.empty(0, np.uint32)
-        self.counts = np.empty(0, np.int32)
+        self.runs: list[tuple[U32, npt.NDArray[np.int32]]] = []
         self._delta: Counter[int] = Counter()
         self.merge_every = merge_every
 
@@ -147,31 +151,71 @@ class Counts:
         for h in shingles.tolist():
             self._delta[h] += by
         if len(self._delta) >= self.merge_every:
-            self.merge()
+            self.flush()
+
+    @staticmethod
+    def _combine(keys: U32, counts: npt.NDArray[np.int64], drop_zero: bool) -> tuple[U32, npt.NDArray[np.int32]]:
+        """Sort by key, sum equal keys, drop zero counts when `drop_zero`."""
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], counts[order]
+        if not len(keys):
+            return keys.astype(np.uint32), counts.astype(np.int32)
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
+        summed = np.add.reduceat(counts, starts)
+        uniq = keys[starts]
+        if drop_zero:
+            keep = summed != 0
+            uniq, summed = uniq[keep], summed[keep]
+        return uniq.astype(np.uint32), summed.astype(np.int32)
+
+    def flush(self, everything: bool = False) -> None:
+        """The buffer becomes a run; runs of similar size (with `everything`, all runs) are merged."""
+        if self._delta:
+            dk = np.fromiter(self._delta.keys(), dtype=np.uint32, count=len(self._delta))
+            dv = np.fromiter(self._delta.values(), dtype=np.int64, count=len(self._delta))
+            run = self._combine(dk, dv, drop_zero=True)
+            if len(run[0]):
+                self.runs.append(run)
+            self._delta.clear()
+        runs = self.runs
+        while len(runs) > 1 and (everything or len(runs[-2][0]) <= 4 * len(runs[-1][0])):
+            (k1, c1), (k2, c2) = runs[-2], runs[-1]
+            merged = self._combine(np.concatenate([k1, k2]), np.concatenate([c1, c2]).astype(np.int64),
+                                   drop_zero=True)
+            runs[-2:] = [merged] if len(merged[0]) else []
 
     def merge(self) -> None:
-        if not self._delta:
-            return
-        dk = np.fromiter(self._delta.keys(), dtype=np.uint32, count=len(self._delta))
-        dv = np.fromiter(self._delta.values(), dtype=np.int32, count=len(self._delta))
-        keys = np.concatenate([self.keys, dk])
-        vals = np.concatenate([self.counts, dv])
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        summed = np.zeros(len(uniq), np.int64)
-        np.add.at(summed, inverse, vals)
-        keep = summed > 0
-        self.keys, self.counts = uniq[keep].astype(np.uint32), summed[keep].astype(np.int32)
+        """Everything in one run (before saving)."""
+        self.flush(everything=True)
+
+    @property
+    def keys(self) -> U32:
+        self.merge()
+        return self.runs[0][0] if self.runs else np.empty(0, np.uint32)
+
+    @property
+    def counts(self) -> npt.NDArray[np.int32]:
+        self.merge()
+        return self.runs[0][1] if self.runs else np.empty(0, np.int32)
+
+    def set(self, keys: U32, counts: npt.NDArray[np.int32]) -> None:
+        """Start from saved (sorted, unique) keys and counts."""
+        self.runs = [(keys.astype(np.uint32), counts.astype(np.int32))] if len(keys) else []
         self._delta.clear()
+
+    def nbytes(self) -> int:
+        return sum(k.nbytes + c.nbytes for k, c in self.runs)
 
     def get(self, hashes: list[int]) -> list[int]:
         if not hashes:
             return []
         q = np.asarray(hashes, dtype=np.uint32)
-        pos = np.searchsorted(self.keys, q)
-        pos_c = np.minimum(pos, max(0, len(self.keys) - 1))
-        found = (len(self.keys) > 0) & (self.keys[pos_c] == q) if len(self.keys) else np.zeros(len(q), bool)
-        base = np.where(found, self.counts[pos_c] if len(self.counts) else 0, 0)
-        return [int(b) + self._delta.get(h, 0) for b, h in zip(base.tolist(), hashes, strict=True)]
+        total = np.zeros(len(q), np.int64)
+        for keys, counts in self.runs:  # never empty
+            pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+            found = keys[pos] == q
+            total[found] += counts[pos[found]]
+        return [int(b) + self._delta.get(h, 0) for b, h in zip(total.tolist(), hashes, strict=True)]
 
 
 class _Work(msgspec.Struct, array_like=True):
@@ -205,7 +249,7 @@ class CompactTables:
         """Bytes held in the arrays (the sorted runs, signatures, items, sampled shingles and counts)."""
         total = sum(k.nbytes + i.nbytes for t in (self.windows, self.docs) for runs in t.runs for k, i in runs)
         total += len(self.alive) * (self.num_perm * 2 + 5)  # 16-bit signatures, item -> work, alive
-        total += sum(a.nbytes for a in self.sampled.values()) + self.df.keys.nbytes + self.df.counts.nbytes
+        total += sum(a.nbytes for a in self.sampled.values()) + self.df.nbytes()
         return int(total)
 
     def _store_sigs(self, first: int, sig16: npt.NDArray[np.uint16]) -> None:
@@ -326,7 +370,7 @@ class CompactTables:
             self.works[str(w)] = _Work(int(first), int(count))
             self.sampled[str(w)] = data["sampled"][offsets[i]:offsets[i + 1]].astype(np.uint32)
         self.df = Counts()
-        self.df.keys, self.df.counts = data["df_keys"].astype(np.uint32), data["df_counts"].astype(np.int32)
+        self.df.set(data["df_keys"], data["df_counts"])
         self.windows.load({k[2:]: v for k, v in data.items() if k.startswith("w_")})
         self.docs.load({k[2:]: v for k, v in data.items() if k.startswith("d_")})
         self._dead = 0
