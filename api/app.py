@@ -31,6 +31,7 @@ from api.controllers.admin import (
 )
 from api.controllers.checks import ChecksController
 from api.controllers.lookups import LookupsController
+from api.controllers.training import TrainingRunsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
 from api.errors import EXCEPTION_HANDLERS
@@ -110,7 +111,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
 
     return Litestar(
         route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
-                        AuditController,
+                        TrainingRunsController, AuditController,
                         TransparencyController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import msgspec
 
 from registry.evidence import Evidence
-from registry.models import Account, Check, Lookup, LookupResult, MatchRecord, Work, work_etag
+from registry.models import Account, Check, Lookup, LookupResult, MatchRecord, TrainingRun, Work, work_etag
 from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
 from service.lookups import LookupItem
 
@@ -140,7 +140,7 @@ class ErrorOut(msgspec.Struct, kw_only=True):
 class LookupRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`POST /v1/lookups` as JSON."""
 
-    purpose: str = "ai_training"
+    purpose: str | None = None  # ai_training when neither the body nor the query names one
     items: list[LookupItem]
 
 
@@ -159,3 +159,53 @@ class LookupOut(msgspec.Struct, kw_only=True):
         return cls(id=lookup.id, purpose=lookup.purpose, operator=names.get(lookup.account_id, lookup.account_id),
                    created_at=lookup.created_at, items=lookup.items, not_allowed=lookup.not_allowed,
                    digest=lookup.digest, results=lookup.results)
+
+
+class TrainingRunOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    model: str
+    purpose: str
+    operator: str
+    created_at: datetime
+    status: str
+    closed_at: datetime | None
+    items: int
+    works: int
+    violations: int
+    by_use: dict[str, int]
+
+    @classmethod
+    def of(cls, run: TrainingRun, names: dict[str, str]) -> "TrainingRunOut":
+        return cls(id=run.id, name=run.name, model=run.model, purpose=run.purpose,
+                   operator=names.get(run.account_id, run.account_id), created_at=run.created_at,
+                   status=run.status, closed_at=run.closed_at, items=run.items, works=run.works,
+                   violations=run.violations, by_use=run.by_use)
+
+
+class IncludedWorkOut(msgspec.Struct, kw_only=True):
+    work_id: str
+    use: str
+    violation: bool
+    items: int
+    license: LicenseTerms
+    opt_outs: OptOuts
+    first_at: datetime
+
+
+class IncludedWorksPage(msgspec.Struct, kw_only=True):
+    works: list[IncludedWorkOut]
+    next: str | None  # pass as `cursor` for the next page; null on the last
+
+
+class WorkRunOut(msgspec.Struct, kw_only=True):
+    """A run that included a work, as the work's owner sees it: the run's name, model, purpose and status,
+    and this work's inclusion (never the rest of the run)."""
+
+    run_id: str
+    name: str
+    model: str
+    purpose: str
+    status: str
+    operator: str
+    included: IncludedWorkOut

@@ -220,3 +220,35 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
     digest: str  # SHA-256 of the items as received (canonical JSON), also in the audit entry
     not_allowed: int
     results: list[LookupResult]
+
+
+class IncludedWork(msgspec.Struct, frozen=True, kw_only=True):
+    """An enrolled work a training run included: its terms when it was first included, and whether that went
+    against its reservation for the run's purpose (`use` not `allowed`)."""
+
+    work_id: str
+    owner_id: str
+    use: str
+    violation: bool
+    items: int  # the run's items that matched it
+    license: LicenseTerms
+    opt_outs: OptOuts
+    first_at: datetime
+
+
+class TrainingRun(msgspec.Struct, frozen=True, kw_only=True):
+    """A training run an operator records: its items are matched as lookups are, and the works they matched
+    are kept with their terms; closing it freezes it. `works`, `violations` and `by_use` count its works."""
+
+    id: str
+    account_id: str
+    name: str
+    model: str
+    purpose: str
+    created_at: datetime
+    status: str = "open"  # open, closed
+    closed_at: datetime | None = None
+    items: int = 0
+    works: int = 0
+    violations: int = 0
+    by_use: dict[str, int] = {}

@@ -21,6 +21,7 @@ from registry.models import (
     Check,
     CheckFilter,
     FileOutcome,
+    IncludedWork,
     Job,
     JobFile,
     Lookup,
@@ -29,6 +30,7 @@ from registry.models import (
     Role,
     SignedTreeHead,
     StoredAnswer,
+    TrainingRun,
     Work,
     WorkKind,
     WorkStatus,
@@ -116,6 +118,18 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
         items INTEGER NOT NULL, digest TEXT NOT NULL, not_allowed INTEGER NOT NULL, results TEXT NOT NULL
     );
     CREATE INDEX lookups_account ON lookups (account_id, created_at)""",
+    # 8: training runs and the works they included, with the terms at the time
+    """CREATE TABLE training_runs (
+        id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL,
+        purpose TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL, closed_at TEXT,
+        items BIGINT NOT NULL
+    );
+    CREATE TABLE training_run_works (
+        run_id TEXT NOT NULL REFERENCES training_runs(id), work_id TEXT NOT NULL, owner_id TEXT NOT NULL,
+        use TEXT NOT NULL, violation INTEGER NOT NULL, items BIGINT NOT NULL, license TEXT NOT NULL,
+        opt_outs TEXT NOT NULL, first_at TEXT NOT NULL, PRIMARY KEY (run_id, work_id)
+    );
+    CREATE INDEX training_run_works_work ON training_run_works (work_id, run_id)""",
 ]
 
 
@@ -167,6 +181,14 @@ def _lookup(r: Row) -> Lookup:
         id=r["id"], account_id=r["account_id"], created_at=_dt(r["created_at"]), purpose=r["purpose"],
         items=r["items"], digest=r["digest"], not_allowed=r["not_allowed"],
         results=msgspec.json.decode(r["results"], type=list[LookupResult]),
+    )
+
+
+def _included(r: Row) -> IncludedWork:
+    return IncludedWork(
+        work_id=r["work_id"], owner_id=r["owner_id"], use=r["use"], violation=bool(r["violation"]),
+        items=int(r["items"]), license=msgspec.json.decode(r["license"], type=LicenseTerms),
+        opt_outs=msgspec.json.decode(r["opt_outs"], type=OptOuts), first_at=_dt(r["first_at"]),
     )
 
 
@@ -482,6 +504,79 @@ class SqlStore:
         if row is None:
             raise NotFound(f"no lookup {lookup_id}")
         return _lookup(row)
+
+    # -- training runs ------------------------------------------------------------------------------------
+    def add_training_run(self, run: TrainingRun, actor: str) -> TrainingRun:
+        with self._write() as c:
+            c.execute("INSERT INTO training_runs (id, account_id, name, model, purpose, created_at, status, items)"
+                      " VALUES (?, ?, ?, ?, ?, ?, 'open', 0)",
+                      (run.id, run.account_id, run.name, run.model, run.purpose, _ts(run.created_at)))
+            self._audit(c, actor, "training_run.created", run.id,
+                        {"name": run.name, "model": run.model, "purpose": run.purpose})
+        return run
+
+    def _run(self, c: Cursor | None, run_id: str) -> TrainingRun:
+        one = (lambda sql, *a: c.execute(sql, a).fetchone()) if c is not None else self._one
+        allr = (lambda sql, *a: c.execute(sql, a).fetchall()) if c is not None else self._all
+        row = one("SELECT * FROM training_runs WHERE id = ?", run_id)
+        if row is None:
+            raise NotFound(f"no training run {run_id}")
+        by_use = {r["use"]: int(r["n"]) for r in allr(
+            "SELECT use, count(*) AS n FROM training_run_works WHERE run_id = ? GROUP BY use", run_id)}
+        violations = one("SELECT count(*) AS n FROM training_run_works WHERE run_id = ? AND violation = 1", run_id)
+        return TrainingRun(id=row["id"], account_id=row["account_id"], name=row["name"], model=row["model"],
+                           purpose=row["purpose"], created_at=_dt(row["created_at"]), status=row["status"],
+                           closed_at=_dt(row["closed_at"]) if row["closed_at"] else None, items=int(row["items"]),
+                           works=sum(by_use.values()), violations=int(violations["n"]) if violations else 0,
+                           by_use=by_use)
+
+    def get_training_run(self, run_id: str) -> TrainingRun:
+        return self._run(None, run_id)
+
+    def add_training_items(self, run_id: str, items: int, digest: str, included: list[IncludedWork],
+                           actor: str) -> TrainingRun:
+        with self._write() as c:
+            run = self._run(c, run_id)
+            if run.status != "open":
+                raise Conflict(f"training run {run_id} is closed: its record is frozen; record a new run")
+            c.execute("UPDATE training_runs SET items = items + ? WHERE id = ?", (items, run_id))
+            known = {r["work_id"] for r in c.execute(
+                "SELECT work_id FROM training_run_works WHERE run_id = ?", (run_id,)).fetchall()}
+            new = [w for w in included if w.work_id not in known]
+            c.executemany("UPDATE training_run_works SET items = items + ? WHERE run_id = ? AND work_id = ?",
+                          [(w.items, run_id, w.work_id) for w in included if w.work_id in known])
+            c.executemany(
+                "INSERT INTO training_run_works (run_id, work_id, owner_id, use, violation, items, license, opt_outs,"
+                " first_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, w.work_id, w.owner_id, w.use, int(w.violation), w.items, _enc.encode(w.license).decode(),
+                  _enc.encode(w.opt_outs).decode(), _ts(w.first_at)) for w in new])
+            self._audit(c, actor, "training_run.items_added", run_id,
+                        {"items": items, "digest": digest, "new_works": [w.work_id for w in new],
+                         "violations": [w.work_id for w in new if w.violation]})
+            return self._run(c, run_id)
+
+    def close_training_run(self, run_id: str, actor: str) -> TrainingRun:
+        with self._write() as c:
+            run = self._run(c, run_id)
+            if run.status != "open":
+                return run
+            c.execute("UPDATE training_runs SET status = 'closed', closed_at = ? WHERE id = ?",
+                      (_ts(utcnow()), run_id))
+            self._audit(c, actor, "training_run.closed", run_id,
+                        {"items": run.items, "works": run.works, "violations": run.violations,
+                         "by_use": run.by_use})
+            return self._run(c, run_id)
+
+    def training_run_works(self, run_id: str, after: str = "", limit: int = 100,
+                           owner_id: str | None = None) -> list[IncludedWork]:
+        rows = self._all("SELECT * FROM training_run_works WHERE run_id = ? AND work_id > ?"
+                         + (" AND owner_id = ?" if owner_id else "") + " ORDER BY work_id LIMIT ?",
+                         run_id, after, *([owner_id] if owner_id else []), limit)
+        return [_included(r) for r in rows]
+
+    def work_training_runs(self, work_id: str) -> list[tuple[TrainingRun, IncludedWork]]:
+        rows = self._all("SELECT * FROM training_run_works WHERE work_id = ? ORDER BY first_at, run_id", work_id)
+        return [(self._run(None, r["run_id"]), _included(r)) for r in rows]
 
     def get_check(self, check_id: str) -> Check:
         row = self._one("SELECT * FROM checks WHERE id = ?", check_id)

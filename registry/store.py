@@ -16,12 +16,14 @@ from registry.models import (
     Check,
     CheckFilter,
     FileOutcome,
+    IncludedWork,
     Job,
     JobFile,
     Lookup,
     Role,
     SignedTreeHead,
     StoredAnswer,
+    TrainingRun,
     Work,
     WorkKind,
     WorkStatus,
@@ -86,6 +88,21 @@ class Store(Protocol):
     def add_check(self, check: Check, actor: str) -> Check: ...
     def get_check(self, check_id: str) -> Check: ...
     def add_lookup(self, lookup: Lookup, actor: str) -> Lookup: ...
+
+    # training runs
+    def add_training_run(self, run: TrainingRun, actor: str) -> TrainingRun: ...
+    def get_training_run(self, run_id: str) -> TrainingRun: ...
+    def add_training_items(self, run_id: str, items: int, digest: str, included: list[IncludedWork],
+                           actor: str) -> TrainingRun:
+        """Count `items` more items and include the works (a work already included counts their items; its
+        terms stay those of its first inclusion); Conflict when the run is closed."""
+        ...
+    def close_training_run(self, run_id: str, actor: str) -> TrainingRun: ...
+    def training_run_works(self, run_id: str, after: str = "", limit: int = 100,
+                           owner_id: str | None = None) -> list[IncludedWork]:
+        """The run's works after work id `after`, in work id order (a cursor)."""
+        ...
+    def work_training_runs(self, work_id: str) -> list[tuple[TrainingRun, IncludedWork]]: ...
     def get_lookup(self, lookup_id: str) -> Lookup: ...
     def list_checks(self, flt: CheckFilter) -> list[Check]: ...
     def match_counts(self, work_ids: list[str]) -> dict[str, int]:

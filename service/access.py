@@ -15,7 +15,7 @@ role x resource matrix through the API and through the web pages.
 from enum import StrEnum
 
 from registry.errors import NotFound, PermissionDenied
-from registry.models import Account, Check, Lookup, MatchRecord, Role, Work
+from registry.models import Account, Check, Lookup, MatchRecord, Role, TrainingRun, Work
 
 
 class UseCase(StrEnum):
@@ -30,6 +30,8 @@ class UseCase(StrEnum):
     MANAGE_KEYS = "manage keys"
     LOOKUP = "look up training items"
     READ_LOOKUP = "read a lookup"
+    RECORD_TRAINING = "record training runs"
+    READ_TRAINING_RUN = "read a training run"
 
 
 ROLES: dict[UseCase, frozenset[Role]] = {
@@ -44,6 +46,8 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.MANAGE_KEYS: frozenset(),  # admins only
     UseCase.LOOKUP: frozenset({Role.OPERATOR}),
     UseCase.READ_LOOKUP: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
+    UseCase.RECORD_TRAINING: frozenset({Role.OPERATOR}),
+    UseCase.READ_TRAINING_RUN: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
 }
 
 
@@ -105,7 +109,8 @@ def checks_account_scope(account: Account) -> str | None:
 
 
 # -- lookups ----------------------------------------------------------------------------------------------
-def may_see_lookup(account: Account, lookup: Lookup) -> bool:
+def may_see_lookup(account: Account, lookup: Lookup | TrainingRun) -> bool:
+    """Lookups and training runs: their operator, auditors and admins."""
     return lookup.account_id == account.id or account.role in (Role.AUDITOR, Role.ADMIN)
 
 
@@ -132,3 +137,9 @@ def readable_lookup(account: Account, lookup: Lookup | None, lookup_id: str) -> 
     if lookup is None or not may_see_lookup(account, lookup):
         raise NotFound(f"no lookup {lookup_id}")
     return lookup
+
+
+def readable_run(account: Account, run: TrainingRun | None, run_id: str) -> TrainingRun:
+    if run is None or not may_see_lookup(account, run):
+        raise NotFound(f"no training run {run_id}")
+    return run

@@ -27,11 +27,13 @@ from registry.models import (
     AuditEntry,
     Check,
     CheckFilter,
+    IncludedWork,
     Lookup,
     MatchRecord,
     Role,
     SignedTreeHead,
     StoredAnswer,
+    TrainingRun,
     Verdict,
     Work,
     WorkStatus,
@@ -57,6 +59,7 @@ from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.lookups import FileItem, LookupItem, run_lookup
 from service.periodic import run_every
 from service.settings import ServiceSettings
+from service.training import NewTrainingRun, included_works, new_run
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
 
 SYSTEM = "system"
@@ -403,6 +406,53 @@ class Registry:
         except NotFound:
             found = None
         return access.readable_lookup(viewer, found, lookup_id)
+
+    def start_training_run(self, account: Account, spec: NewTrainingRun) -> TrainingRun:
+        access.require(account, UseCase.RECORD_TRAINING)
+        return self.store.add_training_run(new_run(account, spec), account.id)
+
+    def _own_run(self, account: Account, run_id: str) -> TrainingRun:
+        try:
+            run: TrainingRun | None = self.store.get_training_run(run_id)
+        except NotFound:
+            run = None
+        if run is not None and run.account_id != account.id and account.role != Role.ADMIN:
+            run = None  # another operator's run does not exist for this one
+        return access.readable_run(account, run, run_id)
+
+    def add_training_items(self, account: Account, run_id: str, items: Sequence[LookupItem],
+                           files: Sequence[FileItem] = ()) -> TrainingRun:
+        """Match a batch of the run's items and include the works they matched (see `service.training`)."""
+        access.require(account, UseCase.RECORD_TRAINING)
+        run = self._own_run(account, run_id)
+        if run.status != "open":
+            raise Conflict(f"training run {run_id} is closed: its record is frozen; record a new run")
+        count, digest, included = included_works(account, run, items, files, store=self.store,
+                                                 indexes=self.indexes, load=self.load)
+        return self.store.add_training_items(run_id, count, digest, included, account.id)
+
+    def close_training_run(self, account: Account, run_id: str) -> TrainingRun:
+        access.require(account, UseCase.RECORD_TRAINING)
+        self._own_run(account, run_id)
+        return self.store.close_training_run(run_id, account.id)
+
+    def get_training_run(self, viewer: Account, run_id: str) -> TrainingRun:
+        access.require(viewer, UseCase.READ_TRAINING_RUN)
+        try:
+            run: TrainingRun | None = self.store.get_training_run(run_id)
+        except NotFound:
+            run = None
+        return access.readable_run(viewer, run, run_id)
+
+    def training_run_works(self, viewer: Account, run_id: str, after: str = "",
+                           limit: int = 100) -> list[IncludedWork]:
+        self.get_training_run(viewer, run_id)
+        return self.store.training_run_works(run_id, after, limit)
+
+    def work_training_runs(self, viewer: Account, work_id: str) -> list[tuple[TrainingRun, IncludedWork]]:
+        """The runs that included a work: for its owner (and auditors, admins), never the rest of the run."""
+        work = self.get_work(viewer, work_id)
+        return self.store.work_training_runs(work.id)
 
     # -- audit ----------------------------------------------------------------------------------------
     def audit_entries(self, viewer: Account, after: int = 0, limit: int | None = None) -> list[AuditEntry]:

@@ -260,3 +260,33 @@ def test_locations_are_kept_changed_in_one_transaction_and_looked_up(store: Stor
     assert store.audit_entries()[-1].action == "lookup.made"
     with pytest.raises(NotFound):
         store.get_lookup("lku_missing")
+
+
+def test_training_runs_keep_first_terms_count_items_and_freeze(store: Store) -> None:
+    from registry.models import IncludedWork, TrainingRun
+
+    op = store.create_account("op", Role.OPERATOR, "system")
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    run = store.add_training_run(TrainingRun(id=new_id("run"), account_id=op.id, name="r", model="m",
+                                             purpose="ai_training", created_at=utcnow()), op.id)
+
+    def included(work_id: str, use: str, items: int) -> IncludedWork:
+        return IncludedWork(work_id=work_id, owner_id=alice.id, use=use, violation=use != "allowed", items=items,
+                            license=LicenseTerms(), opt_outs=OptOuts(), first_at=utcnow())
+
+    store.add_training_items(run.id, 10, "d1", [included("wrk_a", "notAllowed", 2), included("wrk_b", "allowed", 1)],
+                             op.id)
+    got = store.add_training_items(run.id, 5, "d2", [included("wrk_a", "allowed", 3)], op.id)
+    assert (got.items, got.works, got.violations, got.by_use) == (15, 2, 1, {"notAllowed": 1, "allowed": 1})
+    first = store.training_run_works(run.id, limit=1)
+    assert [w.work_id for w in first] == ["wrk_a"] and first[0].items == 5 and first[0].use == "notAllowed"
+    assert [w.work_id for w in store.training_run_works(run.id, after="wrk_a")] == ["wrk_b"]
+    assert [(r.id, w.items) for r, w in store.work_training_runs("wrk_a")] == [(run.id, 5)]
+    closed = store.close_training_run(run.id, op.id)
+    assert closed.status == "closed" and closed.closed_at is not None
+    with pytest.raises(Conflict):
+        store.add_training_items(run.id, 1, "d3", [], op.id)
+    with pytest.raises(NotFound):
+        store.get_training_run("run_missing")
+    assert [e.action for e in store.audit_entries()[-4:]] == [
+        "training_run.created", "training_run.items_added", "training_run.items_added", "training_run.closed"]

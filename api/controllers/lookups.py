@@ -80,6 +80,24 @@ def ndjson_items(body: bytes) -> list[LookupItem]:
     return items
 
 
+async def read_items(request: Request) -> tuple[str | None, list[LookupItem], list[FileItem]]:  # type: ignore[type-arg]
+    """The purpose named in the body (None when it names none) and the items or files of a lookup body:
+    JSON `{"purpose", "items"}`, NDJSON (one item a line) or multipart `files` (and a `purpose` field)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = decode_json(await request.body(), LookupRequest, "JSON body")
+        return body.purpose, body.items, []
+    if content_type == "application/x-ndjson":
+        return None, ndjson_items(await request.body()), []
+    if content_type == "multipart/form-data":
+        uploads, fields = await read_form(request, {"files": True}, {"purpose"})
+        files = [FileItem(id=u.filename or str(n), filename=u.filename, data=await u.read())
+                 for n, u in enumerate(uploads["files"])]
+        return fields.get("purpose"), [], files
+    raise InvalidInput("send application/json {\"purpose\", \"items\"}, application/x-ndjson (one item a line) "
+                       "or multipart/form-data with 'files' parts")
+
+
 class LookupsController(Controller):
     path = "/v1/lookups"
     tags = ["lookups"]
@@ -91,25 +109,10 @@ class LookupsController(Controller):
     async def create(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                      purpose: FromQuery[str | None] = None) -> LookupOut:
         account = caller(request)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        items: list[LookupItem] = []
-        files: list[FileItem] = []
-        if content_type == "application/json":
-            body = decode_json(await request.body(), LookupRequest, "JSON body")
-            if purpose is not None and purpose != body.purpose:
-                raise InvalidInput("give the purpose once: in the body or as the query parameter")
-            chosen, items = body.purpose, body.items
-        elif content_type == "application/x-ndjson":
-            chosen = "ai_training" if purpose is None else purpose
-            items = ndjson_items(await request.body())
-        elif content_type == "multipart/form-data":
-            uploads, fields = await read_form(request, {"files": True}, {"purpose"})
-            chosen = fields.get("purpose", "ai_training" if purpose is None else purpose)
-            files = [FileItem(id=u.filename or str(n), filename=u.filename, data=await u.read())
-                     for n, u in enumerate(uploads["files"])]
-        else:
-            raise InvalidInput("send application/json {\"purpose\", \"items\"}, application/x-ndjson (one item a "
-                               "line) or multipart/form-data with 'files' parts")
+        given, items, files = await read_items(request)
+        if purpose is not None and given is not None and purpose != given:
+            raise InvalidInput("give the purpose once: in the body or as the query parameter")
+        chosen = given if given is not None else purpose if purpose is not None else "ai_training"
         lookup = await anyio.to_thread.run_sync(registry.lookup, account, chosen, items, files)
         return LookupOut.of(lookup, registry.account_names())
 

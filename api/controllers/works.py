@@ -10,9 +10,10 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, 
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from api.auth import may
+from api.controllers.training import included_out
 from api.deps import Limit, Offset, caller, decode_json, read_form
 from api.errors import ERROR_RESPONSES
-from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkUpdate
+from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkRunOut, WorkUpdate
 from registry.errors import InvalidInput
 from registry.models import WorkStatus
 from service.access import UseCase
@@ -119,6 +120,16 @@ class WorksController(Controller):
                                      locations=data.locations)
         out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
         return Response(out, headers={"ETag": out.etag})
+
+    @get("/{work_id:str}/training-runs", guards=[may(UseCase.READ_WORK)], operation_id="ListWorkTrainingRuns",
+         sync_to_thread=True, summary="The training runs that included a work (its owner, auditors).",
+         responses=ERROR_RESPONSES)
+    def training_runs(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                      work_id: FromPath[str]) -> list[WorkRunOut]:
+        names = registry.account_names()
+        return [WorkRunOut(run_id=run.id, name=run.name, model=run.model, purpose=run.purpose, status=run.status,
+                           operator=names.get(run.account_id, run.account_id), included=included_out(included))
+                for run, included in registry.work_training_runs(caller(request), work_id)]
 
     @delete("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="WithdrawWork", status_code=200,
             sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.",
