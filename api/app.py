@@ -29,6 +29,7 @@ from api.controllers.admin import (
     live,
     metrics,
 )
+from api.controllers.bank import BankController
 from api.controllers.checks import ChecksController
 from api.controllers.lookups import LookupsController
 from api.controllers.training import TrainingRunsController
@@ -111,7 +112,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
 
     return Litestar(
         route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
-                        TrainingRunsController, AuditController,
+                        TrainingRunsController, BankController, AuditController,
                         TransparencyController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,

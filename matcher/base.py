@@ -65,3 +65,10 @@ class PdqLookup(Protocol):
     def lookup_pdq(self, hashes: list[bytes]) -> list[list[tuple[str, float]]]:
         """For each 32-byte PDQ hash: (work id, confidence) of the works it matches, best first."""
         ...
+
+
+@runtime_checkable
+class BankFingerprints(Protocol):
+    """A matcher that can hand out its works' fingerprints for an offline opt-out bank."""
+
+    def bank_fingerprints(self, work_ids: list[str]) -> dict[str, dict[str, object]]: ...

@@ -35,7 +35,7 @@ from registry.models import (
     WorkKind,
     WorkStatus,
 )
-from registry.store import TermsChange, WorkChange
+from registry.store import INDEX_ACTIONS, TermsChange, WorkChange
 from registry.terms import LicenseTerms, OptOuts
 
 Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
@@ -457,9 +457,11 @@ class SqlStore:
             self._audit(c, actor, "work.withdrawn", work_id, {"owner_id": work.owner_id})
         return msgspec.structs.replace(work, status=WorkStatus.WITHDRAWN)
 
-    def work_changes(self, after_seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
-        rows = self._all("SELECT seq, action, subject FROM audit_log WHERE seq > ?"
-                         " AND action IN ('work.enrolled', 'work.withdrawn') ORDER BY seq LIMIT ?", after_seq, limit)
+    def work_changes(self, after_seq: int, limit: int = 1000,
+                     actions: tuple[str, ...] = INDEX_ACTIONS) -> list[tuple[int, str, str]]:
+        marks = ", ".join("?" * len(actions))
+        rows = self._all(f"SELECT seq, action, subject FROM audit_log WHERE seq > ? AND action IN ({marks})"
+                         " ORDER BY seq LIMIT ?", after_seq, *actions, limit)
         return [(int(r["seq"]), r["action"], r["subject"]) for r in rows]
 
     def last_seq(self) -> int:

@@ -32,6 +32,8 @@ from registry.terms import LicenseTerms, OptOuts
 
 TermsChange = Callable[[Work], tuple[LicenseTerms, OptOuts]]
 WorkChange = Callable[[Work], Work]
+INDEX_ACTIONS = ("work.enrolled", "work.withdrawn")  # what changes an index
+WORK_ACTIONS = (*INDEX_ACTIONS, "work.terms_changed", "work.locations_changed")  # what changes a bank entry
 
 
 class Store(Protocol):
@@ -77,9 +79,10 @@ class Store(Protocol):
         ...
     def get_works(self, work_ids: list[str]) -> dict[str, Work]: ...
     def withdraw_work(self, work_id: str, actor: str) -> Work: ...
-    def work_changes(self, after_seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
-        """(audit seq, action, work id) of enrollments and withdrawals after `after_seq`: the change feed
-        that keeps every replica's in-memory indexes current."""
+    def work_changes(self, after_seq: int, limit: int = 1000,
+                     actions: tuple[str, ...] = INDEX_ACTIONS) -> list[tuple[int, str, str]]:
+        """(audit seq, action, work id) of the `actions` after `after_seq`: by default enrollments and
+        withdrawals, the change feed that keeps every replica's in-memory indexes current."""
         ...
 
     def last_seq(self) -> int: ...

@@ -31,6 +31,7 @@ class UseCase(StrEnum):
     LOOKUP = "look up training items"
     READ_LOOKUP = "read a lookup"
     RECORD_TRAINING = "record training runs"
+    READ_BANK = "download the opt-out bank"
     READ_TRAINING_RUN = "read a training run"
 
 
@@ -47,6 +48,7 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.LOOKUP: frozenset({Role.OPERATOR}),
     UseCase.READ_LOOKUP: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
     UseCase.RECORD_TRAINING: frozenset({Role.OPERATOR}),
+    UseCase.READ_BANK: frozenset({Role.OPERATOR, Role.AUDITOR}),  # anyone when the registry makes it public
     UseCase.READ_TRAINING_RUN: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
 }
 

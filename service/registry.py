@@ -18,7 +18,15 @@ from matcher.base import Match, Matcher
 from registry.audit import ChainReport
 from registry.blobs import BlobStore
 from registry.content import Content, Decoder, default_decoders, kind_from_name, load_content
-from registry.errors import Conflict, ContentTooLarge, InvalidInput, NotFound, PreconditionFailed, ProvenanceError
+from registry.errors import (
+    Conflict,
+    ContentTooLarge,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    ProvenanceError,
+    Unauthenticated,
+)
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
 from registry.locations import normalize_locations
 from registry.models import (
@@ -51,7 +59,7 @@ from registry.terms import (
     merged,
     requirement,
 )
-from service import access
+from service import access, bank
 from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.indexes import IndexKeeper
@@ -453,6 +461,26 @@ class Registry:
         """The runs that included a work: for its owner (and auditors, admins), never the rest of the run."""
         work = self.get_work(viewer, work_id)
         return self.store.work_training_runs(work.id)
+
+    # -- the offline opt-out bank ------------------------------------------------------------------------------
+    def bank(self, viewer: Account | None, purpose: str, since: int | None = None) -> Iterator[bytes]:
+        """The signed opt-out bank for `purpose` (see `service.bank`); `viewer` None is an anonymous reader,
+        admitted only when the registry makes the bank public."""
+        if viewer is None:
+            if not self.settings.public_bank:
+                raise Unauthenticated("send your API key as 'Authorization: Bearer <key>': this registry's "
+                                      "bank is not public")
+        else:
+            access.require(viewer, UseCase.READ_BANK)
+        return bank.build(self.store, self.indexes, self.log.key, self.log.key_id, purpose, since)
+
+    def bank_hma(self, viewer: Account | None, purpose: str) -> tuple[bytes, str]:
+        """The bank's PDQ hashes in Hasher-Matcher-Actioner's file form (`pdq <hex>` lines), and a base64
+        Ed25519 signature of it (over the same context as the bank's)."""
+        _, entries = bank.verify(self.bank(viewer, purpose), self.log.public)
+        lines = sorted({f"pdq {e['pdq']}" for e in entries if isinstance(e.get("pdq"), str)})
+        body = "".join(line + "\n" for line in lines).encode()
+        return body, bank.sign_file(self.log.key, body)
 
     # -- audit ----------------------------------------------------------------------------------------
     def audit_entries(self, viewer: Account, after: int = 0, limit: int | None = None) -> list[AuditEntry]:

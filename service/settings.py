@@ -18,6 +18,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     log_signing_key: str | None = None  # Ed25519 private key (PEM) signing the audit log's heads; None: made once
     job_stale_seconds: float = 120.0  # a bulk file claimed this long ago by a worker that died is taken up again
     head_interval: float = 300.0  # seconds between signed heads published to data_dir/heads for witnesses
+    public_bank: bool = False  # the opt-out bank readable without a key (GET /v1/bank)
 
     @property
     def data_dir(self) -> Path:

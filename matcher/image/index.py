@@ -81,6 +81,11 @@ class HashIndex:
                 best[i] = min(best.get(i, 1 << 30), int(d))
         return sorted(best.items(), key=lambda t: t[1])
 
+    def get(self, ids: list[int]) -> dict[int, bytes]:
+        """The stored hash of each live id."""
+        positions = np.flatnonzero(self.map.alive & np.isin(self.map.ids, np.asarray(ids, dtype=np.int64))).tolist()
+        return {int(self.map.ids[p]): bytes(self.index.reconstruct(p).tolist()) for p in positions}
+
     def search_each(self, queries: npt.NDArray[np.uint8], radius: int) -> list[list[tuple[int, int]]]:
         """For each query apart: (id, distance) of every live hash within `radius`, nearest first."""
         if self.index.ntotal == 0 or not len(queries):

@@ -212,6 +212,14 @@ class ImageMatcher:
             out.append(row)
         return out
 
+    def bank_fingerprints(self, work_ids: list[str]) -> dict[str, dict[str, object]]:
+        """What an offline filter needs of each work: its PDQ hash (hex) and the hash's quality."""
+        pdq_signal = next(s for s in self.signals if isinstance(s, Pdq))
+        with self._lock.read():
+            iids = {self.works[w].iid: w for w in work_ids if w in self.works}
+            hashes = pdq_signal.index.get(list(iids))
+        return {iids[i]: {"pdq": h.hex(), "pdq_quality": self.works[iids[i]].pdq_quality} for i, h in hashes.items()}
+
     def _background(self, query: ImageQuery) -> None:
         """On the worker thread: the query's local features, then, if the search has gone deep by then, the
         searches that need only them."""

@@ -256,6 +256,12 @@ class TextIndex:
                       for w, v in self.state.signatures(sorted({*doc_hits, *pairs})).items()}
         return Lookup(low16(sigs[0]), doc_hits, pairs, stored, len(distinct))
 
+    def signatures16(self, work_ids: list[str]) -> dict[str, npt.NDArray[np.uint16]]:
+        """Each work's MinHash signatures (the whole text first, then its windows), low 16 bits of each value."""
+        if self.compact is not None:
+            return {w: s16 for w in work_ids if (s16 := self.compact.signatures(w)) is not None}
+        return {w: np.stack([low16(x) for x in v]) for w, v in self.state.signatures(work_ids).items()}
+
     def candidates(self, shingles: npt.NDArray[np.uint32]) -> dict[str, float]:
         """Works whose windows collide with the query's in the LSH, each with its best estimated Jaccard."""
         return self.lookup(shingles).similarity()

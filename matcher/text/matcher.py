@@ -6,6 +6,7 @@ whatever else the output holds, and one long passage weighs more than scattered 
 The decision threshold comes from `calibration.json`, written by `scripts/calibrate_text.py`.
 """
 
+import base64
 import json
 import math
 import threading
@@ -96,6 +97,14 @@ class TextMatcher:
 
     def has(self, work_id: str) -> bool:
         return work_id in self.index
+
+    def bank_fingerprints(self, work_ids: list[str]) -> dict[str, dict[str, object]]:
+        """What an offline filter needs of each work: its MinHash signatures as the index keeps them (16-bit
+        values; the whole text, then windows of `window` shingles stepping by half a window)."""
+        with self._index_lock:
+            found = self.index.signatures16(work_ids)
+        return {w: {"minhash16": base64.b64encode(sig.astype("<u2").tobytes()).decode(), "signatures": len(sig)}
+                for w, sig in found.items()}
 
     def save(self) -> None:
         if self.index_dir is not None:
