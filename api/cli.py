@@ -3,7 +3,7 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
@@ -16,6 +16,9 @@ from registry.errors import Conflict, ProvenanceError
 from registry.models import Role, Verdict, WorkStatus
 from registry.terms import PURPOSES, LicenseTerms, parse_opt_out_pairs
 from service.registry import Registry, local_admin
+
+if TYPE_CHECKING:
+    from service.offline_filter import Decision
 
 app = typer.Typer(help="Provenance: a content-fingerprinting and licensing registry for generative AI.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -415,6 +418,171 @@ def reindex(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None
         err.print(f"[red]failed[/red] {failure}")
     if report.failed:
         raise typer.Exit(1)
+
+
+bank_app = typer.Typer(help="Download the signed opt-out bank for offline filtering.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+
+
+@bank_app.command("download")
+def bank_download(
+    server: Annotated[str, typer.Option(help="The registry's address, e.g. https://registry.example.org")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the bank (NDJSON).")] = Path("bank.ndjson"),
+    key: Annotated[str | None, typer.Option(envvar="PROVENANCE_API_KEY",
+                                            help="An operator's or auditor's API key (none for a public bank).")]
+    = None,
+    purpose: Annotated[str, typer.Option(help="ai_training, ai_generative_training, ai_inference or data_mining.")]
+    = "ai_training",
+) -> None:
+    """Download the bank and the registry's public key (written beside it as <out>.key.json), and verify it."""
+    import httpx
+
+    from service.bank import BankError, verify
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    base = server.rstrip("/")
+    try:
+        with httpx.stream("GET", f"{base}/v1/bank", params={"purpose": purpose}, headers=headers, timeout=600) as r:
+            if r.status_code != 200:
+                r.read()
+                raise _fail(f"{base}/v1/bank answered {r.status_code}: {r.text[:300]}")
+            with out_file.open("wb") as f:
+                for chunk in r.iter_bytes():
+                    f.write(chunk)
+        key_json = httpx.get(f"{base}/v1/bank/key", timeout=60)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {server}: {exc}") from None
+    key_path = out_file.with_name(out_file.name + ".key.json")
+    key_path.write_bytes(key_json.content)
+    try:
+        with out_file.open("rb") as f:
+            header, entries = verify(f, _public_key(key_path))
+    except BankError as exc:
+        raise _fail(f"the downloaded bank does not verify: {exc}") from None
+    out.print(f"{out_file}: {len(entries)} reserved works for {header['purpose']}, cursor {header['cursor']}; "
+              f"key {key_path}")
+
+
+@app.command("filter")
+def filter_dataset(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files and folders to filter.")] = None,
+    bank_file: Annotated[Path | None, typer.Option("--bank", help="A bank from `provenance bank download`.")] = None,
+    bank_key: Annotated[Path | None, typer.Option(help="The registry's public key (default: <bank>.key.json).")]
+    = None,
+    urls: Annotated[Path | None, typer.Option(help="A file of URLs, one a line, checked against locations.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write kept.txt and excluded.csv.")]
+    = Path("filtered"),
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes hashing the files.")] = 2,
+    server: Annotated[str | None, typer.Option(help="Match through this registry's POST /v1/lookups instead "
+                                               "(full matching; needs --key).")] = None,
+    key: Annotated[str | None, typer.Option(envvar="PROVENANCE_API_KEY", help="An operator's API key.")] = None,
+    purpose: Annotated[str, typer.Option(help="The purpose, with --server (a bank has its own).")] = "ai_training",
+) -> None:
+    """Leave out of a dataset the items a creator reserved: offline against a bank, or through a server.
+
+    Writes OUT/kept.txt (the items to keep, one a line) and OUT/excluded.csv (item, reason, work, matched by,
+    confidence); unreadable files are kept out of both and listed in OUT/unreadable.csv."""
+    import csv
+
+    files = _files(paths or [])
+    url_list = [u.strip() for u in urls.read_text().splitlines() if u.strip()] if urls else []
+    if not files and not url_list:
+        raise _fail("nothing to filter: give files, folders or --urls", 2)
+    if (bank_file is None) == (server is None):
+        raise _fail("give either --bank (offline) or --server (through the registry)", 2)
+    if server is not None:
+        decisions = _filter_through_server(server, key, purpose, files, url_list)
+    else:
+        assert bank_file is not None
+        decisions = _filter_offline(bank_file, bank_key, files, url_list, workers)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = [d for d in decisions if not d.excluded and d.reason != "unreadable"]
+    excluded = [d for d in decisions if d.excluded]
+    unreadable = [d for d in decisions if d.reason == "unreadable"]
+    (out_dir / "kept.txt").write_text("".join(d.item + "\n" for d in kept))
+    for name, rows in (("excluded.csv", excluded), ("unreadable.csv", unreadable)):
+        with (out_dir / name).open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["item", "reason", "work_id", "matched_by", "confidence", "detail"])
+            writer.writerows([d.item, d.reason, d.work_id or "", d.by or "", d.confidence or "", d.detail or ""]
+                             for d in rows)
+    out.print(f"kept {len(kept)}, excluded {len(excluded)}, unreadable {len(unreadable)}: {out_dir}/")
+
+
+def _filter_offline(bank_file: Path, bank_key: Path | None, files: list[Path], url_list: list[str],
+                    workers: int) -> "list[Decision]":
+    import functools
+    from concurrent.futures import ProcessPoolExecutor
+
+    from service.bank import BankError, verify
+    from service.offline_filter import Decision, OfflineFilter, hash_file
+
+    key_path = bank_key or bank_file.with_name(bank_file.name + ".key.json")
+    if not key_path.exists():
+        raise _fail(f"no key to verify the bank: {key_path} is missing; pass --bank-key", 2)
+    try:
+        with bank_file.open("rb") as f:
+            header, entries = verify(f, _public_key(key_path))
+    except BankError as exc:
+        raise _fail(f"{bank_file} is not a bank this key signed, unaltered: {exc}; download it again", 2) from None
+    except OSError as exc:
+        raise _fail(f"cannot read {bank_file}: {exc}", 2) from None
+    bank = OfflineFilter(header, entries)
+    decisions: list[Decision] = [bank.check_url(u) for u in url_list]
+    hasher = functools.partial(hash_file, params=bank.params)
+    with Progress(console=err) as progress:
+        task = progress.add_task(f"filtering against {len(bank)} reserved works", total=len(files))
+        if workers == 1:
+            hashed = map(hasher, files)
+            for h in hashed:
+                decisions.append(bank.check_hashed(h))
+                progress.advance(task)
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for h in pool.map(hasher, files, chunksize=16):
+                    decisions.append(bank.check_hashed(h))
+                    progress.advance(task)
+    return decisions
+
+
+def _filter_through_server(server: str, key: str | None, purpose: str, files: list[Path],
+                           url_list: list[str]) -> "list[Decision]":
+    import httpx
+
+    from service.offline_filter import Decision
+
+    if not key:
+        raise _fail("--server needs an operator's API key (--key or PROVENANCE_API_KEY)", 2)
+    headers = {"Authorization": f"Bearer {key}"}
+    base = server.rstrip("/")
+    decisions: list[Decision] = []
+
+    def record(results: list[dict[str, Any]], items: list[str]) -> None:
+        for item, r in zip(items, results, strict=True):
+            best = r["matches"][0] if r["matches"] else {}
+            decisions.append(Decision(item=item, excluded=not r["allowed"], reason=r["reason"],
+                                      work_id=best.get("work_id"), by=best.get("by"),
+                                      confidence=best.get("confidence")))
+
+    with Progress(console=err) as progress, httpx.Client(timeout=600, headers=headers) as client:
+        task = progress.add_task("looking up", total=len(files) + len(url_list))
+        for start in range(0, len(url_list), 10_000):
+            part = url_list[start : start + 10_000]
+            r = client.post(f"{base}/v1/lookups", json={"purpose": purpose,
+                            "items": [{"id": str(n), "url": u} for n, u in enumerate(part)]})
+            if r.status_code != 200:
+                raise _fail(f"{base}/v1/lookups answered {r.status_code}: {r.text[:300]}")
+            record(r.json()["results"], part)
+            progress.advance(task, len(part))
+        for start in range(0, len(files), 100):
+            batch = files[start : start + 100]
+            uploads = [("files", (str(n), p.read_bytes())) for n, p in enumerate(batch)]
+            r = client.post(f"{base}/v1/lookups", files=uploads, data={"purpose": purpose})
+            if r.status_code != 200:
+                raise _fail(f"{base}/v1/lookups answered {r.status_code}: {r.text[:300]}")
+            record(r.json()["results"], [str(p) for p in batch])
+            progress.advance(task, len(batch))
+    return decisions
 
 
 def main() -> None:
