@@ -46,6 +46,7 @@ from api.web.pages.auth import AuthPages, signin_required
 from api.web.pages.creator import CreatorPages
 from api.web.pages.media import MediaPages
 from api.web.pages.operator import OperatorPages
+from api.web.pages.training import TrainingPages
 from api.web.render import STATIC, template_config
 from api.web.security import csrf_config, load_secret, security_headers, session_config
 from api.web.session import WEB_PAGE, SignInRequired
@@ -115,7 +116,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         TrainingRunsController, BankController, AuditController,
                         TransparencyController,
                         MeController, health, live, metrics,
-                        AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages,
+                        AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},

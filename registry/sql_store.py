@@ -569,6 +569,13 @@ class SqlStore:
                          "by_use": run.by_use})
             return self._run(c, run_id)
 
+    def list_training_runs(self, account_id: str | None = None, limit: int = 100,
+                           offset: int = 0) -> list[TrainingRun]:
+        rows = self._all("SELECT id FROM training_runs" + (" WHERE account_id = ?" if account_id else "")
+                         + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                         *([account_id] if account_id else []), limit, offset)
+        return [self._run(None, r["id"]) for r in rows]
+
     def training_run_works(self, run_id: str, after: str = "", limit: int = 100,
                            owner_id: str | None = None) -> list[IncludedWork]:
         rows = self._all("SELECT * FROM training_run_works WHERE run_id = ? AND work_id > ?"

@@ -101,6 +101,10 @@ class Store(Protocol):
         terms stay those of its first inclusion); Conflict when the run is closed."""
         ...
     def close_training_run(self, run_id: str, actor: str) -> TrainingRun: ...
+    def list_training_runs(self, account_id: str | None = None, limit: int = 100,
+                           offset: int = 0) -> list[TrainingRun]:
+        """Runs newest first: one operator's, or everybody's."""
+        ...
     def training_run_works(self, run_id: str, after: str = "", limit: int = 100,
                            owner_id: str | None = None) -> list[IncludedWork]:
         """The run's works after work id `after`, in work id order (a cursor)."""

@@ -452,6 +452,11 @@ class Registry:
             run = None
         return access.readable_run(viewer, run, run_id)
 
+    def list_training_runs(self, viewer: Account, limit: int = 100, offset: int = 0) -> list[TrainingRun]:
+        """An operator's own runs; auditors and admins everybody's."""
+        access.require(viewer, UseCase.READ_TRAINING_RUN)
+        return self.store.list_training_runs(access.checks_account_scope(viewer), limit, offset)
+
     def training_run_works(self, viewer: Account, run_id: str, after: str = "",
                            limit: int = 100) -> list[IncludedWork]:
         self.get_training_run(viewer, run_id)

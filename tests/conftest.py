@@ -85,6 +85,7 @@ class Env:
     client: TestClient  # type: ignore[type-arg]
     registry: Registry
     keys: dict[str, str]
+    settings: Settings
 
     def h(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -103,5 +104,5 @@ def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
                        ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:
         keys[name] = registry.create_key(name, role)[1]
     with TestClient(create_app(settings, registry)) as client:
-        yield Env(client, registry, keys)
+        yield Env(client, registry, keys, settings)
     registry.close()

@@ -81,3 +81,41 @@ def test_bad_runs_and_batches_are_refused(env: Env) -> None:
     assert env.client.post("/v1/training-runs/run_nope/items", json={"items": [{"id": "a", "sha256": "0" * 64}]},
                            headers=op).status_code == 404
     assert len(env.registry.store.audit_entries()) == before
+
+
+def test_the_web_pages_for_lookups_runs_and_used_in_training(env: Env) -> None:
+    from api.app import create_app
+    from tests.web_client import csrf_token, web_client
+
+    work = env.enroll("alice", CHELSEA, "chelsea.jpg", {"opt_outs": {"ai_training": {"use": "notAllowed"}},
+                                                        "locations": ["https://a.example/c.jpg"]}).json()
+    run = env.client.post("/v1/training-runs", json={"name": "web run", "model": "m-1"}, headers=env.h("op")).json()
+    env.client.post(f"/v1/training-runs/{run['id']}/items",
+                    json={"items": [{"id": "1", "sha256": hashlib.sha256(CHELSEA).hexdigest()}]}, headers=env.h("op"))
+    clients = {who: web_client(create_app(env.settings, env.registry), env.keys[who])  # one app a client
+               for who in ("op", "audit", "alice")}
+    try:
+        op = clients["op"]
+        pasted = "\n".join(json.dumps(x) for x in [{"id": "x1", "url": "https://A.example/c.jpg"},
+                                                    {"id": "x2", "sha256": "0" * 64}])
+        r = op.post("/lookups", data={"items": pasted, "purpose": "ai_training",
+                                      "_csrf_token": csrf_token(op, "/lookups")})
+        assert r.status_code == 200 and 'data-testid="lookup-results"' in r.text
+        assert work["id"] in r.text and "reserved" in r.text and "no_match" in r.text
+        r = op.post("/lookups", files=[("files", ("copy.jpg", CHELSEA))],
+                    data={"purpose": "ai_training", "_csrf_token": csrf_token(op, "/lookups")})
+        assert r.status_code == 200 and "copy.jpg" in r.text and "reserved" in r.text
+        r = op.post("/lookups", data={"items": '{"id": "a", "pdq": "zz"}', "_csrf_token": csrf_token(op, "/lookups")})
+        assert r.status_code == 400 and "line 1 (item 0)" in r.text
+        for who in ("op", "audit"):
+            page = clients[who].get("/training-runs")
+            assert page.status_code == 200 and "web run" in page.text
+            detail = clients[who].get(f"/training-runs/{run['id']}")
+            assert detail.status_code == 200 and "1 violations" in detail.text and work["id"] in detail.text
+        mine = clients["alice"].get(f"/works/{work['id']}")
+        assert 'data-testid="training"' in mine.text and "web run" in mine.text
+        assert "https://a.example/c.jpg" in mine.text
+        assert clients["alice"].get("/training-runs").status_code == 403
+    finally:
+        for c in clients.values():
+            c.__exit__(None, None, None)

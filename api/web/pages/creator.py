@@ -109,7 +109,9 @@ class CreatorPages(Controller):
         preview, cut = text_preview(registry, account, work, 4000) if work.kind == WorkKind.TEXT else ("", False)
         checks = registry.work_matches(account, work.id, limit=200)
         matches = [(c, r) for c in checks for r in c.matches if r.work_id == work.id]
+        training = registry.work_training_runs(account, work.id)
         return render(request, "work.html", account, work=work, text_preview=preview, text_cut=cut, matches=matches,
+                      training=training,
                       names=registry.account_names(), cawg_json=json.dumps(work.opt_outs.to_cawg(), indent=2),
                       can_change=access.may_change_work(account, work),
                       show_original=access.may_see_original(account, work))
