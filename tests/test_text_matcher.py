@@ -263,3 +263,19 @@ def test_shingle_counts_in_runs_equal_a_counter() -> None:
     keys = counts.keys.tolist()
     assert keys == sorted(k for k, v in reference.items() if v) and len(counts.runs) <= 1
     assert counts.counts.tolist() == [reference[k] for k in keys]
+
+
+def test_band_pairs_equal_the_per_row_sets() -> None:
+    """`BandTable.query_pairs` (arrays, for queries with many collisions) names the same (row, item) pairs
+    as `query_many` (a set per row), with entries both pending and in merged runs."""
+    from matcher.text.compact import BandTable
+
+    rng = np.random.default_rng(5)
+    table = BandTable(bands=8, rows=2, flush_every=50)
+    values = rng.integers(0, 4, (300, 16)).astype(np.uint64)  # few distinct values: many collisions
+    table.add(np.arange(300, dtype=np.uint32), table.band_keys(values))  # flushed into runs...
+    table.add(np.arange(300, 320, dtype=np.uint32), table.band_keys(values[:20]))  # ...and pending
+    query = table.band_keys(rng.integers(0, 4, (25, 16)).astype(np.uint64))
+    rows, items = table.query_pairs(query)
+    expected = {(r, i) for r, found in enumerate(table.query_many(query)) for i in found}
+    assert set(zip(rows.tolist(), items.tolist(), strict=True)) == expected and expected

@@ -118,6 +118,35 @@ class BandTable:
                     found[row].update(run_items[lo[row]:hi[row]].tolist())
         return found
 
+    def query_pairs(self, keys: U64) -> tuple[npt.NDArray[np.int64], U32]:
+        """Every (query row, item) pair sharing a band key, as two arrays (a pair may repeat across bands):
+        `query_many` without a Python set per row, for queries that collide with many items."""
+        rows_out: list[npt.NDArray[np.int64]] = []
+        items_out: list[U32] = []
+        for band in range(self.b):
+            column = keys[:, band]
+            pending = self.pending[band]
+            if pending:
+                for row, key in enumerate(column.tolist()):
+                    hit = pending.get(key)
+                    if hit:
+                        rows_out.append(np.full(len(hit), row, np.int64))
+                        items_out.append(np.asarray(hit, np.uint32))
+            for run_keys, run_items in self.runs[band]:
+                lo = np.searchsorted(run_keys, column, "left")
+                hi = np.searchsorted(run_keys, column, "right")
+                counts = hi - lo
+                total = int(counts.sum())
+                if not total:
+                    continue
+                rows = np.repeat(np.arange(len(column), dtype=np.int64), counts)
+                starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+                rows_out.append(rows)
+                items_out.append(run_items[np.arange(total) + starts])
+        if not rows_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+        return np.concatenate(rows_out), np.concatenate(items_out)
+
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         self.flush()
         out: dict[str, npt.NDArray[np.generic]] = {}
@@ -307,16 +336,34 @@ class CompactTables:
         keys = self.docs.band_keys(hashvalues[None, :])[0]
         return [self.names[self.item_work[i]] for i in self._live(self.docs.query(keys))]
 
-    def query_windows(self, hashvalues: npt.NDArray[np.uint64]) -> list[list[tuple[str, int]]]:
-        """For each row of (m, num_perm) query window hash values: (work id, window number) of the work
-        windows colliding with it."""
-        out: list[list[tuple[str, int]]] = []
-        for items in self.windows.query_many(self.windows.band_keys(hashvalues)):
-            hits = []
-            for item in self._live(items):
-                name = self.names[self.item_work[item]]
-                hits.append((name, item - self.works[name].first - 1))
-            out.append(hits)
+    def window_candidates(self, hashvalues: npt.NDArray[np.uint64],
+                          max_works: int) -> list[tuple[str, list[tuple[int, int]]]]:
+        """The works whose windows collide with the (m, num_perm) query windows, each with its (query row,
+        work window) pairs; only the `max_works` works with the most colliding pairs. A copied passage
+        collides window after window; a chance collision once: at a million works, chance collisions are
+        thousands a query, and fetching and comparing their signatures would dominate its cost."""
+        rows, items = self.windows.query_pairs(self.windows.band_keys(hashvalues))
+        if not len(items):
+            return []
+        pairs = np.unique((rows << np.int64(32)) | items.astype(np.int64))
+        rows, items = pairs >> np.int64(32), (pairs & np.int64(0xFFFFFFFF)).astype(np.int64)
+        alive = np.frombuffer(self.alive, dtype=np.uint8)
+        live = alive[items] == 1
+        del alive  # release the view: `alive` grows in place when works are added
+        rows, items = rows[live], items[live]
+        item_work = np.frombuffer(self.item_work, dtype=np.uint32)
+        works = item_work[items].astype(np.int64)
+        del item_work
+        if not len(works):
+            return []
+        ids, counts = np.unique(works, return_counts=True)
+        keep = ids[np.argsort(-counts, kind="stable")[:max_works]]
+        out: list[tuple[str, list[tuple[int, int]]]] = []
+        for index in keep.tolist():
+            name = self.names[index]
+            first = self.works[name].first
+            mine = works == index
+            out.append((name, [(int(r), int(i) - first - 1) for r, i in zip(rows[mine], items[mine], strict=True)]))
         return out
 
     def clear(self) -> None:

@@ -30,6 +30,7 @@ from matcher.text.compact import CompactTables
 from matcher.text.state import RedisTextState
 
 FORMAT = 3  # 3: the compact tables in one .npz (2: LeanMinHash signatures; older files are rebuilt)
+MAX_CANDIDATE_WORKS = 128  # works (most colliding windows first) whose similarity a query estimates
 MAX_HITS_PER_WORK = 256  # distinct (query window, work window) pairs compared per work and query
 
 
@@ -241,10 +242,11 @@ class TextIndex:
             doc_hits = self.compact.query_docs(sigs[0].hashvalues)
             windows = list(distinct.values())
             if windows:
-                found = self.compact.query_windows(np.stack([w.hashvalues for w in windows]))
-                for sig, hits in zip(windows, found, strict=True):
-                    for work_id, j in hits:
-                        hit(work_id, sig, j)
+                found = self.compact.window_candidates(np.stack([w.hashvalues for w in windows]),
+                                                       MAX_CANDIDATE_WORKS)
+                for work_id, window_pairs in found:
+                    for row, j in window_pairs:
+                        hit(work_id, windows[row], j)
             stored = {w: s16 for w in {*doc_hits, *pairs} if (s16 := self.compact.signatures(w)) is not None}
         else:
             doc_hits = [k.decode() for k in self.docs.query(sigs[0])]
