@@ -576,12 +576,20 @@ def _filter_through_server(server: str, key: str | None, purpose: str, files: li
             progress.advance(task, len(part))
         for start in range(0, len(files), 100):
             batch = files[start : start + 100]
-            uploads = [("files", (str(n), p.read_bytes())) for n, p in enumerate(batch)]
-            r = client.post(f"{base}/v1/lookups", files=uploads, data={"purpose": purpose})
-            if r.status_code != 200:
-                raise _fail(f"{base}/v1/lookups answered {r.status_code}: {r.text[:300]}")
-            record(r.json()["results"], [str(p) for p in batch])
             progress.advance(task, len(batch))
+            while batch:
+                uploads = [("files", (str(n), p.read_bytes())) for n, p in enumerate(batch)]
+                r = client.post(f"{base}/v1/lookups", files=uploads, data={"purpose": purpose})
+                bad = r.json().get("error", {}).get("details", {}).get("item") if r.status_code in (400, 415) else None
+                if isinstance(bad, int) and 0 <= bad < len(batch):  # one file the registry cannot read: set aside
+                    decisions.append(Decision(item=str(batch[bad]), excluded=False, reason="unreadable",
+                                              detail=r.json()["error"]["message"]))
+                    batch = batch[:bad] + batch[bad + 1 :]
+                    continue
+                if r.status_code != 200:
+                    raise _fail(f"{base}/v1/lookups answered {r.status_code}: {r.text[:300]}")
+                record(r.json()["results"], [str(p) for p in batch])
+                break
     return decisions
 
 

@@ -79,3 +79,38 @@ def test_offline_filter_against_a_downloaded_bank(env: Env, tmp_path: Path) -> N
     result = runner.invoke(app, ["filter", str(tmp_path / "dataset"), "--bank", str(tampered),
                                  "--bank-key", str(tmp_path / "bank.ndjson.key.json"), "--out", str(out)])
     assert result.exit_code == 2 and "download it again" in result.output
+
+
+def test_bank_download_and_filter_against_a_running_server(tmp_path: Path) -> None:
+    """The trainer's path from the README: download the bank from a server, filter offline; and filter
+    through the server's lookups (full matching) for the same dataset."""
+    import httpx
+
+    from tests.servers import create_key, start_server, stop_server
+
+    env = {"PROVENANCE_DATA_DIR": str(tmp_path / "data")}
+    creator = create_key("creator", "alice", env)
+    operator = create_key("operator", "trainer", env)
+    proc, base = start_server(env)
+    try:
+        r = httpx.post(f"{base}/v1/works", files={"file": ("chelsea.jpg", CHELSEA)},
+                       data={"metadata": '{"opt_outs": {"ai_training": {"use": "notAllowed"}}}'},
+                       headers={"Authorization": f"Bearer {creator}"}, timeout=60)
+        assert r.status_code == 201, r.text
+        work_id = r.json()["id"]
+        data = _dataset(tmp_path)
+        bank = tmp_path / "bank.ndjson"
+        result = runner.invoke(app, ["bank", "download", "--server", base, "--key", operator, "--out", str(bank)])
+        assert result.exit_code == 0 and "1 reserved works" in result.output, result.output
+        for mode in (["--bank", str(bank)], ["--server", base, "--key", operator]):
+            out = tmp_path / mode[0].strip("-")
+            result = runner.invoke(app, ["filter", str(data), *mode, "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            excluded = _rows(out / "excluded.csv")
+            assert {"exact.jpg", "half.jpg", "mirror.jpg", "gray.jpg"} <= excluded.keys(), (mode, excluded)
+            assert all(row["work_id"] == work_id for row in excluded.values())
+            assert "broken.png" in _rows(out / "unreadable.csv")
+        result = runner.invoke(app, ["bank", "download", "--server", base, "--out", str(tmp_path / "b2")])
+        assert result.exit_code == 1 and "401" in result.output  # the bank is not public here
+    finally:
+        stop_server(proc)
