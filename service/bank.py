@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from matcher.base import BankFingerprints
-from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY
+from matcher.image.hashes import PDQ_LOW_QUALITY_MAX_DISTANCE, PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY
 from matcher.text.index import TextIndexParams
 from registry.errors import InvalidInput
 from registry.ids import utcnow
@@ -54,7 +54,8 @@ def _header(purpose: str, cursor: int, since: int | None, key_id: str) -> dict[s
     p = TextIndexParams()
     return {"bank": BANK, "version": VERSION, "purpose": purpose, "cursor": cursor, "since": since,
             "generated_at": utcnow().isoformat(), "key_id": key_id,
-            "pdq": {"max_distance": PDQ_MAX_DISTANCE, "min_quality": PDQ_MIN_QUALITY},
+            "pdq": {"max_distance": PDQ_MAX_DISTANCE, "min_quality": PDQ_MIN_QUALITY,
+                    "low_quality_max_distance": PDQ_LOW_QUALITY_MAX_DISTANCE},
             "text": {"shingle": p.shingle, "num_perm": p.num_perm, "window": p.window, "seed": p.seed,
                      "window_threshold": p.lsh_threshold, "values": "low 16 bits, little-endian"}}
 

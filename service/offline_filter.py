@@ -2,7 +2,7 @@
 
 Each candidate is hashed where it lies and compared with the bank: its SHA-256 with the works' (exact
 copies), an image's PDQ hashes in its eight rotations and mirror images with the works' PDQ hashes (within
-the bank's distance, only hashes of the bank's minimum quality, as a check does), a text's window MinHash
+the bank's distance: 31, or 24 when either hash has a quality under 50), a text's window MinHash
 signatures with the works' (the text index's banding finds the candidates; a window pair whose signatures
 agree on at least `TEXT_MIN_JACCARD` of their values excludes it), and a URL with the works' locations.
 Matching fully (local features, embeddings, verified text passages) needs the originals: use the server's
@@ -97,11 +97,13 @@ class OfflineFilter:
                                       window=int(text["window"]), seed=int(text["seed"]),
                                       lsh_threshold=float(text["window_threshold"]))
         self.pdq_max, self.pdq_min_quality = int(pdq["max_distance"]), int(pdq["min_quality"])
+        self.pdq_low_max = int(pdq.get("low_quality_max_distance", -1))  # -1: low-quality hashes never match
         self.use: dict[str, str] = {}
         self.by_sha: dict[str, list[str]] = {}
         self.by_url: dict[str, list[str]] = {}
         pdq_hashes: list[bytes] = []
         self.pdq_works: list[str] = []
+        self.pdq_quality: list[int] = []
         self.windows = BandTable(*band_params(self.params.lsh_threshold, self.params.num_perm))
         self.window_sigs: list[npt.NDArray[np.uint16]] = []
         self.window_work: list[str] = []
@@ -114,9 +116,10 @@ class OfflineFilter:
             self.by_sha.setdefault(str(e["sha256"]), []).append(wid)
             for url in e.get("locations") or []:  # type: ignore[attr-defined]
                 self.by_url.setdefault(str(url), []).append(wid)
-            if isinstance(e.get("pdq"), str) and int(e.get("pdq_quality", 0)) >= self.pdq_min_quality:  # type: ignore[call-overload]
+            if isinstance(e.get("pdq"), str):
                 pdq_hashes.append(bytes.fromhex(str(e["pdq"])))
                 self.pdq_works.append(wid)
+                self.pdq_quality.append(int(e.get("pdq_quality", 0)))  # type: ignore[call-overload]
             if isinstance(e.get("minhash16"), str):
                 sigs = np.frombuffer(base64.b64decode(str(e["minhash16"])), dtype="<u2")
                 sigs = sigs.reshape(-1, self.params.num_perm)
@@ -151,11 +154,13 @@ class OfflineFilter:
         if h.error is not None:
             return Decision(item=h.item, excluded=False, reason="unreadable", detail=h.error)
         hits = [(w, "sha256", 1.0) for w in self.by_sha.get(h.sha256, [])]
-        if h.pdq and h.pdq_quality >= self.pdq_min_quality and self.pdq_index.ntotal:
+        if h.pdq and self.pdq_index.ntotal:
             queries = np.frombuffer(b"".join(bytes.fromhex(x) for x in h.pdq), dtype=np.uint8).reshape(-1, 32)
             _, dist, pos = self.pdq_index.range_search(queries, self.pdq_max + 1)
             for d, p in zip(dist.tolist(), pos.tolist(), strict=True):
-                hits.append((self.pdq_works[p], "pdq", 1.0 - d / 64))
+                strong = min(h.pdq_quality, self.pdq_quality[p]) >= self.pdq_min_quality
+                if d <= (self.pdq_max if strong else self.pdq_low_max):
+                    hits.append((self.pdq_works[p], "pdq", 1.0 - d / 64))
         if h.windows and len(self.window_matrix):
             query = np.frombuffer(h.windows, dtype="<u2").reshape(-1, self.params.num_perm)
             found = self.windows.query_many(self.windows.band_keys(query.astype(np.uint64)))

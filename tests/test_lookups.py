@@ -166,3 +166,26 @@ def test_ten_thousand_hash_items_in_one_request(env: Env) -> None:
     results = r.json()["results"]
     assert len(results) == 10_000 and r.json()["not_allowed"] == 1
     assert results[5000]["reason"] == "reserved" and results[4999]["reason"] == "no_match"
+
+
+def _flip(hex_hash: str, bits: int) -> str:
+    value = int(hex_hash, 16) ^ ((1 << bits) - 1)  # the lowest `bits` bits flipped: exactly `bits` apart
+    return f"{value:064x}"
+
+
+def test_pdq_items_match_within_31_or_24_for_low_quality_hashes(env: Env) -> None:
+    """Hash-only matching keeps the hashes of low-detail images that checks drop (quality under 50), at a
+    stricter distance: 24 instead of 31."""
+    gradient = Image.linear_gradient("L").resize((384, 256)).convert("RGB")
+    buf = io.BytesIO()
+    gradient.save(buf, "PNG")
+    flat = env.enroll("alice", buf.getvalue(), "gradient.png", {"opt_outs": NOT_ALLOWED}).json()
+    sharp = env.enroll("alice", CHELSEA, "chelsea.jpg", {"opt_outs": NOT_ALLOWED}).json()
+    bank = env.client.get("/v1/bank", headers=env.h("op")).content.splitlines()
+    entries = {e["work_id"]: e for e in map(json.loads, bank[1:-1])}
+    assert entries[flat["id"]]["pdq_quality"] < 50 <= entries[sharp["id"]]["pdq_quality"]
+    items = [{"id": f"{name}-{bits}", "pdq": _flip(entries[work["id"]]["pdq"], bits)}
+             for name, work in (("flat", flat), ("sharp", sharp)) for bits in (20, 28)]
+    r = env.client.post("/v1/lookups", json={"items": items}, headers=env.h("op"))
+    found = {x["id"]: [m["work_id"] for m in x["matches"]] for x in r.json()["results"]}
+    assert found == {"flat-20": [flat["id"]], "flat-28": [], "sharp-20": [sharp["id"]], "sharp-28": [sharp["id"]]}

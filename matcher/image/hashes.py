@@ -15,6 +15,16 @@ from PIL import Image
 
 PDQ_MIN_QUALITY = 50  # Hasher-Matcher-Actioner ignores PDQ hashes below this quality
 PDQ_MAX_DISTANCE = 31  # the PDQ authors' recommended match threshold
+# Hash-only matching (bulk lookups, the offline bank) also takes hashes of quality under 50 (smooth and dark
+# images, which HMA drops) within a stricter distance: on the calibration half of the development images,
+# copies (half size, JPEG 30, grayscale, mirror) of low-quality works lie within 24 in 87% of cases, and no
+# unrelated image comes closer than 86 to a low-quality work (8,671 pairs; `scripts/calibrate_pdq_lookup.py`)
+PDQ_LOW_QUALITY_MAX_DISTANCE = 24
+
+
+def pdq_match_distance(quality_a: int, quality_b: int) -> int:
+    """The largest Hamming distance at which two PDQ hashes count as the same picture in hash-only matching."""
+    return PDQ_MAX_DISTANCE if min(quality_a, quality_b) >= PDQ_MIN_QUALITY else PDQ_LOW_QUALITY_MAX_DISTANCE
 
 
 PDQ_SIDE = 512  # PDQ reduces every image to 64 x 64 with box filters; hashing it box-reduced to about 512 px

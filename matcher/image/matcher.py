@@ -22,7 +22,7 @@ from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
-from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq_hex, phash_distance
+from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq_hex, pdq_match_distance, phash_distance
 from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
 from matcher.locks import ReadWriteLock
 from registry.content import Content
@@ -192,23 +192,23 @@ class ImageMatcher:
                 break
         return sorted(results.values(), key=lambda m: -m.score)
 
-    def lookup_pdq(self, hashes: list[bytes]) -> list[list[tuple[str, float]]]:
-        """For each 32-byte PDQ hash (one orientation, as a trainer hashes its data): the works whose PDQ hash
-        (of quality >= 50, as in a check) lies within PDQ's match distance, with the confidence the calibrated
-        PDQ curve alone gives; only those at or above the decision threshold, best first."""
+    def lookup_pdq(self, hashes: list[bytes], qualities: list[int] | None = None) -> list[list[tuple[str, float]]]:
+        """For each 32-byte PDQ hash (one orientation, as a trainer hashes its data; its quality when known):
+        the works whose PDQ hash lies within the hash-only match distance (`hashes.pdq_match_distance`: 31,
+        or 24 when either hash has a quality under 50), nearest first, with the PDQ similarity 1 - d/64."""
         pdq_signal = next(s for s in self.signals if isinstance(s, Pdq))
         queries = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(len(hashes), 32)
         with self._lock.read():
             found = pdq_signal.index.search_each(queries, PDQ_MAX_DISTANCE)
         out: list[list[tuple[str, float]]] = []
-        for hits in found:
+        for n, hits in enumerate(found):
+            query_quality = 100 if qualities is None else qualities[n]
             row = []
             for iid, distance in hits:
                 wid = self.by_iid.get(iid)
-                confidence = fuse(self.calibration, {"pdq": float(distance)})
-                if wid is not None and pdq_signal.quality.get(iid, 0) >= PDQ_MIN_QUALITY \
-                        and confidence >= self.threshold:
-                    row.append((wid, round(confidence, 4)))
+                limit = pdq_match_distance(query_quality, pdq_signal.quality.get(iid, 0))
+                if wid is not None and distance <= limit:
+                    row.append((wid, round(1.0 - distance / 64.0, 4)))
             out.append(row)
         return out
 
