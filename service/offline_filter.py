@@ -23,7 +23,7 @@ import numpy.typing as npt
 from matcher.image.hashes import pdq_dihedral
 from matcher.text.compact import BandTable, band_params
 from matcher.text.index import TextIndex, TextIndexParams, low16
-from matcher.text.normalize import tokenize
+from matcher.text.normalize import word_ids
 from matcher.text.shingles import shingle_hashes
 from registry.content import load_content
 from registry.errors import ProvenanceError
@@ -69,10 +69,10 @@ def hash_file(path: Path, params: TextIndexParams) -> Hashed:
     if content.kind == WorkKind.IMAGE:
         hashes, quality = pdq_dihedral(content.image)
         return Hashed(item=str(path), sha256=sha, pdq=[bytes(h.tolist()).hex() for h in hashes], pdq_quality=quality)
-    tokens = tokenize(content.text)
-    if not len(tokens):
+    ids = word_ids(content.text)
+    if not len(ids):
         return Hashed(item=str(path), sha256=sha)
-    sigs = _hasher(params).signatures_for(shingle_hashes(tokens.ids, params.shingle))
+    sigs = _hasher(params).signatures_for(shingle_hashes(ids, params.shingle))
     windows = sigs[1:] or sigs[:1]  # a text shorter than a window is one window: its whole signature
     packed = np.stack([low16(s) for s in windows]).astype("<u2")
     return Hashed(item=str(path), sha256=sha, windows=packed.tobytes())

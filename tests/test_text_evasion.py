@@ -117,3 +117,18 @@ def test_ascii_fast_path_gives_the_general_tokens() -> None:
         assert fast.ids.tolist() == [normalize._word_id(m.group()) for m in matches]
         assert fast.starts.tolist() == [m.start() for m in matches]
         assert fast.ends.tolist() == [m.end() for m in matches]
+
+
+def test_word_ids_equal_the_tokens_ids() -> None:
+    """The offsets-free fast path gives the ids `tokenize` gives, on ASCII, accented, CJK and evasive text."""
+    from matcher.text.normalize import tokenize, word_ids
+
+    samples = [
+        (FIXTURES / "texts" / "emma-ch001.txt").read_text(),
+        "Café naïve façade — déjà vu; ÉCOLE école",
+        "这是一个测试。日本語のテキストも、ここにあります。",
+        "co\u200bpy\u00adright wi\u2060th joi\u034fners and Сyrillic lооk-alikes",
+        "", "   \n\t ", "one",
+    ]
+    for text in samples:
+        assert word_ids(text).tolist() == tokenize(text).ids.tolist(), text[:40]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from matcher.base import Match, OriginalSource
 from matcher.text.index import TextIndex, TextIndexParams
-from matcher.text.normalize import Tokens, tokenize
+from matcher.text.normalize import Tokens, tokenize, word_ids
 from matcher.text.shingles import shingle_hashes
 from matcher.text.verify import copied_spans
 from registry.content import Content
@@ -75,12 +75,11 @@ class TextMatcher:
         return f"{VERSION}(k={p.shingle},perm={p.num_perm},window={p.window})"
 
     def fingerprint(self, content: Content) -> TextFingerprint:
-        tokens = tokenize(content.text)
-        if len(tokens) == 0:
+        ids = word_ids(content.text)
+        if len(ids) == 0:
             raise UnsupportedContent("text has no words to fingerprint")
         p = self.index.params
-        return TextFingerprint(shingle_hashes(tokens.ids, p.shingle), shingle_hashes(tokens.ids, p.df_shingle),
-                               len(tokens))
+        return TextFingerprint(shingle_hashes(ids, p.shingle), shingle_hashes(ids, p.df_shingle), len(ids))
 
     def add(self, work_id: str, fingerprint: TextFingerprint) -> None:
         with self._index_lock:  # the LSH tables are plain dicts and sets: no change while a query reads them

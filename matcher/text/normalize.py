@@ -104,3 +104,12 @@ def tokenize(text: str) -> Tokens:
     spans = np.array([m.span() for m in matches], dtype=np.int64).reshape(len(matches), 2)
     ids = np.array([_word_id(m.group()) for m in matches], dtype=np.uint32)
     return Tokens(ids, spans[:, 0].copy(), spans[:, 1].copy())
+
+
+def word_ids(text: str) -> npt.NDArray[np.uint32]:
+    """`tokenize(text).ids` without the offsets (all that a fingerprint needs), in about half the time."""
+    if text.isascii():
+        words: list[str] = _ASCII_TOKEN.findall(text)
+    else:
+        words = [m.group() for m in _TOKEN.finditer(text)]
+    return np.fromiter(map(_word_id, words), dtype=np.uint32, count=len(words))
