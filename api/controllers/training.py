@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import may
 from api.controllers.lookups import LookupOperation, read_items
-from api.deps import Limit, caller
+from api.deps import Limit, Offset, caller
 from api.errors import ERROR_RESPONSES
 from api.schemas import IncludedWorkOut, IncludedWorksPage, TrainingRunOut
 from registry.errors import InvalidInput
@@ -58,6 +58,13 @@ class TrainingRunsController(Controller):
     def close(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
               run_id: FromPath[str]) -> TrainingRunOut:
         return TrainingRunOut.of(registry.close_training_run(caller(request), run_id), registry.account_names())
+
+    @get("/", guards=[may(UseCase.READ_TRAINING_RUN)], operation_id="ListTrainingRuns", sync_to_thread=True,
+         summary="Training runs, newest first: operators their own, auditors all.", responses=ERROR_RESPONSES)
+    def list_runs(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                  limit: Limit = 100, offset: Offset = 0) -> list[TrainingRunOut]:
+        names = registry.account_names()
+        return [TrainingRunOut.of(r, names) for r in registry.list_training_runs(caller(request), limit, offset)]
 
     @get("/{run_id:str}", guards=[may(UseCase.READ_TRAINING_RUN)], operation_id="GetTrainingRun",
          sync_to_thread=True, summary="A run: its items, its works by use, its violations (operator, auditors).",
