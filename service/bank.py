@@ -35,6 +35,7 @@ from registry.models import Work, WorkStatus
 from registry.store import WORK_ACTIONS, Store
 from registry.terms import PURPOSES, TDM_KEYS
 from service.indexes import IndexKeeper
+from service.lookups import use_for
 
 BANK = "provenance-opt-out-bank"
 VERSION = 1
@@ -43,7 +44,7 @@ _enc = msgspec.json.Encoder(order="sorted")
 
 
 def uses(work: Work) -> dict[str, str]:
-    return {p: str(getattr(work.opt_outs, p).use) for p in TDM_KEYS} | {"release": work.opt_outs.release}
+    return {p: use_for(work.opt_outs, p) for p in TDM_KEYS} | {"release": work.opt_outs.release}
 
 
 def reserved(work: Work, purpose: str) -> bool:

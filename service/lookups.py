@@ -29,8 +29,8 @@ MAX_ITEMS = 10_000
 MAX_FILES = 100
 Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 _FIELDS = ("sha256", "pdq", "url", "text")
-_RANK = {"allowed": 0, "constrained": 1, "notAllowed": 2}
-_REASON = {"allowed": "allowed", "constrained": "constrained", "notAllowed": "reserved"}
+USE_RANK = {"allowed": 0, "constrained": 1, "notAllowed": 2}  # how far a use keeps an item out
+REASON = {"allowed": "allowed", "constrained": "constrained", "notAllowed": "reserved"}  # an item's reason by use
 
 
 class LookupItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -141,5 +141,5 @@ def _result(item_id: str, row: dict[str, tuple[float, str]], works: dict[str, Wo
                if w in works and works[w].status == WorkStatus.ACTIVE]
     if not matches:
         return LookupResult(id=item_id, allowed=True, reason="no_match")
-    worst = max((m.use for m in matches), key=_RANK.__getitem__)
-    return LookupResult(id=item_id, allowed=worst == "allowed", reason=_REASON[worst], matches=matches)
+    worst = max((m.use for m in matches), key=USE_RANK.__getitem__)
+    return LookupResult(id=item_id, allowed=worst == "allowed", reason=REASON[worst], matches=matches)

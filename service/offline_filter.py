@@ -30,6 +30,7 @@ from registry.errors import ProvenanceError
 from registry.locations import normalize_url
 from registry.models import WorkKind
 from registry.settings import ContentLimits
+from service.lookups import REASON, USE_RANK
 
 # 100-shingle windows of a verbatim passage overlap a work window by half or more: Jaccard >= 1/3; unrelated
 # windows agree on about 128 / 65536 of their 16-bit values; 10% word edits bring a copy's windows to 0.2-0.4
@@ -142,13 +143,10 @@ class OfflineFilter:
     def _decide(self, item: str, hits: list[tuple[str, str, float]], detail: str | None = None) -> Decision:
         if not hits:
             return Decision(item=item, excluded=False, reason="no_match", detail=detail)
-        rank = {"allowed": 0, "constrained": 1, "notAllowed": 2}
-        work, by, confidence = max(hits, key=lambda h: (rank.get(self.use.get(h[0], "notAllowed"), 2), h[2]))
+        work, by, confidence = max(hits, key=lambda h: (USE_RANK.get(self.use.get(h[0], "notAllowed"), 2), h[2]))
         use = self.use.get(work, "notAllowed")
-        if use == "allowed":
-            return Decision(item=item, excluded=False, reason="allowed", work_id=work, by=by, confidence=confidence)
-        return Decision(item=item, excluded=True, reason="reserved" if use == "notAllowed" else "constrained",
-                        work_id=work, by=by, confidence=round(confidence, 4))
+        return Decision(item=item, excluded=use != "allowed", reason=REASON.get(use, "reserved"), work_id=work, by=by,
+                        confidence=round(confidence, 4))
 
     def check_hashed(self, h: Hashed) -> Decision:
         if h.error is not None:

@@ -482,7 +482,7 @@ class Registry:
     def bank_hma(self, viewer: Account | None, purpose: str) -> tuple[bytes, str]:
         """The bank's PDQ hashes in Hasher-Matcher-Actioner's file form (`pdq <hex>` lines), and a base64
         Ed25519 signature of it (over the same context as the bank's)."""
-        _, entries = bank.verify(self.bank(viewer, purpose), self.log.public)
+        entries = (msgspec.json.decode(line) for line in self.bank(viewer, purpose))  # built here: no need to verify
         lines = sorted({f"pdq {e['pdq']}" for e in entries if isinstance(e.get("pdq"), str)})
         body = "".join(line + "\n" for line in lines).encode()
         return body, bank.sign_file(self.log.key, body)

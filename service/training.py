@@ -20,7 +20,7 @@ from registry.models import Account, IncludedWork, TrainingRun
 from registry.store import Store
 from registry.terms import TDM_KEYS
 from service.indexes import IndexKeeper
-from service.lookups import FileItem, LookupItem, run_lookup
+from service.lookups import FileItem, LookupItem, run_lookup, use_for
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
@@ -54,7 +54,7 @@ def included_works(account: Account, run: TrainingRun, items: Sequence[LookupIte
         work = works.get(work_id)
         if work is None:
             continue
-        use = str(getattr(work.opt_outs, run.purpose).use)
+        use = use_for(work.opt_outs, run.purpose)
         included.append(IncludedWork(work_id=work_id, owner_id=work.owner_id, use=use, violation=use != "allowed",
                                      items=n, license=work.license, opt_outs=work.opt_outs, first_at=now))
     return lookup.items, lookup.digest, included
