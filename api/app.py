@@ -31,7 +31,9 @@ from api.controllers.admin import (
 )
 from api.controllers.bank import BankController
 from api.controllers.checks import ChecksController
+from api.controllers.disputes import CheckDisputesController, ConflictsController, DisputesController
 from api.controllers.lookups import LookupsController
+from api.controllers.notifications import NotificationsController, WebhooksController
 from api.controllers.training import TrainingRunsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
@@ -93,6 +95,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                     sys.stderr.write(f"WARNING: the audit log is inconsistent with its last signed head: "
                                      f"{status.problem}\n")
                 reg.publish_heads(settings.service.head_interval)
+                reg.run_claims()
                 assert reg.jobs is not None  # start the bulk worker: jobs staged before a restart resume
                 app.state.registry = reg
                 base = f"http://{settings.server.host}:{settings.server.port}"
@@ -114,7 +117,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
     return Litestar(
         route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
                         TrainingRunsController, BankController, AuditController,
-                        TransparencyController,
+                        TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
+                        NotificationsController, WebhooksController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,

@@ -1,14 +1,16 @@
 """Request and response bodies of the HTTP API, as msgspec structs."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from registry.claims import CheckRevision, DisputeReason, Keep, Notification, Webhook
 from registry.evidence import Evidence
 from registry.models import Account, Check, Lookup, LookupResult, MatchRecord, TrainingRun, Work, work_etag
 from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
 from service.lookups import LookupItem
+from service.ownership import Enrollment
 
 
 class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -54,6 +56,92 @@ class WorkOut(msgspec.Struct, kw_only=True):
                    etag=work_etag(work))
 
 
+class SimilarOut(msgspec.Struct, kw_only=True):
+    work_id: str
+    title: str
+    score: float
+
+
+class EnrolledOut(WorkOut, kw_only=True):
+    """An enrollment's answer: the work, plus what the registry noticed about its content."""
+
+    notice: str | None = None  # set when the work is contested
+    similar: list[SimilarOut] = []  # the creator's own works this content resembles
+
+    @classmethod
+    def of_enrollment(cls, e: Enrollment, owner: str) -> "EnrolledOut":
+        base = WorkOut.of(e.work, owner)
+        notice = ("this content matches a work enrolled earlier by another account: it is enrolled as contested "
+                  "and is not matched until an admin resolves the conflict (you are notified)"
+                  if e.contested else None)
+        return cls(**msgspec.structs.asdict(base), notice=notice,
+                   similar=[SimilarOut(work_id=s.work_id, title=s.title, score=s.score) for s in e.similar])
+
+
+class DisputeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Dispute one match of your check: the work it matched, why, and a note for the owner."""
+
+    work_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    reason: DisputeReason
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class NoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class AppealDecision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    outcome: Literal["uphold", "release"]
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class ConflictResolve(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    keep: Keep  # earlier, newer or both
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class WebhookCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)]
+    secret: str | None = None  # 16-200 characters; left out, the registry makes one (shown once)
+
+
+class WebhookOut(msgspec.Struct, kw_only=True):
+    id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    secret: str | None = None  # only in the answer that created it
+
+    @classmethod
+    def of(cls, hook: Webhook, with_secret: bool = False) -> "WebhookOut":
+        return cls(id=hook.id, url=hook.url, events=list(hook.events), created_at=hook.created_at,
+                   secret=hook.secret if with_secret else None)
+
+
+class DeliveryOut(msgspec.Struct, kw_only=True):
+    id: str
+    notification_id: str
+    event: str
+    status: str
+    attempts: int
+    next_at: datetime
+    created_at: datetime
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class MarkRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    ids: Annotated[list[str], msgspec.Meta(max_length=1000)] | None = None  # left out: all of them
+
+
+class NotificationsPage(msgspec.Struct, kw_only=True):
+    items: list[Notification]
+    unread: int
+    next: str | None  # pass as `before` for the next page
+
+
 class MatchOut(msgspec.Struct, kw_only=True):
     work_id: str
     score: float
@@ -63,11 +151,12 @@ class MatchOut(msgspec.Struct, kw_only=True):
     opt_outs: OptOuts
     requirement: str
     evidence: Evidence
+    released_by: str | None = None  # the dispute that released this match: it no longer counts in the verdict
 
     @classmethod
     def of(cls, m: MatchRecord, owner: str) -> "MatchOut":
         return cls(work_id=m.work_id, score=m.score, title=m.title, owner=owner, license=m.license,
-                   opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence)
+                   opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence, released_by=m.released_by)
 
 
 class CheckOut(msgspec.Struct, kw_only=True):
@@ -80,13 +169,15 @@ class CheckOut(msgspec.Struct, kw_only=True):
     operator: str
     matcher_version: str
     matches: list[MatchOut]
+    revisions: list[CheckRevision] = []  # verdict changes since the check was made (released matches)
 
     @classmethod
     def of(cls, c: Check, names: dict[str, str]) -> "CheckOut":
         return cls(id=c.id, verdict=c.verdict.value, purpose=c.purpose, kind=c.kind.value, sha256=c.sha256,
                    created_at=c.created_at, operator=names.get(c.account_id, c.account_id),
                    matcher_version=c.matcher_version,
-                   matches=[MatchOut.of(m, names.get(m.owner_id, m.owner_id)) for m in c.matches])
+                   matches=[MatchOut.of(m, names.get(m.owner_id, m.owner_id)) for m in c.matches],
+                   revisions=list(c.revisions))
 
 
 class TextCheck(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from registry.claims import CheckRevision
 from registry.evidence import Evidence
 from registry.terms import LicenseTerms, OptOuts
 
@@ -25,7 +26,9 @@ class WorkKind(StrEnum):
 
 class WorkStatus(StrEnum):
     ACTIVE = "active"
-    WITHDRAWN = "withdrawn"
+    WITHDRAWN = "withdrawn"  # by its owner, who may restore it
+    CONTESTED = "contested"  # another owner enrolled the same content earlier: not matched until resolved
+    REJECTED = "rejected"  # an admin resolved an ownership conflict against it
 
 
 class Verdict(StrEnum):
@@ -92,6 +95,7 @@ class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     license: LicenseTerms
     opt_outs: OptOuts
     requirement: str
+    released_by: str | None = None  # the dispute that released this match: no longer in the verdict
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +109,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     matches: list[MatchRecord]
     matcher_version: str
     content_blob: str | None = None
+    revisions: list[CheckRevision] = []  # verdict changes after the check (released matches), oldest first
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from registry.sql_store import MIGRATIONS, Cursor, Row, SqlStore, statements
+from registry.sql_base import Cursor, Row
+from registry.sql_store import MIGRATIONS, SqlStore, statements
 
 WRITE_LOCK = 0x50524F56  # "PROV": the advisory lock key every write transaction takes
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

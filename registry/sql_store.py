@@ -4,14 +4,14 @@ The schema is the same on both (text timestamps in UTC ISO 8601, JSON as text) s
 queries serves both; a subclass supplies connections, the write transaction and the audit lock.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
 
 import msgspec
 
-from registry.audit import GENESIS, ChainReport, entry_hash, verify_chain
+from registry.audit import ChainReport, verify_chain
+from registry.claims import Notice
 from registry.errors import Conflict, NotFound
 from registry.ids import new_id, same_hash, utcnow
 from registry.models import (
@@ -26,7 +26,6 @@ from registry.models import (
     JobFile,
     Lookup,
     LookupResult,
-    MatchRecord,
     Role,
     SignedTreeHead,
     StoredAnswer,
@@ -35,16 +34,10 @@ from registry.models import (
     WorkKind,
     WorkStatus,
 )
-from registry.store import INDEX_ACTIONS, TermsChange, WorkChange
+from registry.sql_base import Cursor, Row, _dt, _enc, _ts
+from registry.sql_claims import CLAIMS_MIGRATION, ClaimsSql, _check_row
+from registry.store import INDEX_ACTIONS, ContestNotices, TermsChange, WorkChange
 from registry.terms import LicenseTerms, OptOuts
-
-Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
-
-
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
-    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
-
 
 SCHEMA = """
 CREATE TABLE accounts (
@@ -130,22 +123,13 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
         opt_outs TEXT NOT NULL, first_at TEXT NOT NULL, PRIMARY KEY (run_id, work_id)
     );
     CREATE INDEX training_run_works_work ON training_run_works (work_id, run_id)""",
+    # 9: ownership conflicts, disputes and appeals, released matches, notifications and webhook deliveries
+    CLAIMS_MIGRATION,
 ]
 
 
 def statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
-
-
-_enc = msgspec.json.Encoder(order="sorted")
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
-
-
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def _account(r: Row) -> Account:
@@ -192,15 +176,7 @@ def _included(r: Row) -> IncludedWork:
     )
 
 
-def _check(r: Row) -> Check:
-    from registry.models import Verdict
-
-    return Check(
-        id=r["id"], account_id=r["account_id"], created_at=_dt(r["created_at"]), purpose=r["purpose"],
-        kind=WorkKind(r["kind"]), sha256=r["sha256"], verdict=Verdict(r["verdict"]),
-        matches=msgspec.json.decode(r["matches"], type=list[MatchRecord]),
-        matcher_version=r["matcher_version"], content_blob=r["content_blob"],
-    )
+_check = _check_row
 
 
 def _audit(r: Row) -> AuditEntry:
@@ -210,32 +186,8 @@ def _audit(r: Row) -> AuditEntry:
     )
 
 
-class SqlStore:
+class SqlStore(ClaimsSql):
     """The `Store` logic in portable SQL; subclasses supply connections, transactions and the audit lock."""
-
-    def _write(self) -> AbstractContextManager[Cursor]:
-        """A transaction in which writes are serialized (one writer at a time, audit appends in order)."""
-        raise NotImplementedError
-
-    def _one(self, sql: str, *args: Any) -> Row | None:
-        raise NotImplementedError
-
-    def _all(self, sql: str, *args: Any) -> list[Row]:
-        raise NotImplementedError
-
-    def _audit(
-        self, conn: Cursor, actor: str, action: str, subject: str, details: dict[str, Any]
-    ) -> None:
-        last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
-        at = utcnow()
-        details = msgspec.json.decode(_enc.encode(details))  # normalise to plain JSON values
-        digest = entry_hash(seq, at, actor, action, subject, details, prev)
-        conn.execute(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, _ts(at), actor, action, subject, _enc.encode(details).decode(), prev, digest),
-        )
 
     # -- accounts and keys ----------------------------------------------------------------------------
     def create_account(self, name: str, role: Role, actor: str) -> Account:
@@ -318,7 +270,8 @@ class SqlStore:
         return key, self.get_account(key.account_id)
 
     # -- works ----------------------------------------------------------------------------------------
-    def add_work(self, work: Work, actor: str) -> Work:
+    def add_work(self, work: Work, actor: str, rivals: Sequence[tuple[str, str, float]] = (),
+                 contest: ContestNotices | None = None) -> Work:
         with self._write() as c:
             existing = c.execute(
                 "SELECT id FROM works WHERE owner_id = ? AND sha256 = ?", (work.owner_id, work.sha256)
@@ -340,6 +293,31 @@ class SqlStore:
             if work.locations:
                 details["locations"] = list(work.locations)
             self._audit(c, actor, "work.enrolled", work.id, details)
+            rival = self._earlier_rival(c, work, rivals) if work.status == WorkStatus.ACTIVE else None
+            if rival is not None:
+                self._open_conflict(c, work, rival, actor, contest or (lambda _: []))
+                work = msgspec.structs.replace(work, status=WorkStatus.CONTESTED)
+        return work
+
+    def restore_work(self, work_id: str, actor: str, rivals: Sequence[tuple[str, str, float]] = (),
+                     contest: ContestNotices | None = None) -> Work:
+        """A withdrawn work active again (or contested, when another owner's active work has its content
+        now); Conflict for a work that is not withdrawn."""
+        with self._write() as c:
+            row = c.execute("SELECT * FROM works WHERE id = ?", (work_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no work {work_id}")
+            work = _work(row)
+            if work.status != WorkStatus.WITHDRAWN:
+                raise Conflict(f"work {work_id} is {work.status.value}, not withdrawn: only a withdrawn work is "
+                               "restored")
+            c.execute("UPDATE works SET status = 'active' WHERE id = ?", (work_id,))
+            self._audit(c, actor, "work.restored", work_id, {"owner_id": work.owner_id})
+            work = msgspec.structs.replace(work, status=WorkStatus.ACTIVE)
+            rival = self._earlier_rival(c, work, rivals)
+            if rival is not None:
+                self._open_conflict(c, work, rival, actor, contest or (lambda _: []))
+                work = msgspec.structs.replace(work, status=WorkStatus.CONTESTED)
         return work
 
     def active_works_by(self, column: str, values: list[str]) -> dict[str, list[Work]]:
@@ -451,7 +429,7 @@ class SqlStore:
             if row is None:
                 raise NotFound(f"no work {work_id}")
             work = _work(row)
-            if work.status == WorkStatus.WITHDRAWN:
+            if work.status in (WorkStatus.WITHDRAWN, WorkStatus.REJECTED):
                 return work
             c.execute("UPDATE works SET status = 'withdrawn' WHERE id = ?", (work_id,))
             self._audit(c, actor, "work.withdrawn", work_id, {"owner_id": work.owner_id})
@@ -469,7 +447,7 @@ class SqlStore:
         return int(row["v"] or 0) if row else 0
 
     # -- checks ---------------------------------------------------------------------------------------
-    def add_check(self, check: Check, actor: str) -> Check:
+    def add_check(self, check: Check, actor: str, notices: Sequence[Notice] = ()) -> Check:
         with self._write() as c:
             c.execute(
                 "INSERT INTO checks (id, account_id, created_at, purpose, kind, sha256, verdict, matches,"
@@ -486,6 +464,7 @@ class SqlStore:
                         {"purpose": check.purpose, "sha256": check.sha256, "verdict": check.verdict.value,
                          "matches": [{"work_id": m.work_id, "score": m.score} for m in check.matches],
                          "matcher_version": check.matcher_version})
+            self._notify(c, notices)
         return check
 
     def add_lookup(self, lookup: Lookup, actor: str) -> Lookup:

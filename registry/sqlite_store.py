@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from registry.sql_store import MIGRATIONS, Cursor, Row, SqlStore, statements
+from registry.sql_base import Cursor, Row
+from registry.sql_store import MIGRATIONS, SqlStore, statements
 
 
 class SQLiteStore(SqlStore):

@@ -14,6 +14,9 @@ role x resource matrix through the API and through the web pages.
 
 from enum import StrEnum
 
+import msgspec
+
+from registry.claims import Dispute, OwnershipConflict
 from registry.errors import NotFound, PermissionDenied
 from registry.models import Account, Check, Lookup, MatchRecord, Role, TrainingRun, Work
 
@@ -33,6 +36,13 @@ class UseCase(StrEnum):
     RECORD_TRAINING = "record training runs"
     READ_BANK = "download the opt-out bank"
     READ_TRAINING_RUN = "read a training run"
+    DISPUTE = "dispute matches of their checks"
+    ANSWER_DISPUTE = "answer disputes of matches of their works"
+    DECIDE_APPEAL = "decide appeals"
+    READ_DISPUTES = "read disputes"
+    RESOLVE_CONFLICT = "resolve ownership conflicts"
+    READ_CONFLICTS = "read ownership conflicts"
+    NOTIFICATIONS = "read notifications and manage webhooks"
 
 
 ROLES: dict[UseCase, frozenset[Role]] = {
@@ -50,6 +60,13 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.RECORD_TRAINING: frozenset({Role.OPERATOR}),
     UseCase.READ_BANK: frozenset({Role.OPERATOR, Role.AUDITOR}),  # anyone when the registry makes it public
     UseCase.READ_TRAINING_RUN: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
+    UseCase.DISPUTE: frozenset({Role.OPERATOR}),  # the matches of their own checks; appeals
+    UseCase.ANSWER_DISPUTE: frozenset({Role.CREATOR}),  # disputes of matches of their works
+    UseCase.DECIDE_APPEAL: frozenset(),  # admins only
+    UseCase.READ_DISPUTES: frozenset({Role.OPERATOR, Role.CREATOR, Role.AUDITOR}),  # their parties, auditors all
+    UseCase.RESOLVE_CONFLICT: frozenset(),  # admins only
+    UseCase.READ_CONFLICTS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators theirs (redacted), auditors all
+    UseCase.NOTIFICATIONS: frozenset({Role.CREATOR, Role.OPERATOR, Role.AUDITOR}),  # their own
 }
 
 
@@ -145,3 +162,33 @@ def readable_run(account: Account, run: TrainingRun | None, run_id: str) -> Trai
     if run is None or not may_see_lookup(account, run):
         raise NotFound(f"no training run {run_id}")
     return run
+
+
+# -- disputes and conflicts -------------------------------------------------------------------------------
+def may_see_dispute(account: Account, dispute: Dispute) -> bool:
+    """A dispute: its operator, the owner of the disputed work, auditors and admins."""
+    return account.id in (dispute.operator_id, dispute.owner_id) or account.role in (Role.AUDITOR, Role.ADMIN)
+
+
+def readable_dispute(account: Account, dispute: Dispute | None, dispute_id: str) -> Dispute:
+    if dispute is None or not may_see_dispute(account, dispute):
+        raise NotFound(f"no dispute {dispute_id}")
+    return dispute
+
+
+def readable_conflict(account: Account, conflict: OwnershipConflict | None, conflict_id: str) -> OwnershipConflict:
+    """A conflict for its two owners (redacted by `conflict_view`), auditors and admins."""
+    if conflict is None or not (account.id in (conflict.work_owner_id, conflict.earlier_owner_id)
+                                or account.role in (Role.AUDITOR, Role.ADMIN)):
+        raise NotFound(f"no conflict {conflict_id}")
+    return conflict
+
+
+def conflict_view(account: Account, conflict: OwnershipConflict) -> OwnershipConflict:
+    """What an owner may know of a conflict: their own work, never the other account or (for the newcomer)
+    the earlier work; auditors and admins see everything."""
+    if account.role in (Role.AUDITOR, Role.ADMIN):
+        return conflict
+    if account.id == conflict.work_owner_id and account.id != conflict.earlier_owner_id:
+        return msgspec.structs.replace(conflict, earlier_work_id="", earlier_owner_id="")
+    return msgspec.structs.replace(conflict, work_owner_id="")

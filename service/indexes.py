@@ -119,11 +119,13 @@ class IndexKeeper:
         if not changes or self._matchers is None:
             return 0, 0.0
         matchers = list(self._matchers.values())
-        latest: dict[str, tuple[int, str]] = {}
-        for seq, action, work_id in changes:
-            latest[work_id] = (seq, action)
-        pending = sorted(seq for work_id, (seq, action) in latest.items()
-                         if (action == "work.withdrawn") == any(m.has(work_id) for m in matchers))
+        latest: dict[str, int] = {}
+        for seq, _action, work_id in changes:
+            latest[work_id] = seq
+        works = self._store.get_works(list(latest))
+        pending = sorted(seq for work_id, seq in latest.items()
+                         if (work_id in works and works[work_id].status == WorkStatus.ACTIVE)
+                         != any(m.has(work_id) for m in matchers))
         if not pending:
             return 0, 0.0
         oldest = self._store.audit_entries(pending[0] - 1, 1)

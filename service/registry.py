@@ -17,6 +17,7 @@ import msgspec
 from matcher.base import Match, Matcher
 from registry.audit import ChainReport
 from registry.blobs import BlobStore
+from registry.claims import Notice
 from registry.content import Content, Decoder, default_decoders, kind_from_name, load_content
 from registry.errors import (
     Conflict,
@@ -62,13 +63,18 @@ from registry.terms import (
 from service import access, bank
 from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
+from service.clock import Clock, SystemClock
+from service.disputes import Disputes
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.lookups import FileItem, LookupItem, run_lookup
+from service.notifications import Notifications
+from service.ownership import Conflicts, Enrollment, contest_notices, split_matches
 from service.periodic import run_every
 from service.settings import ServiceSettings
 from service.training import NewTrainingRun, included_works, new_run
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
+from service.webhooks import deliver_due
 
 SYSTEM = "system"
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -102,6 +108,36 @@ class Registry:
         self.counts: Counter[tuple[str, str]] = Counter()  # (event, label): checks by verdict, enrollments by kind
         self._publisher: threading.Thread | None = None
         self._stop = threading.Event()
+        self._claims_threads: list[threading.Thread] = []
+        self.clock: Clock = SystemClock()
+        self.conflicts = Conflicts(store, lambda: self.indexes.apply_changes() if self.indexes.opened else 0)
+        self.disputes = Disputes(store, self.clock, self._admin_ids)
+        self.notifications = Notifications(store, settings)
+
+    def set_clock(self, clock: Clock) -> None:
+        """The clock dispute deadlines run on (tests and drills move it forward)."""
+        self.clock = self.disputes.clock = clock
+
+    def _admin_ids(self) -> list[str]:
+        return [a.id for a in self.store.list_accounts() if a.role == Role.ADMIN]
+
+    def run_claims(self) -> None:
+        """Expire disputes whose deadline passed and send due webhook deliveries, in background threads
+        (every replica may run them: each dispute and delivery is claimed inside a store transaction)."""
+        if self._claims_threads:
+            return
+        s = self.settings
+        if s.dispute_interval > 0:
+            self._claims_threads.append(run_every(s.dispute_interval, self.disputes.expire_due, self._stop,
+                                                  "dispute-expiry", "expiring disputes failed"))
+        if s.webhook_interval > 0:
+            self._claims_threads.append(run_every(s.webhook_interval, self.deliver_webhooks, self._stop,
+                                                  "webhook-sender", "sending webhook deliveries failed"))
+
+    def deliver_webhooks(self) -> int:
+        s = self.settings
+        return deliver_due(self.store, utcnow(), timeout=s.webhook_timeout, allow_private=s.webhook_allow_private,
+                           max_attempts=s.webhook_max_attempts)
 
     @property
     def jobs(self) -> JobRunner:
@@ -203,6 +239,16 @@ class Registry:
                license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                actor: str | None = None, filename: str | None = None,
                locations: Sequence[str] = ()) -> Work:
+        return self.enroll_work(owner, data, title=title, license=license, opt_outs=opt_outs, actor=actor,
+                                filename=filename, locations=locations).work
+
+    def enroll_work(self, owner: Account, data: bytes, *, title: str | None = None,
+                    license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
+                    actor: str | None = None, filename: str | None = None,
+                    locations: Sequence[str] = (), if_unique: bool = False) -> Enrollment:
+        """Enroll a work. Content that matches another owner's active work (same bytes, or a verified match)
+        is enrolled `contested` (see `service.ownership`); the owner's own similar works are named, and with
+        `if_unique` refuse the enrollment (409)."""
         access.require(owner, UseCase.ENROLL)
         check_new_terms(license)
         clean_locations = normalize_locations(locations)
@@ -212,6 +258,12 @@ class Registry:
             raise Conflict(f"this content is enrolled already as work {existing.id}", existing_id=existing.id)
         matcher = self.indexes.matcher_for(content.kind)
         fingerprint = matcher.fingerprint(content)
+        found = matcher.search(content)
+        rivals, similar = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
+        if if_unique and similar:
+            raise Conflict(f"this content resembles your work {similar[0].work_id} ({similar[0].title!r}, score "
+                           f"{similar[0].score:.2f}); enroll without if_unique to enroll it anyway",
+                           similar_to=similar[0].work_id)
         clean_title = _clean_title(title, content)
         self.blobs.put(content.data)
         work = Work(
@@ -221,10 +273,28 @@ class Registry:
             license=license or owner.default_license or LicenseTerms(),
             opt_outs=opt_outs or owner.default_opt_outs or OptOuts(), locations=clean_locations,
         )
-        self.store.add_work(work, actor or owner.id)
-        self.indexes.add(work.kind, work.id, fingerprint)
+        work = self.store.add_work(work, actor or owner.id, rivals, contest_notices(self._admin_ids()))
+        if work.status == WorkStatus.ACTIVE:
+            self.indexes.add(work.kind, work.id, fingerprint)
         self.counts["enrollment", work.kind.value] += 1
-        return work
+        return Enrollment(work=work, similar=similar)
+
+    def restore(self, viewer: Account, work_id: str) -> Work:
+        """A withdrawn work matched again (contested, when another owner's active work has its content now)."""
+        access.require(viewer, UseCase.CHANGE_WORK)
+        work = access.changeable_work(viewer, self._work_or_none(work_id), work_id)
+        if work.status != WorkStatus.WITHDRAWN:
+            raise Conflict(f"work {work_id} is {work.status.value}: only a withdrawn work is restored")
+        content = load_content(self.blobs.get(work.sha256), limits=self.settings.limits, kind=work.kind,
+                               decoders=self.decoders)
+        matcher = self.indexes.matcher_for(work.kind)
+        found = [m for m in matcher.search(content) if m.work_id != work.id]
+        owner = self.store.get_account(work.owner_id)
+        rivals, _ = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
+        restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids()))
+        if restored.status == WorkStatus.ACTIVE:
+            self.indexes.add(work.kind, work.id, matcher.fingerprint(content))
+        return restored
 
     def enroll_file(self, owner: Account, filename: str, data: bytes, license: LicenseTerms | None,
                     opt_outs: OptOuts | None) -> tuple[FileOutcome, ProvenanceError | None]:
@@ -278,6 +348,10 @@ class Registry:
 
         def change(work: Work) -> Work:  # runs inside the store's write transaction
             access.changeable_work(viewer, work, work_id)
+            if work.status in (WorkStatus.WITHDRAWN, WorkStatus.REJECTED):
+                raise Conflict(f"work {work_id} is {work.status.value}: its terms are frozen"
+                               + ("; restore it first (POST /v1/works/{id}/restore)"
+                                  if work.status == WorkStatus.WITHDRAWN else ""))
             if if_match is not None and if_match.strip() not in ("*", work_etag(work)):
                 raise PreconditionFailed(f"work {work_id} changed since you read it (its ETag is now "
                                          f"{work_etag(work)}); read it again and retry", etag=work_etag(work))
@@ -322,10 +396,11 @@ class Registry:
             raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
         content = self.load(data, filename)
         found: list[Match] = self.indexes.matcher_for(content.kind).search(content)
+        released = self.store.released_works(account.id, content.sha256) if found else {}
         records = []
         for m in found:
             work = self._work_or_none(m.work_id)
-            if work is None or work.status != WorkStatus.ACTIVE:
+            if work is None or work.status != WorkStatus.ACTIVE or work.id in released:
                 continue
             records.append(MatchRecord(
                 work_id=work.id, score=m.score, evidence=m.evidence, title=work.title, owner_id=work.owner_id,
@@ -338,7 +413,11 @@ class Registry:
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                       kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
                       matcher_version=self.indexes.version, content_blob=blob)
-        stored = self.store.add_check(check, account.id)
+        notices = [Notice(account_id=r.owner_id, event="work.matched", subject=r.work_id,
+                          details={"check_id": check.id, "work_id": r.work_id, "score": r.score,
+                                   "purpose": purpose, "requirement": r.requirement})
+                   for r in records]
+        stored = self.store.add_check(check, account.id, notices)
         self.counts["check", f"{check.kind.value}:{check.verdict.value}"] += 1
         return stored
 
@@ -565,8 +644,8 @@ class Registry:
 
     def close(self) -> None:
         self._stop.set()
-        if self._publisher is not None:
-            self._publisher.join(timeout=30)
+        for thread in [*self._claims_threads, *([self._publisher] if self._publisher else [])]:
+            thread.join(timeout=30)
         if self._jobs is not None:
             self._jobs.close()
         self.indexes.close()

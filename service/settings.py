@@ -19,6 +19,11 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     job_stale_seconds: float = 120.0  # a bulk file claimed this long ago by a worker that died is taken up again
     head_interval: float = 300.0  # seconds between signed heads published to data_dir/heads for witnesses
     public_bank: bool = False  # the opt-out bank readable without a key (GET /v1/bank)
+    dispute_interval: float = 60.0  # seconds between rounds that expire disputes whose deadline passed
+    webhook_interval: float = 2.0  # seconds between rounds that send due webhook deliveries
+    webhook_timeout: float = 5.0  # seconds a webhook receiver has to answer
+    webhook_max_attempts: int = 8  # deliveries retried with exponential backoff (30 s, 1 min, 2 min, ...)
+    webhook_allow_private: bool = False  # deliver to loopback and private addresses (tests, closed networks)
 
     @property
     def data_dir(self) -> Path:

@@ -4,6 +4,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,14 +96,24 @@ class Env:
         return self.client.post("/v1/works", files={"file": (name, data)}, data=form, headers=self.h(who))
 
 
-@pytest.fixture
-def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
-    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000)
+@contextmanager
+def open_env(tmp_path: Path, embedder: Embedder, **overrides: Any) -> Iterator[Env]:
+    """A registry with one account of each role (keys in `Env.keys`) behind a test client; `overrides` are
+    settings by leaf name."""
+    settings = Settings.load(data_dir=tmp_path / "data", max_upload_bytes=2_000_000, **overrides)
     registry = open_registry(settings.service, embedder=embedder)
     keys = {}
     for name, role in [("root", Role.ADMIN), ("alice", Role.CREATOR), ("bob", Role.CREATOR),
                        ("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("audit", Role.AUDITOR)]:
         keys[name] = registry.create_key(name, role)[1]
-    with TestClient(create_app(settings, registry)) as client:
-        yield Env(client, registry, keys, settings)
-    registry.close()
+    try:
+        with TestClient(create_app(settings, registry)) as client:
+            yield Env(client, registry, keys, settings)
+    finally:
+        registry.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
+    with open_env(tmp_path, embedder) as e:
+        yield e

@@ -76,9 +76,12 @@ def test_works_lifecycle(store: Store) -> None:
     with pytest.raises(Conflict) as exc:
         store.add_work(make_work(alice.id), alice.id)
     assert exc.value.details["existing_id"] == w.id
-    other = store.add_work(make_work(bob.id), bob.id)  # another owner may enroll the same bytes
+    contested = store.add_work(make_work(bob.id), bob.id)  # another owner's claim on the same bytes waits
+    assert contested.status == WorkStatus.CONTESTED and store.get_work(contested.id).status == WorkStatus.CONTESTED
+    assert [c.work_id for c in store.list_conflicts()] == [contested.id]
+    other = store.add_work(make_work(bob.id, sha="b" * 64), bob.id)
     assert [x.id for x in store.list_works(owner_id=alice.id)] == [w.id]
-    assert {x.id for x in store.list_works()} == {w.id, other.id}
+    assert {x.id for x in store.list_works()} == {w.id, other.id, contested.id}
     new_opt = OptOuts(ai_training=TdmChoice(use="constrained", constraint_info="https://example.org/t"))
     changed = store.update_terms(w.id, lambda work: (work.license, new_opt), alice.id)
     assert changed.opt_outs == new_opt and store.get_work(w.id).opt_outs == new_opt
@@ -95,7 +98,7 @@ def test_works_lifecycle(store: Store) -> None:
     seen = store.last_seq()
     store.withdraw_work(w.id, alice.id)
     assert store.work_changes(seen) == [(seen + 1, "work.withdrawn", w.id)]
-    assert [a for _, a, _ in store.work_changes(0)] == ["work.enrolled", "work.enrolled", "work.withdrawn"]
+    assert [a for _, a, _ in store.work_changes(0)] == ["work.enrolled"] * 3 + ["work.withdrawn"]
     assert store.get_work(w.id).status == WorkStatus.WITHDRAWN
     assert [x.id for x in store.iter_active_works()] == [other.id]
     assert store.list_works(status=WorkStatus.WITHDRAWN)[0].id == w.id

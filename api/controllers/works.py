@@ -13,7 +13,7 @@ from api.auth import may
 from api.controllers.training import included_out
 from api.deps import Limit, Offset, caller, decode_json, read_form
 from api.errors import ERROR_RESPONSES
-from api.schemas import CheckOut, WorkMetadata, WorkOut, WorkRunOut, WorkUpdate
+from api.schemas import CheckOut, EnrolledOut, WorkMetadata, WorkOut, WorkRunOut, WorkUpdate
 from registry.errors import InvalidInput
 from registry.models import WorkStatus
 from service.access import UseCase
@@ -56,16 +56,17 @@ class WorksController(Controller):
           operation_class=EnrollOperation,
           summary="Enroll a work (multipart: `file`, optional JSON `metadata`).",
           responses=ERROR_RESPONSES)
-    async def enroll(self, request: Request, registry: NamedDependency[Registry]) -> WorkOut:  # type: ignore[type-arg]
+    async def enroll(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                     if_unique: FromQuery[bool] = False) -> EnrolledOut:
         account = caller(request)
         uploads, fields = await read_form(request, {"file": False}, {"metadata"})
         meta = decode_json(fields["metadata"], WorkMetadata, "metadata") if "metadata" in fields else WorkMetadata()
         upload = uploads["file"][0]
         content = await upload.read()
-        work = await anyio.to_thread.run_sync(lambda: registry.enroll(
+        enrolled = await anyio.to_thread.run_sync(lambda: registry.enroll_work(
             account, content, title=meta.title or upload.filename or None, license=meta.license,
-            opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations))
-        return WorkOut.of(work, account.name)
+            opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations, if_unique=if_unique))
+        return EnrolledOut.of_enrollment(enrolled, account.name)
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
           description=BULK_DESCRIPTION, summary="Enroll many files in a background job.",
@@ -136,6 +137,13 @@ class WorksController(Controller):
             responses=ERROR_RESPONSES)
     def withdraw(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
         work = registry.withdraw(caller(request), work_id)
+        return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
+
+    @post("/{work_id:str}/restore", guards=[may(UseCase.CHANGE_WORK)], operation_id="RestoreWork", status_code=200,
+          sync_to_thread=True, summary="Restore a withdrawn work: matched again (contested if another owner's "
+                                       "active work has its content now).", responses=ERROR_RESPONSES)
+    def restore(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str]) -> WorkOut:  # type: ignore[type-arg]
+        work = registry.restore(caller(request), work_id)
         return WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
 
     @get("/{work_id:str}/matches", guards=[may(UseCase.READ_WORK)], operation_id="WorkMatches",

@@ -1,0 +1,78 @@
+"""An account's inbox and webhooks (deliveries signed with HMAC-SHA256, retried, logged)."""
+
+from typing import Annotated
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from api.auth import may
+from api.deps import caller
+from api.errors import ERROR_RESPONSES
+from api.schemas import DeliveryOut, MarkRead, NotificationsPage, WebhookCreate, WebhookOut
+from service.access import UseCase
+from service.registry import Registry
+
+WEBHOOK_DESCRIPTION = """Each notification for the events named (`*`: all) is POSTed to `url` as JSON with
+`Provenance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>`,
+`Provenance-Event` and `Provenance-Delivery` headers; a receiver answers 2xx, else the delivery is retried
+with exponential backoff (30 s, 1 min, 2 min, ...). Private and loopback addresses are refused unless the
+registry allows them. The secret is shown once, in this answer."""
+
+PageSize = Annotated[int, QueryParameter(ge=1, le=500, description="Page size.")]
+
+
+class NotificationsController(Controller):
+    path = "/v1/notifications"
+    tags = ["notifications"]
+
+    @get("/", guards=[may(UseCase.NOTIFICATIONS)], operation_id="ListNotifications", sync_to_thread=True,
+         summary="Your notifications, newest first; `next` pages on (pass it as `before`).",
+         responses=ERROR_RESPONSES)
+    def inbox(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+              unread: FromQuery[bool] = False, before: FromQuery[str | None] = None,
+              limit: PageSize = 50) -> NotificationsPage:
+        account = caller(request)
+        items = registry.notifications.inbox(account, unread=unread, before=before, limit=limit)
+        return NotificationsPage(items=items, unread=registry.notifications.unread(account),
+                                 next=items[-1].id if len(items) == limit else None)
+
+    @post("/read", guards=[may(UseCase.NOTIFICATIONS)], operation_id="MarkNotificationsRead", status_code=200,
+          sync_to_thread=True, summary="Mark notifications read (`ids`; left out: all).", responses=ERROR_RESPONSES)
+    def mark_read(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                  data: JSONBody[MarkRead]) -> dict[str, int]:
+        return {"marked": registry.notifications.mark_read(caller(request), data.ids)}
+
+
+class WebhooksController(Controller):
+    path = "/v1/webhooks"
+    tags = ["notifications"]
+
+    @post("/", guards=[may(UseCase.NOTIFICATIONS)], operation_id="CreateWebhook", status_code=201,
+          sync_to_thread=True, summary="Send your notifications to a URL, signed.", description=WEBHOOK_DESCRIPTION,
+          responses=ERROR_RESPONSES)
+    def create(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+               data: JSONBody[WebhookCreate]) -> WebhookOut:
+        hook = registry.notifications.add_webhook(caller(request), data.url, data.events, data.secret)
+        return WebhookOut.of(hook, with_secret=True)
+
+    @get("/", guards=[may(UseCase.NOTIFICATIONS)], operation_id="ListWebhooks", sync_to_thread=True,
+         summary="Your webhooks.", responses=ERROR_RESPONSES)
+    def list_webhooks(self, request: Request, registry: NamedDependency[Registry]) -> list[WebhookOut]:  # type: ignore[type-arg]
+        return [WebhookOut.of(h) for h in registry.notifications.webhooks(caller(request))]
+
+    @delete("/{webhook_id:str}", guards=[may(UseCase.NOTIFICATIONS)], operation_id="DeleteWebhook",
+            status_code=200, sync_to_thread=True, summary="Stop a webhook (its pending deliveries are cancelled).",
+            responses=ERROR_RESPONSES)
+    def remove(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+               webhook_id: FromPath[str]) -> WebhookOut:
+        return WebhookOut.of(registry.notifications.remove_webhook(caller(request), webhook_id))
+
+    @get("/{webhook_id:str}/deliveries", guards=[may(UseCase.NOTIFICATIONS)], operation_id="ListDeliveries",
+         sync_to_thread=True, summary="A webhook's delivery log, newest first.", responses=ERROR_RESPONSES)
+    def deliveries(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                   webhook_id: FromPath[str], limit: PageSize = 100) -> list[DeliveryOut]:
+        return [DeliveryOut(id=d.id, notification_id=d.notification_id, event=d.event, status=d.status,
+                            attempts=d.attempts, next_at=d.next_at, created_at=d.created_at,
+                            last_status=d.last_status, last_error=d.last_error, delivered_at=d.delivered_at)
+                for d in registry.notifications.deliveries(caller(request), webhook_id, limit)]

@@ -1,0 +1,62 @@
+"""What every part of the portable SQL store shares: the cursor protocol, the write transaction, reads, the
+audit append, and how timestamps and JSON are written (text timestamps in UTC ISO 8601, JSON as text)."""
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from registry.audit import GENESIS, entry_hash
+from registry.ids import utcnow
+
+Row = Any  # sqlite3.Row or a psycopg dict row: both index by column name
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+_enc = msgspec.json.Encoder(order="sorted")
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _json(value: object) -> str:
+    return _enc.encode(value).decode()
+
+
+class SqlBase:
+    """The primitives; subclasses supply connections, transactions and the audit lock."""
+
+    def _write(self) -> AbstractContextManager[Cursor]:
+        """A transaction in which writes are serialized (one writer at a time, audit appends in order)."""
+        raise NotImplementedError
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        raise NotImplementedError
+
+    def _all(self, sql: str, *args: Any) -> list[Row]:
+        raise NotImplementedError
+
+    def _audit(
+        self, conn: Cursor, actor: str, action: str, subject: str, details: dict[str, Any]
+    ) -> None:
+        last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+        at = utcnow()
+        details = msgspec.json.decode(_enc.encode(details))  # normalise to plain JSON values
+        digest = entry_hash(seq, at, actor, action, subject, details, prev)
+        conn.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, _ts(at), actor, action, subject, _enc.encode(details).decode(), prev, digest),
+        )
