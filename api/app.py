@@ -31,7 +31,12 @@ from api.controllers.admin import (
 )
 from api.controllers.bank import BankController
 from api.controllers.checks import ChecksController
-from api.controllers.disputes import CheckDisputesController, ConflictsController, DisputesController
+from api.controllers.disputes import (
+    CheckDisputesController,
+    ConflictsController,
+    DisputesController,
+    ExclusionsController,
+)
 from api.controllers.lookups import LookupsController
 from api.controllers.notifications import NotificationsController, WebhooksController
 from api.controllers.training import TrainingRunsController
@@ -118,7 +123,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
                         TrainingRunsController, BankController, AuditController,
                         TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
-                        NotificationsController, WebhooksController,
+                        NotificationsController, WebhooksController, ExclusionsController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,

@@ -5,9 +5,19 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from registry.claims import CheckRevision, DisputeReason, Keep, Notification, Webhook
+from registry.claims import DisputeReason, Keep, Notification, Webhook
 from registry.evidence import Evidence
-from registry.models import Account, Check, Lookup, LookupResult, MatchRecord, TrainingRun, Work, work_etag
+from registry.models import (
+    Account,
+    Check,
+    CheckRevision,
+    Lookup,
+    LookupResult,
+    MatchRecord,
+    TrainingRun,
+    Work,
+    work_etag,
+)
 from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
 from service.lookups import LookupItem
 from service.ownership import Enrollment

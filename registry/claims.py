@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from registry.models import WorkKind
+
 
 class ConflictStatus(StrEnum):
     OPEN = "open"
@@ -106,16 +108,6 @@ class DisputeFilter(msgspec.Struct, frozen=True, kw_only=True):
     offset: int = 0
 
 
-class CheckRevision(msgspec.Struct, frozen=True, kw_only=True):
-    """A change of a check's verdict after it was made: which match was released, by which dispute."""
-
-    at: datetime
-    work_id: str
-    dispute_id: str
-    verdict_before: str
-    verdict_after: str
-
-
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
     """A notification to be written with the change it reports (same transaction)."""
 
@@ -162,3 +154,19 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     last_status: int | None = None
     last_error: str | None = None
     delivered_at: datetime | None = None
+
+
+class Exclusion(msgspec.Struct, frozen=True, kw_only=True):
+    """Content that must never match: an output that matches it at least as closely as it matches a work
+    in its scope does not match that work (every work, or one work: a public-domain source it builds on).
+    Indexed by the matchers under its id, like a work."""
+
+    id: str
+    kind: WorkKind
+    sha256: str
+    media_type: str
+    work_id: str | None  # the one work it applies to; None: every work
+    created_by: str
+    note: str
+    created_at: datetime
+    active: bool = True

@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 
-from registry.claims import CheckRevision
 from registry.evidence import Evidence
 from registry.terms import LicenseTerms, OptOuts
 
@@ -82,6 +81,16 @@ def work_etag(work: Work) -> str:
     return '"' + hashlib.sha256(state_bytes).hexdigest()[:24] + '"'
 
 
+
+
+class CheckRevision(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of a check's verdict after it was made: which match was released, by which dispute."""
+
+    at: datetime
+    work_id: str
+    dispute_id: str
+    verdict_before: str
+    verdict_after: str
 
 
 class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):

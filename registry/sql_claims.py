@@ -14,7 +14,6 @@ import msgspec
 
 from registry.claims import (
     RELEASING,
-    CheckRevision,
     ConflictStatus,
     Delivery,
     Dispute,
@@ -22,6 +21,7 @@ from registry.claims import (
     DisputeFilter,
     DisputeReason,
     DisputeStatus,
+    Exclusion,
     Keep,
     Notice,
     Notification,
@@ -30,7 +30,7 @@ from registry.claims import (
 )
 from registry.errors import Conflict, NotFound
 from registry.ids import new_id, utcnow
-from registry.models import Check, MatchRecord, Work, WorkStatus
+from registry.models import Check, CheckRevision, MatchRecord, Work, WorkKind, WorkStatus
 from registry.sql_base import Cursor, Row, SqlBase, _dt, _json, _ts
 from registry.store import DisputeChange
 from registry.terms import combine
@@ -74,6 +74,11 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX deliveries_due ON webhook_deliveries (status, next_at);
 CREATE INDEX deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE TABLE exclusions (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, sha256 TEXT NOT NULL, media_type TEXT NOT NULL, work_id TEXT,
+    created_by TEXT NOT NULL, note TEXT NOT NULL, created_at TEXT NOT NULL, active INTEGER NOT NULL
+);
+CREATE INDEX exclusions_sha256 ON exclusions (sha256);
 ALTER TABLE checks ADD COLUMN revisions TEXT NOT NULL DEFAULT '[]'
 """
 
@@ -118,6 +123,13 @@ def _delivery(r: Row) -> Delivery:
         body=r["body"], status=r["status"], attempts=int(r["attempts"]), next_at=_dt(r["next_at"]),
         created_at=_dt(r["created_at"]), last_status=r["last_status"], last_error=r["last_error"],
         delivered_at=_dt(r["delivered_at"]) if r["delivered_at"] else None,
+    )
+
+
+def _exclusion(r: Row) -> Exclusion:
+    return Exclusion(
+        id=r["id"], kind=WorkKind(r["kind"]), sha256=r["sha256"], media_type=r["media_type"], work_id=r["work_id"],
+        created_by=r["created_by"], note=r["note"], created_at=_dt(r["created_at"]), active=bool(r["active"]),
     )
 
 
@@ -428,6 +440,75 @@ class ClaimsSql(SqlBase):
                     {"work_id": dispute.work_id, "dispute_id": dispute.id, "verdict_before": check.verdict.value,
                      "verdict_after": verdict})
 
+    # -- exclusions -----------------------------------------------------------------------------------
+    def add_exclusion(self, exclusion: Exclusion, actor: str) -> Exclusion:
+        """Register content that must never match; `exclusion.added` puts it in every replica's index."""
+        with self._write() as c:
+            same = c.execute("SELECT id FROM exclusions WHERE sha256 = ? AND active = 1 AND"
+                             " coalesce(work_id, '') = ?", (exclusion.sha256, exclusion.work_id or "")).fetchone()
+            if same:
+                raise Conflict(f"this content is excluded already (exclusion {same['id']})", existing_id=same["id"])
+            c.execute("INSERT INTO exclusions (id, kind, sha256, media_type, work_id, created_by, note, created_at,"
+                      " active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                      (exclusion.id, exclusion.kind.value, exclusion.sha256, exclusion.media_type, exclusion.work_id,
+                       exclusion.created_by, exclusion.note, _ts(exclusion.created_at)))
+            self._audit(c, actor, "exclusion.added", exclusion.id,
+                        {"kind": exclusion.kind.value, "sha256": exclusion.sha256, "work_id": exclusion.work_id,
+                         "note": exclusion.note})
+        return exclusion
+
+    def remove_exclusion(self, exclusion_id: str, actor: str) -> Exclusion:
+        with self._write() as c:
+            cur = c.execute("UPDATE exclusions SET active = 0 WHERE id = ? AND active = 1", (exclusion_id,))
+            if cur.rowcount:
+                self._audit(c, actor, "exclusion.removed", exclusion_id, {})
+        return self.get_exclusion(exclusion_id)
+
+    def get_exclusion(self, exclusion_id: str) -> Exclusion:
+        row = self._one("SELECT * FROM exclusions WHERE id = ?", exclusion_id)
+        if row is None:
+            raise NotFound(f"no exclusion {exclusion_id}")
+        return _exclusion(row)
+
+    def list_exclusions(self, *, created_by: str | None = None, active: bool | None = True, limit: int = 100,
+                        offset: int = 0) -> list[Exclusion]:
+        where: list[str] = []
+        args: list[object] = []
+        if created_by is not None:
+            where.append("created_by = ?")
+            args.append(created_by)
+        if active is not None:
+            where.append("active = ?")
+            args.append(int(active))
+        sql = "SELECT * FROM exclusions" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", *args, limit, offset)
+        return [_exclusion(r) for r in rows]
+
+    def active_exclusions(self, kind: WorkKind | None = None) -> list[Exclusion]:
+        rows = self._all("SELECT * FROM exclusions WHERE active = 1" + (" AND kind = ?" if kind else "")
+                         + " ORDER BY id", *([kind.value] if kind else []))
+        return [_exclusion(r) for r in rows]
+
+    def get_exclusions(self, ids: list[str]) -> dict[str, Exclusion]:
+        found: dict[str, Exclusion] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            for r in self._all(f"SELECT * FROM exclusions WHERE id IN ({', '.join('?' * len(chunk))})", *chunk):
+                found[r["id"]] = _exclusion(r)
+        return found
+
+    def exclusions_by_sha256(self, shas: list[str]) -> dict[str, list[Exclusion]]:
+        found: dict[str, list[Exclusion]] = {}
+        unique = sorted(set(shas))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self._all(f"SELECT * FROM exclusions WHERE active = 1 AND sha256 IN ({', '.join('?' * len(chunk))})",
+                             *chunk)
+            for r in rows:
+                found.setdefault(r["sha256"], []).append(_exclusion(r))
+        return found
+
     def released_works(self, account_id: str, sha256: str) -> dict[str, str]:
         """The works whose match with this output (by SHA-256) was released for this operator: dispute ids."""
         rows = self._all("SELECT work_id, dispute_id FROM released_matches WHERE account_id = ? AND sha256 = ?",
@@ -436,7 +517,7 @@ class ClaimsSql(SqlBase):
 
 
 def _check_row(r: Row) -> Check:
-    from registry.models import Verdict, WorkKind
+    from registry.models import Verdict
 
     return Check(
         id=r["id"], account_id=r["account_id"], created_at=_dt(r["created_at"]), purpose=r["purpose"],

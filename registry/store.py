@@ -14,6 +14,7 @@ from registry.claims import (
     Delivery,
     Dispute,
     DisputeFilter,
+    Exclusion,
     Keep,
     Notice,
     Notification,
@@ -45,9 +46,10 @@ DisputeChange = Callable[[Dispute], tuple[Dispute, list[Notice]] | None]
 ContestNotices = Callable[[OwnershipConflict], list[Notice]]
 TermsChange = Callable[[Work], tuple[LicenseTerms, OptOuts]]
 WorkChange = Callable[[Work], Work]
-# what changes an index: a work's status (a contested work is enrolled but not indexed until activated)
-INDEX_ACTIONS = ("work.enrolled", "work.withdrawn", "work.restored", "work.activated", "work.rejected")
-WORK_ACTIONS = (*INDEX_ACTIONS, "work.terms_changed", "work.locations_changed")  # what changes a bank entry
+# what changes a work's status (a contested work is enrolled but not indexed until activated)
+STATUS_ACTIONS = ("work.enrolled", "work.withdrawn", "work.restored", "work.activated", "work.rejected")
+INDEX_ACTIONS = (*STATUS_ACTIONS, "exclusion.added", "exclusion.removed")  # exclusions are indexed like works
+WORK_ACTIONS = (*STATUS_ACTIONS, "work.terms_changed", "work.locations_changed")  # what changes a bank entry
 
 
 class ClaimsStore(Protocol):
@@ -79,6 +81,14 @@ class ClaimsStore(Protocol):
     def due_disputes(self, now: datetime, limit: int = 500) -> list[str]: ...
     def change_dispute(self, dispute_id: str, change: DisputeChange, actor: str) -> Dispute: ...
     def released_works(self, account_id: str, sha256: str) -> dict[str, str]: ...
+    def add_exclusion(self, exclusion: Exclusion, actor: str) -> Exclusion: ...
+    def remove_exclusion(self, exclusion_id: str, actor: str) -> Exclusion: ...
+    def get_exclusion(self, exclusion_id: str) -> Exclusion: ...
+    def list_exclusions(self, *, created_by: str | None = None, active: bool | None = True, limit: int = 100,
+                        offset: int = 0) -> list[Exclusion]: ...
+    def active_exclusions(self, kind: WorkKind | None = None) -> list[Exclusion]: ...
+    def get_exclusions(self, ids: list[str]) -> dict[str, Exclusion]: ...
+    def exclusions_by_sha256(self, shas: list[str]) -> dict[str, list[Exclusion]]: ...
 
 
 class Store(ClaimsStore, Protocol):

@@ -43,6 +43,8 @@ class UseCase(StrEnum):
     RESOLVE_CONFLICT = "resolve ownership conflicts"
     READ_CONFLICTS = "read ownership conflicts"
     NOTIFICATIONS = "read notifications and manage webhooks"
+    EXCLUDE = "exclude content from matching"
+    READ_EXCLUSIONS = "read exclusions"
 
 
 ROLES: dict[UseCase, frozenset[Role]] = {
@@ -67,6 +69,8 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.RESOLVE_CONFLICT: frozenset(),  # admins only
     UseCase.READ_CONFLICTS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators theirs (redacted), auditors all
     UseCase.NOTIFICATIONS: frozenset({Role.CREATOR, Role.OPERATOR, Role.AUDITOR}),  # their own
+    UseCase.EXCLUDE: frozenset({Role.CREATOR}),  # for their own works; admins for every work
+    UseCase.READ_EXCLUSIONS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators their own, auditors all
 }
 
 

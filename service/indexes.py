@@ -6,6 +6,7 @@ another replica or the command line). The matchers are opened (and synced) on fi
 that never matches never loads a model or an index.
 """
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from matcher.base import Matcher
 from registry.blobs import BlobStore
+from registry.claims import Exclusion
 from registry.content import Decoder, load_content
 from registry.errors import InvalidInput, ProvenanceError
 from registry.ids import utcnow
@@ -22,6 +24,7 @@ from registry.store import Store
 from service.periodic import run_every
 
 log = logging.getLogger("provenance.indexes")
+EXCLUSION_PREFIX = "exc_"  # exclusions share the matchers' indexes with works, under ids of their own
 _UNBOUNDED = ContentLimits(max_upload_bytes=2**62, max_image_pixels=2**40, max_text_chars=2**40)
 
 
@@ -87,7 +90,7 @@ class IndexKeeper:
             if self._matchers is not None:
                 self.matcher_for(kind).remove(work_id)
 
-    def _index_work(self, matcher: Matcher, work: Work) -> None:
+    def _index_work(self, matcher: Matcher, work: Work | Exclusion) -> None:
         content = load_content(self._blobs.get(work.sha256), limits=_UNBOUNDED, kind=work.kind,
                                decoders=self._decoders)
         matcher.add(work.id, matcher.fingerprint(content))
@@ -100,17 +103,25 @@ class IndexKeeper:
             for seq, action, work_id in changes:
                 with self.lock:
                     try:
-                        work = self._store.get_work(work_id)
-                        matcher = self.matcher_for(work.kind)
-                        if action == "work.withdrawn" or work.status != WorkStatus.ACTIVE:
+                        item, wanted = self._item(work_id)
+                        matcher = self.matcher_for(item.kind)
+                        if not wanted:
                             matcher.remove(work_id)
                         elif not matcher.has(work_id):
-                            self._index_work(matcher, work)
+                            self._index_work(matcher, item)
                     except ProvenanceError as exc:  # one change that cannot be applied must not stall the feed
                         log.warning("cannot apply %s of %s: %s", action, work_id, exc)
                 self._seen_seq = seq
                 applied += 1
         return applied
+
+    def _item(self, item_id: str) -> tuple[Work | Exclusion, bool]:
+        """A work or an exclusion (indexed under its id) and whether it belongs in the index."""
+        if item_id.startswith(EXCLUSION_PREFIX):
+            exclusion = self._store.get_exclusion(item_id)
+            return exclusion, exclusion.active
+        work = self._store.get_work(item_id)
+        return work, work.status == WorkStatus.ACTIVE
 
     def lag(self, limit: int = 10_000) -> tuple[int, float]:
         """Enrollments and withdrawals in the store whose effect is not yet in this process's indexes (looking
@@ -122,10 +133,12 @@ class IndexKeeper:
         latest: dict[str, int] = {}
         for seq, _action, work_id in changes:
             latest[work_id] = seq
-        works = self._store.get_works(list(latest))
-        pending = sorted(seq for work_id, seq in latest.items()
-                         if (work_id in works and works[work_id].status == WorkStatus.ACTIVE)
-                         != any(m.has(work_id) for m in matchers))
+        works = self._store.get_works([i for i in latest if not i.startswith(EXCLUSION_PREFIX)])
+        exclusions = self._store.get_exclusions([i for i in latest if i.startswith(EXCLUSION_PREFIX)])
+        wanted = {i for i, w in works.items() if w.status == WorkStatus.ACTIVE} | {
+            i for i, e in exclusions.items() if e.active}
+        pending = sorted(seq for item_id, seq in latest.items()
+                         if (item_id in wanted) != any(m.has(item_id) for m in matchers))
         if not pending:
             return 0, 0.0
         oldest = self._store.audit_entries(pending[0] - 1, 1)
@@ -151,7 +164,9 @@ class IndexKeeper:
                 matcher.clear()
             indexed = matcher.work_ids()
             active: set[str] = set()
-            for work in self._store.iter_active_works(kind):
+            items: Iterable[Work | Exclusion] = itertools.chain(self._store.iter_active_works(kind),
+                                                                 self._store.active_exclusions(kind))
+            for work in items:
                 active.add(work.id)
                 if work.id in indexed:
                     continue

@@ -23,6 +23,7 @@ from registry.locations import normalize_url
 from registry.models import Account, Lookup, LookupMatch, LookupResult, Work, WorkKind, WorkStatus
 from registry.store import Store
 from registry.terms import TDM_KEYS, OptOuts
+from service.exclusions import drop_excluded, drop_excluded_rows
 from service.indexes import IndexKeeper
 
 MAX_ITEMS = 10_000
@@ -112,11 +113,12 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
                     hit(n, work_id, confidence, "pdq")
     for n, item in enumerate(items):
         if item.text is not None:
-            for m in _search(indexes, load, n, item.id, item.text.encode("utf-8"), None):
+            for m in _search(store, indexes, load, n, item.id, item.text.encode("utf-8"), None):
                 hit(n, m.work_id, m.score, "text")
     for k, f in enumerate(files):
-        for m in _search(indexes, load, len(items) + k, f.id, f.data, f.filename):
+        for m in _search(store, indexes, load, len(items) + k, f.id, f.data, f.filename):
             hit(len(items) + k, m.work_id, m.score, "file")
+    drop_excluded_rows(store, found, [it.sha256.lower() if it.sha256 else None for it in items])
     works = store.get_works(sorted({w for row in found for w in row}))
     ids = [it.id for it in items] + [f.id for f in files]
     results = [_result(item_id, row, works, purpose) for item_id, row in zip(ids, found, strict=True)]
@@ -125,14 +127,14 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
                   not_allowed=sum(not r.allowed for r in results), results=results)
 
 
-def _search(indexes: IndexKeeper, load: Callable[[bytes, str | None], Content], n: int, item_id: str,
+def _search(store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | None], Content], n: int, item_id: str,
             data: bytes, filename: str | None) -> list[Match]:
     """The item's content matched as a check matches it; content that cannot be read is refused, naming the item."""
     try:
         content = load(data, filename)
     except ProvenanceError as exc:
         raise type(exc)(f"item {n} ({item_id!r}): {exc.message}", item=n, **exc.details) from None
-    return indexes.matcher_for(content.kind).search(content)
+    return drop_excluded(store, indexes.matcher_for(content.kind).search(content))
 
 
 def _result(item_id: str, row: dict[str, tuple[float, str]], works: dict[str, Work], purpose: str) -> LookupResult:

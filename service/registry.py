@@ -65,6 +65,7 @@ from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.clock import Clock, SystemClock
 from service.disputes import Disputes
+from service.exclusions import Exclusions, drop_excluded
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.lookups import FileItem, LookupItem, run_lookup
@@ -113,6 +114,7 @@ class Registry:
         self.conflicts = Conflicts(store, lambda: self.indexes.apply_changes() if self.indexes.opened else 0)
         self.disputes = Disputes(store, self.clock, self._admin_ids)
         self.notifications = Notifications(store, settings)
+        self.exclusions = Exclusions(store, blobs, self.indexes, self.load)
 
     def set_clock(self, clock: Clock) -> None:
         """The clock dispute deadlines run on (tests and drills move it forward)."""
@@ -258,7 +260,7 @@ class Registry:
             raise Conflict(f"this content is enrolled already as work {existing.id}", existing_id=existing.id)
         matcher = self.indexes.matcher_for(content.kind)
         fingerprint = matcher.fingerprint(content)
-        found = matcher.search(content)
+        found = drop_excluded(self.store, matcher.search(content))
         rivals, similar = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
         if if_unique and similar:
             raise Conflict(f"this content resembles your work {similar[0].work_id} ({similar[0].title!r}, score "
@@ -288,7 +290,7 @@ class Registry:
         content = load_content(self.blobs.get(work.sha256), limits=self.settings.limits, kind=work.kind,
                                decoders=self.decoders)
         matcher = self.indexes.matcher_for(work.kind)
-        found = [m for m in matcher.search(content) if m.work_id != work.id]
+        found = [m for m in drop_excluded(self.store, matcher.search(content)) if m.work_id != work.id]
         owner = self.store.get_account(work.owner_id)
         rivals, _ = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
         restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids()))
@@ -395,7 +397,7 @@ class Registry:
         if purpose not in PURPOSES:
             raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
         content = self.load(data, filename)
-        found: list[Match] = self.indexes.matcher_for(content.kind).search(content)
+        found: list[Match] = drop_excluded(self.store, self.indexes.matcher_for(content.kind).search(content))
         released = self.store.released_works(account.id, content.sha256) if found else {}
         records = []
         for m in found:

@@ -1,15 +1,19 @@
 """Disputes of matches and appeals, ownership conflicts: the operator disputes, the owner answers within 30
 days, the operator appeals once within 7, an admin decides; an admin resolves ownership conflicts."""
 
-from litestar import Controller, Request, get, post
+from dataclasses import dataclass
+
+import anyio
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import may
-from api.deps import Limit, Offset, caller
+from api.deps import Limit, Offset, caller, read_form
 from api.errors import ERROR_RESPONSES
 from api.schemas import AppealDecision, ConflictResolve, DisputeCreate, NoteIn
-from registry.claims import ConflictStatus, Dispute, DisputeStatus, OwnershipConflict
+from registry.claims import ConflictStatus, Dispute, DisputeStatus, Exclusion, OwnershipConflict
 from service.access import UseCase
 from service.registry import Registry
 
@@ -18,6 +22,10 @@ public_domain, exception or other, and a `note`). The work's owner upholds or re
 else it expires as released; an upheld dispute can be appealed once within 7 days, and an admin decides. A
 released match leaves the check's verdict (the check keeps its history in `revisions`), and the same output
 no longer matches that work for you."""
+
+EXCLUSION_DESCRIPTION = """Content that must never match, such as a public-domain source a work builds on:
+an output that matches it at least as closely as it matches a work in its scope does not match that work.
+Creators exclude content for one of their works (`work_id`); admins for one work or every work."""
 
 
 class CheckDisputesController(Controller):
@@ -104,3 +112,46 @@ class ConflictsController(Controller):
     def resolve(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                 conflict_id: FromPath[str], data: JSONBody[ConflictResolve]) -> OwnershipConflict:
         return registry.conflicts.resolve(caller(request), conflict_id, data.keep, data.note)
+
+
+@dataclass
+class ExclusionOperation(Operation):
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING)
+        self.request_body = RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], additional_properties=False, properties={
+                "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                "work_id": text, "note": text}))})
+
+
+class ExclusionsController(Controller):
+    path = "/v1/exclusions"
+    tags = ["exclusions"]
+
+    @post("/", guards=[may(UseCase.EXCLUDE)], operation_id="AddExclusion", status_code=201,
+          operation_class=ExclusionOperation, summary="Exclude content from matching (multipart: `file`, "
+          "`work_id`, `note`).", description=EXCLUSION_DESCRIPTION, responses=ERROR_RESPONSES)
+    async def create(self, request: Request, registry: NamedDependency[Registry]) -> Exclusion:  # type: ignore[type-arg]
+        uploads, fields = await read_form(request, {"file": False}, {"work_id", "note"})
+        upload = uploads["file"][0]
+        data = await upload.read()
+        return await anyio.to_thread.run_sync(lambda: registry.exclusions.add(
+            caller(request), data, upload.filename, fields.get("work_id") or None, fields.get("note", "")))
+
+    @get("/", guards=[may(UseCase.READ_EXCLUSIONS)], operation_id="ListExclusions", sync_to_thread=True,
+         summary="Exclusions in force, newest first: a creator's own, auditors all.", responses=ERROR_RESPONSES)
+    def list_exclusions(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                        limit: Limit = 100, offset: Offset = 0) -> list[Exclusion]:
+        return registry.exclusions.list(caller(request), limit, offset)
+
+    @get("/{exclusion_id:str}", guards=[may(UseCase.READ_EXCLUSIONS)], operation_id="GetExclusion",
+         sync_to_thread=True, summary="An exclusion.", responses=ERROR_RESPONSES)
+    def get_exclusion(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                      exclusion_id: FromPath[str]) -> Exclusion:
+        return registry.exclusions.get(caller(request), exclusion_id)
+
+    @delete("/{exclusion_id:str}", guards=[may(UseCase.EXCLUDE)], operation_id="RemoveExclusion", status_code=200,
+            sync_to_thread=True, summary="Remove an exclusion (its creator, or an admin).", responses=ERROR_RESPONSES)
+    def remove(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+               exclusion_id: FromPath[str]) -> Exclusion:
+        return registry.exclusions.remove(caller(request), exclusion_id)
