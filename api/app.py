@@ -38,7 +38,7 @@ from api.controllers.disputes import (
     ExclusionsController,
 )
 from api.controllers.lookups import LookupsController
-from api.controllers.notifications import NotificationsController, WebhooksController
+from api.controllers.notifications import DomainsController, NotificationsController, WebhooksController
 from api.controllers.training import TrainingRunsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
@@ -123,7 +123,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         route_handlers=[WorksController, ChecksController, LookupsController, JobsController, KeysController,
                         TrainingRunsController, BankController, AuditController,
                         TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
-                        NotificationsController, WebhooksController, ExclusionsController,
+                        NotificationsController, WebhooksController, ExclusionsController, DomainsController,
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,

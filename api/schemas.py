@@ -162,11 +162,13 @@ class MatchOut(msgspec.Struct, kw_only=True):
     requirement: str
     evidence: Evidence
     released_by: str | None = None  # the dispute that released this match: it no longer counts in the verdict
+    verified_owner: bool = False  # the work is published on a web host its owner verified
 
     @classmethod
     def of(cls, m: MatchRecord, owner: str) -> "MatchOut":
         return cls(work_id=m.work_id, score=m.score, title=m.title, owner=owner, license=m.license,
-                   opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence, released_by=m.released_by)
+                   opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence, released_by=m.released_by,
+                   verified_owner=m.verified_owner)
 
 
 class CheckOut(msgspec.Struct, kw_only=True):

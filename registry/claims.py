@@ -44,6 +44,9 @@ class OwnershipConflict(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    # whether each owner has verified a domain the work is published on (worked out when read, for admins)
+    work_verified: bool = False
+    earlier_verified: bool = False
 
 
 class DisputeReason(StrEnum):
@@ -170,3 +173,15 @@ class Exclusion(msgspec.Struct, frozen=True, kw_only=True):
     note: str
     created_at: datetime
     active: bool = True
+
+
+class Domain(msgspec.Struct, frozen=True, kw_only=True):
+    """A web host a creator claims; verified once the registry read its token at the well-known path."""
+
+    account_id: str
+    host: str
+    token: str
+    created_at: datetime
+    verified_at: datetime | None = None
+    checked_at: datetime | None = None
+    last_error: str | None = None

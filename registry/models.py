@@ -105,6 +105,7 @@ class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     opt_outs: OptOuts
     requirement: str
     released_by: str | None = None  # the dispute that released this match: no longer in the verdict
+    verified_owner: bool = False  # the work is published on a host its owner verified (at check time)
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,6 +211,7 @@ class LookupMatch(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float
     use: str  # the CAWG use for the lookup's purpose: allowed, notAllowed or constrained
     by: str  # what matched: sha256, pdq, url, text or file
+    verified_owner: bool = False  # the work is published on a host its owner verified
 
 
 class LookupResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,6 +21,7 @@ from registry.claims import (
     DisputeFilter,
     DisputeReason,
     DisputeStatus,
+    Domain,
     Exclusion,
     Keep,
     Notice,
@@ -79,6 +80,10 @@ CREATE TABLE exclusions (
     created_by TEXT NOT NULL, note TEXT NOT NULL, created_at TEXT NOT NULL, active INTEGER NOT NULL
 );
 CREATE INDEX exclusions_sha256 ON exclusions (sha256);
+CREATE TABLE domains (
+    account_id TEXT NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL, created_at TEXT NOT NULL, verified_at TEXT,
+    checked_at TEXT, last_error TEXT, PRIMARY KEY (account_id, host)
+);
 ALTER TABLE checks ADD COLUMN revisions TEXT NOT NULL DEFAULT '[]'
 """
 
@@ -131,6 +136,12 @@ def _exclusion(r: Row) -> Exclusion:
         id=r["id"], kind=WorkKind(r["kind"]), sha256=r["sha256"], media_type=r["media_type"], work_id=r["work_id"],
         created_by=r["created_by"], note=r["note"], created_at=_dt(r["created_at"]), active=bool(r["active"]),
     )
+
+
+def _domain(r: Row) -> Domain:
+    return Domain(account_id=r["account_id"], host=r["host"], token=r["token"], created_at=_dt(r["created_at"]),
+                  verified_at=_dt(r["verified_at"]) if r["verified_at"] else None,
+                  checked_at=_dt(r["checked_at"]) if r["checked_at"] else None, last_error=r["last_error"])
 
 
 def notification_body(n: Notification) -> str:
@@ -507,6 +518,54 @@ class ClaimsSql(SqlBase):
                              *chunk)
             for r in rows:
                 found.setdefault(r["sha256"], []).append(_exclusion(r))
+        return found
+
+    # -- verified domains -----------------------------------------------------------------------------
+    def add_domain(self, domain: Domain, actor: str) -> Domain:
+        """Claim a host for an account (the claim kept, with its token, when it exists already)."""
+        with self._write() as c:
+            row = c.execute("SELECT * FROM domains WHERE account_id = ? AND host = ?",
+                            (domain.account_id, domain.host)).fetchone()
+            if row:
+                return _domain(row)
+            c.execute("INSERT INTO domains (account_id, host, token, created_at) VALUES (?, ?, ?, ?)",
+                      (domain.account_id, domain.host, domain.token, _ts(domain.created_at)))
+            self._audit(c, actor, "domain.claimed", domain.host, {"account_id": domain.account_id})
+        return domain
+
+    def get_domain(self, account_id: str, host: str) -> Domain:
+        row = self._one("SELECT * FROM domains WHERE account_id = ? AND host = ?", account_id, host)
+        if row is None:
+            raise NotFound(f"no claim of {host} by this account; claim it first (POST /v1/domains)")
+        return _domain(row)
+
+    def list_domains(self, account_id: str | None = None) -> list[Domain]:
+        if account_id is None:
+            return [_domain(r) for r in self._all("SELECT * FROM domains ORDER BY host, account_id")]
+        return [_domain(r) for r in self._all("SELECT * FROM domains WHERE account_id = ? ORDER BY host", account_id)]
+
+    def record_domain_check(self, account_id: str, host: str, error: str | None, actor: str) -> Domain:
+        """The outcome of fetching the host's token: verified (error None, audited) or why not."""
+        now = _ts(utcnow())
+        with self._write() as c:
+            if error is None:
+                c.execute("UPDATE domains SET verified_at = ?, checked_at = ?, last_error = NULL"
+                          " WHERE account_id = ? AND host = ?", (now, now, account_id, host))
+                self._audit(c, actor, "domain.verified", host, {"account_id": account_id})
+            else:
+                c.execute("UPDATE domains SET checked_at = ?, last_error = ? WHERE account_id = ? AND host = ?",
+                          (now, error[:500], account_id, host))
+        return self.get_domain(account_id, host)
+
+    def verified_hosts(self, account_ids: list[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        unique = sorted(set(account_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self._all(f"SELECT account_id, host FROM domains WHERE verified_at IS NOT NULL AND account_id IN"
+                             f" ({', '.join('?' * len(chunk))})", *chunk)
+            for r in rows:
+                found.setdefault(r["account_id"], set()).add(r["host"])
         return found
 
     def released_works(self, account_id: str, sha256: str) -> dict[str, str]:

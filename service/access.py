@@ -44,6 +44,7 @@ class UseCase(StrEnum):
     READ_CONFLICTS = "read ownership conflicts"
     NOTIFICATIONS = "read notifications and manage webhooks"
     EXCLUDE = "exclude content from matching"
+    VERIFY_DOMAIN = "verify their web domains"
     READ_EXCLUSIONS = "read exclusions"
 
 
@@ -69,6 +70,7 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.RESOLVE_CONFLICT: frozenset(),  # admins only
     UseCase.READ_CONFLICTS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators theirs (redacted), auditors all
     UseCase.NOTIFICATIONS: frozenset({Role.CREATOR, Role.OPERATOR, Role.AUDITOR}),  # their own
+    UseCase.VERIFY_DOMAIN: frozenset({Role.CREATOR}),
     UseCase.EXCLUDE: frozenset({Role.CREATOR}),  # for their own works; admins for every work
     UseCase.READ_EXCLUSIONS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators their own, auditors all
 }

@@ -23,6 +23,7 @@ from registry.locations import normalize_url
 from registry.models import Account, Lookup, LookupMatch, LookupResult, Work, WorkKind, WorkStatus
 from registry.store import Store
 from registry.terms import TDM_KEYS, OptOuts
+from service.domains import verified_works
 from service.exclusions import drop_excluded, drop_excluded_rows
 from service.indexes import IndexKeeper
 
@@ -120,8 +121,9 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
             hit(len(items) + k, m.work_id, m.score, "file")
     drop_excluded_rows(store, found, [it.sha256.lower() if it.sha256 else None for it in items])
     works = store.get_works(sorted({w for row in found for w in row}))
+    verified = verified_works(store, works.values())
     ids = [it.id for it in items] + [f.id for f in files]
-    results = [_result(item_id, row, works, purpose) for item_id, row in zip(ids, found, strict=True)]
+    results = [_result(item_id, row, works, purpose, verified) for item_id, row in zip(ids, found, strict=True)]
     return Lookup(id=new_id("lku"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                   items=len(ids), digest=digest(purpose, items, files),
                   not_allowed=sum(not r.allowed for r in results), results=results)
@@ -137,8 +139,10 @@ def _search(store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | Non
     return drop_excluded(store, indexes.matcher_for(content.kind).search(content))
 
 
-def _result(item_id: str, row: dict[str, tuple[float, str]], works: dict[str, Work], purpose: str) -> LookupResult:
-    matches = [LookupMatch(work_id=w, confidence=conf, use=use_for(works[w].opt_outs, purpose), by=by)
+def _result(item_id: str, row: dict[str, tuple[float, str]], works: dict[str, Work], purpose: str,
+            verified: set[str]) -> LookupResult:
+    matches = [LookupMatch(work_id=w, confidence=conf, use=use_for(works[w].opt_outs, purpose), by=by,
+                           verified_owner=w in verified)
                for w, (conf, by) in sorted(row.items(), key=lambda kv: -kv[1][0])
                if w in works and works[w].status == WorkStatus.ACTIVE]
     if not matches:

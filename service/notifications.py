@@ -46,7 +46,7 @@ class Notifications:
             raise InvalidInput(f"{what}; use some of {', '.join(EVENTS)}, or '*' for all")
         if secret is not None and not 16 <= len(secret) <= 200:
             raise InvalidInput("the webhook secret must be 16 to 200 characters (or leave it out to get one)")
-        check_url(url, self.settings.webhook_allow_private)
+        check_url(url, self.settings.allow_private_addresses)
         if len(self.store.list_webhooks(viewer.id)) >= MAX_WEBHOOKS:
             raise InvalidInput(f"an account has at most {MAX_WEBHOOKS} webhooks; remove one first")
         hook = Webhook(id=new_id("whk"), account_id=viewer.id, url=url.strip(), events=tuple(dict.fromkeys(events)),

@@ -16,6 +16,7 @@ from registry.store import Store
 from service import access
 from service.access import UseCase
 from service.disputes import clean_note
+from service.domains import verified_works
 
 
 class Similar(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +84,15 @@ def _resolved_notices(c: OwnershipConflict) -> list[Notice]:
                             "work_status": "rejected" if c.keep == Keep.NEWER else "active"})]
 
 
+def _with_verified(store: Store, conflicts: list[OwnershipConflict]) -> list[OwnershipConflict]:
+    """Mark which side published its work on a host it verified (an admin weighs a verified earlier claim
+    first)."""
+    works = store.get_works([i for c in conflicts for i in (c.work_id, c.earlier_work_id)])
+    verified = verified_works(store, works.values())
+    return [msgspec.structs.replace(c, work_verified=c.work_id in verified,
+                                    earlier_verified=c.earlier_work_id in verified) for c in conflicts]
+
+
 class Conflicts:
     def __init__(self, store: Store, on_resolved: Callable[[], object] = lambda: None) -> None:
         self.store = store
@@ -93,7 +103,9 @@ class Conflicts:
         """A creator's conflicts (either side, redacted); auditors and admins all of them."""
         access.require(viewer, UseCase.READ_CONFLICTS)
         scope = access.works_owner_scope(viewer)
-        found = self.store.list_conflicts(account_id=scope, status=status, limit=limit, offset=offset)
+        found = _with_verified(self.store, self.store.list_conflicts(account_id=scope, status=status, limit=limit,
+                                                              offset=offset))
+        found.sort(key=lambda c: (c.status != ConflictStatus.OPEN, not c.earlier_verified))  # stable: newest first
         return [access.conflict_view(viewer, c) for c in found]
 
     def get(self, viewer: Account, conflict_id: str) -> OwnershipConflict:
@@ -102,7 +114,8 @@ class Conflicts:
             found: OwnershipConflict | None = self.store.get_conflict(conflict_id)
         except NotFound:
             found = None
-        return access.conflict_view(viewer, access.readable_conflict(viewer, found, conflict_id))
+        readable = access.readable_conflict(viewer, found, conflict_id)
+        return access.conflict_view(viewer, _with_verified(self.store, [readable])[0])
 
     def resolve(self, admin: Account, conflict_id: str, keep: Keep, note: str = "") -> OwnershipConflict:
         """An admin decides who keeps the content: the earlier owner, the newcomer, or both."""

@@ -65,6 +65,7 @@ from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.clock import Clock, SystemClock
 from service.disputes import Disputes
+from service.domains import Domains, verified_works
 from service.exclusions import Exclusions, drop_excluded
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
@@ -115,6 +116,7 @@ class Registry:
         self.disputes = Disputes(store, self.clock, self._admin_ids)
         self.notifications = Notifications(store, settings)
         self.exclusions = Exclusions(store, blobs, self.indexes, self.load)
+        self.domains = Domains(store, settings)
 
     def set_clock(self, clock: Clock) -> None:
         """The clock dispute deadlines run on (tests and drills move it forward)."""
@@ -138,7 +140,7 @@ class Registry:
 
     def deliver_webhooks(self) -> int:
         s = self.settings
-        return deliver_due(self.store, utcnow(), timeout=s.webhook_timeout, allow_private=s.webhook_allow_private,
+        return deliver_due(self.store, utcnow(), timeout=s.webhook_timeout, allow_private=s.allow_private_addresses,
                            max_attempts=s.webhook_max_attempts)
 
     @property
@@ -399,15 +401,17 @@ class Registry:
         content = self.load(data, filename)
         found: list[Match] = drop_excluded(self.store, self.indexes.matcher_for(content.kind).search(content))
         released = self.store.released_works(account.id, content.sha256) if found else {}
+        works = self.store.get_works([m.work_id for m in found])
+        verified = verified_works(self.store, works.values())
         records = []
         for m in found:
-            work = self._work_or_none(m.work_id)
+            work = works.get(m.work_id)
             if work is None or work.status != WorkStatus.ACTIVE or work.id in released:
                 continue
             records.append(MatchRecord(
                 work_id=work.id, score=m.score, evidence=m.evidence, title=work.title, owner_id=work.owner_id,
                 license=work.license, opt_outs=work.opt_outs,
-                requirement=requirement(purpose, work.license, work.opt_outs),
+                requirement=requirement(purpose, work.license, work.opt_outs), verified_owner=work.id in verified,
             ))
         verdict = Verdict(combine(r.requirement for r in records))
         keep = self.settings.store_check_content or (bool(records) and self.settings.keep_matched_outputs)

@@ -23,7 +23,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_interval: float = 2.0  # seconds between rounds that send due webhook deliveries
     webhook_timeout: float = 5.0  # seconds a webhook receiver has to answer
     webhook_max_attempts: int = 8  # deliveries retried with exponential backoff (30 s, 1 min, 2 min, ...)
-    webhook_allow_private: bool = False  # deliver to loopback and private addresses (tests, closed networks)
+    allow_private_addresses: bool = False  # webhooks and domain checks may reach loopback and private addresses
+    domain_check_timeout: float = 5.0  # seconds to fetch a domain's verification file
 
     @property
     def data_dir(self) -> Path:

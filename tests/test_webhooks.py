@@ -59,7 +59,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def open_env_private(tmp_path: Path, embedder: Embedder) -> Iterator[Env]:
-    with open_env(tmp_path, embedder, webhook_allow_private=True, webhook_interval=0, dispute_interval=0) as e:
+    with open_env(tmp_path, embedder, allow_private_addresses=True, webhook_interval=0, dispute_interval=0) as e:
         yield e
 
 

@@ -1,7 +1,9 @@
-"""An account's inbox and webhooks (deliveries signed with HMAC-SHA256, retried, logged)."""
+"""An account's inbox and webhooks (deliveries signed with HMAC-SHA256, retried, logged); verified domains."""
 
+from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -10,7 +12,9 @@ from api.auth import may
 from api.deps import caller
 from api.errors import ERROR_RESPONSES
 from api.schemas import DeliveryOut, MarkRead, NotificationsPage, WebhookCreate, WebhookOut
+from registry.claims import Domain
 from service.access import UseCase
+from service.domains import WELL_KNOWN, token_line
 from service.registry import Registry
 
 WEBHOOK_DESCRIPTION = """Each notification for the events named (`*`: all) is POSTed to `url` as JSON with
@@ -76,3 +80,46 @@ class WebhooksController(Controller):
                             attempts=d.attempts, next_at=d.next_at, created_at=d.created_at,
                             last_status=d.last_status, last_error=d.last_error, delivered_at=d.delivered_at)
                 for d in registry.notifications.deliveries(caller(request), webhook_id, limit)]
+
+
+class DomainClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+
+
+class DomainOut(msgspec.Struct, kw_only=True):
+    host: str
+    verified: bool
+    verified_at: datetime | None
+    checked_at: datetime | None
+    last_error: str | None
+    file_url: str  # where to serve the token
+    file_line: str  # the line the file must hold
+
+    @classmethod
+    def of(cls, d: Domain) -> "DomainOut":
+        return cls(host=d.host, verified=d.verified_at is not None, verified_at=d.verified_at, checked_at=d.checked_at,
+                   last_error=d.last_error, file_url=f"https://{d.host}{WELL_KNOWN}", file_line=token_line(d.token))
+
+
+class DomainsController(Controller):
+    path = "/v1/domains"
+    tags = ["ownership"]
+
+    @post("/", guards=[may(UseCase.VERIFY_DOMAIN)], operation_id="ClaimDomain", status_code=201,
+          sync_to_thread=True, summary="Claim a web host: serve `file_line` at `file_url`, then verify.",
+          responses=ERROR_RESPONSES)
+    def claim(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+              data: JSONBody[DomainClaim]) -> DomainOut:
+        return DomainOut.of(registry.domains.claim(caller(request), data.host))
+
+    @post("/{host:str}/verify", guards=[may(UseCase.VERIFY_DOMAIN)], operation_id="VerifyDomain", status_code=200,
+          sync_to_thread=True, summary="Fetch the host's verification file now; `verified` or `last_error` says "
+                                       "how it went.", responses=ERROR_RESPONSES)
+    def verify(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+               host: FromPath[str]) -> DomainOut:
+        return DomainOut.of(registry.domains.verify(caller(request), host))
+
+    @get("/", guards=[may(UseCase.VERIFY_DOMAIN)], operation_id="ListDomains", sync_to_thread=True,
+         summary="Your claimed hosts and whether they are verified.", responses=ERROR_RESPONSES)
+    def list_domains(self, request: Request, registry: NamedDependency[Registry]) -> list[DomainOut]:  # type: ignore[type-arg]
+        return [DomainOut.of(d) for d in registry.domains.list(caller(request))]
