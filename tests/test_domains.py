@@ -20,7 +20,7 @@ class Site:
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_GET(self) -> None:
                 status, body, headers = site.pages.get(self.path, (404, b"not found", {}))
                 self.send_response(status)
                 for k, v in headers.items():
