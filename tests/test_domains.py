@@ -57,7 +57,8 @@ def test_a_creator_verifies_a_domain_and_their_works_on_it_are_marked(env: Env, 
     assert claim.status_code == 201, claim.text
     d = claim.json()
     assert d["host"] == "alice.example" and not d["verified"]
-    assert d["file_url"] == f"https://alice.example{WELL_KNOWN}" and d["file_line"].startswith("provenance-verification=")
+    assert d["file_url"] == f"https://alice.example{WELL_KNOWN}"
+    assert d["file_line"].startswith("provenance-verification=")
 
     missing = env.client.post("/v1/domains/alice.example/verify", headers=env.h("alice")).json()
     assert not missing["verified"] and "404" in missing["last_error"]
