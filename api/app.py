@@ -50,6 +50,7 @@ from api.ratelimit import FailureThrottle, RateLimiter, open_counter
 from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
+from api.web.pages.claims import ClaimPages
 from api.web.pages.creator import CreatorPages
 from api.web.pages.media import MediaPages
 from api.web.pages.operator import OperatorPages
@@ -125,7 +126,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
                         NotificationsController, WebhooksController, ExclusionsController, DomainsController,
                         MeController, health, live, metrics,
-                        AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages,
+                        AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages, ClaimPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},

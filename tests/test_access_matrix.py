@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.settings import Settings
 from matcher.image.embed import Embedder
+from registry.claims import DisputeReason
 from registry.models import Role
 from service.registry import Registry
 from service.wiring import open_registry
@@ -40,6 +41,10 @@ EXPECTED = {
     "enroll":         "A    A    A    F    F    F",
     "check":          "A    F    F    A    A    F",
     "audit log":      "A    F    F    F    F    A",
+    "read dispute":   "A    A    H    A    H    A",
+    "list disputes":  "A    A    A    A    A    A",
+    "conflicts":      "A    A    A    F    F    A",
+    "inbox":          "A    A    A    A    A    A",
 }
 
 
@@ -52,6 +57,7 @@ class World:
     work: str
     check: str
     shared_check: str  # matched alice's text and bob's text
+    dispute: str  # op's dispute of the check's match with alice's work
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +76,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     mixed = " ".join(alice_text.split()[100:260]) + " " + " ".join(bob_text.split()[100:260])
     shared = registry.check(op, mixed.encode())
     assert {m.owner_id for m in shared.matches} == {alice.id, bob.id}
+    dispute = registry.disputes.open(op, check.id, work.id, DisputeReason.MISIDENTIFIED)
     api = TestClient(create_app(settings, registry))  # one app a client: each runs its own lifespan
     api.__enter__()
     web = {who: web_client(create_app(settings, registry), keys[who]) for who in PEOPLE}
-    yield World(registry, api, web, keys, work.id, check.id, shared.id)
+    yield World(registry, api, web, keys, work.id, check.id, shared.id, dispute.id)
     for c in [api, *web.values()]:
         c.__exit__(None, None, None)
     registry.close()
@@ -103,6 +110,10 @@ def _api(w: World, who: str, resource: str) -> int:
         "enroll": lambda: c.post("/v1/works", headers=h, files={"file": ("empty.txt", b"")}),
         "check": lambda: c.post("/v1/checks", headers=h, files={"file": ("empty.txt", b"")}),
         "audit log": lambda: c.get("/v1/audit/log", headers=h),
+        "read dispute": lambda: c.get(f"/v1/disputes/{w.dispute}", headers=h),
+        "list disputes": lambda: c.get("/v1/disputes", headers=h),
+        "conflicts": lambda: c.get("/v1/conflicts", headers=h),
+        "inbox": lambda: c.get("/v1/notifications", headers=h),
     }
     return int(requests[resource]().status_code)
 
@@ -122,6 +133,10 @@ def _web(w: World, who: str, resource: str) -> int:
                                  files={"file": ("empty.txt", b"")}),
         "check": lambda: c.post("/check", headers=token, files={"file": ("empty.txt", b"")}),
         "audit log": lambda: c.get("/audit/log"),
+        "read dispute": lambda: c.get(f"/disputes/{w.dispute}"),
+        "list disputes": lambda: c.get("/disputes"),
+        "conflicts": lambda: c.get("/conflicts"),
+        "inbox": lambda: c.get("/inbox"),
     }
     return int(requests[resource]().status_code)
 

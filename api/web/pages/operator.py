@@ -9,11 +9,13 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.errors import status_of
+from api.web.pages.claims import REASON_LABELS
 from api.web.pages.shared import build_pair, figures
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, pager, render
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import InvalidInput, ProvenanceError
 from registry.models import Verdict
+from service import access
 from service.access import UseCase
 
 
@@ -68,5 +70,9 @@ class OperatorPages(Controller):
         check, output = registry.kept_output(account, check_id)  # a creator gets only their own matches
         items = [(r, build_pair(registry, output, r, account), figures(r)) for r in check.matches]
         account_names = registry.account_names()
+        disputes = {d.work_id: d for d in registry.disputes.list(account, check_id=check.id)} \
+            if access.allowed(account, UseCase.READ_DISPUTES) else {}
         return render(request, "check_result.html", account, check=check, items=items, names=account_names,
-                      operator=account_names.get(check.account_id, check.account_id))
+                      operator=account_names.get(check.account_id, check.account_id), disputes=disputes,
+                      can_dispute=check.account_id == account.id and access.allowed(account, UseCase.DISPUTE),
+                      dispute_reasons=REASON_LABELS)
