@@ -16,12 +16,16 @@ from datetime import timedelta
 from registry.blobs import BlobStore
 from registry.errors import Conflict, NotFound, ProvenanceError
 from registry.ids import new_id, utcnow
-from registry.models import Account, FileOutcome, Job, Work
+from registry.models import Account, FileOutcome, Job, Work, WorkStatus
 from registry.store import Store
 from registry.terms import LicenseTerms, OptOuts
 
 __all__ = ["FileOutcome", "Job", "JobRunner", "enroll_file"]
 log = logging.getLogger("provenance.jobs")
+
+
+CONTESTED_NOTE = ("as contested: it matches a work enrolled earlier by another account, and is not "
+                  "matched until an admin resolves the conflict")
 
 
 def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data: bytes,
@@ -39,6 +43,9 @@ def enroll_file(enroll: Callable[..., Work], owner: Account, filename: str, data
         log.exception("enrolling %s failed", filename)
         return FileOutcome(filename=filename, status="rejected", error=f"internal error: {exc}",
                            code="internal_error"), None
+    if work.status == WorkStatus.CONTESTED:
+        return FileOutcome(filename=filename, status="enrolled", work_id=work.id, code="contested",
+                           error=CONTESTED_NOTE), None
     return FileOutcome(filename=filename, status="enrolled", work_id=work.id), None
 
 

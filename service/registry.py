@@ -324,6 +324,11 @@ class Registry:
         access.require(viewer, UseCase.READ_WORK)
         return access.readable_work(viewer, self._work_or_none(work_id), work_id)
 
+    def readable_works(self, viewer: Account, work_ids: Sequence[str]) -> dict[str, Work]:
+        """Of `work_ids`, the works `viewer` may read (their own; auditors and admins all), by id."""
+        found = self.store.get_works([i for i in work_ids if i])
+        return {i: w for i, w in found.items() if access.may_read_work(viewer, w)}
+
     def list_works(self, viewer: Account, *, status: WorkStatus | None = None, owner_name: str | None = None,
                    limit: int = 100, offset: int = 0, newest_first: bool = False) -> list[Work]:
         """A creator's own works; auditors and admins everybody's (or one owner's, by name)."""

@@ -44,7 +44,7 @@ class ClaimPages(Controller):
     def dispute(self, request: WebRequest, dispute_id: FromPath[str]) -> Template:
         account, registry = signed_in(request, UseCase.READ_DISPUTES)
         d = registry.disputes.get(account, dispute_id)
-        work = registry.store.get_works([d.work_id]).get(d.work_id)
+        work = registry.readable_works(account, [d.work_id]).get(d.work_id)
         return render(request, "dispute.html", account, d=d, work=work, names=registry.account_names(),
                       statuses=STATUS_LABELS, reasons=REASON_LABELS, now=registry.clock.now())
 
@@ -100,7 +100,7 @@ class ClaimPages(Controller):
     def conflict(self, request: WebRequest, conflict_id: FromPath[str]) -> Template:
         account, registry = signed_in(request, UseCase.READ_CONFLICTS)
         c = registry.conflicts.get(account, conflict_id)
-        works = registry.store.get_works([i for i in (c.work_id, c.earlier_work_id) if i])
+        works = registry.readable_works(account, [c.work_id, c.earlier_work_id])
         return render(request, "conflict.html", account, c=c, works=works, names=registry.account_names(),
                       keeps=[k.value for k in Keep])
 

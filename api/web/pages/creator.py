@@ -40,8 +40,8 @@ def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], 
     """One uploaded file, enrolled as the bulk jobs enroll each file, as the page reports it."""
     done, error = registry.enroll_file(account, *upload, license, opt_outs)
     if done.status == "enrolled":
-        return Outcome(filename=done.filename, outcome="enrolled", status=201, message="enrolled",
-                       work_id=done.work_id)
+        return Outcome(filename=done.filename, outcome="enrolled", status=201, message=done.error or "enrolled",
+                       work_id=done.work_id, code=done.code)
     if done.status == "skipped":
         return Outcome(filename=done.filename, outcome="already_enrolled", status=409, code=done.code,
                        message=f"as {done.work_id}", work_id=done.work_id)

@@ -71,7 +71,7 @@
       if (workId) {
         const link = document.createElement("a");
         link.href = "/works/" + encodeURIComponent(workId);
-        link.textContent = label + (message && kind !== "enrolled" ? " " + message : "");
+        link.textContent = label + (message ? " " + message : "");
         row.outcome.appendChild(link);
       } else {
         row.outcome.textContent = label + (message ? ": " + message : "");
@@ -96,7 +96,8 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
         if (body && body.outcome) {
-          finish(job.row, body.outcome, body.outcome === "enrolled" ? "" : body.message, body.work_id);
+          const note = body.outcome === "enrolled" && body.code !== "contested" ? "" : body.message;
+          finish(job.row, body.outcome, note, body.work_id);
         } else if (body && body.error) {
           finish(job.row, "rejected", body.error.message, null);
         } else {
