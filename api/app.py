@@ -14,7 +14,6 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -42,6 +41,7 @@ from api.controllers.notifications import DomainsController, NotificationsContro
 from api.controllers.training import TrainingRunsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
+from api.docs import ASSETS, ASSETS_PATH, OfflineSwagger
 from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import Idempotency
 from api.limits import FORM_OVERHEAD, BodyLimit
@@ -128,7 +128,10 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         MeController, health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages, ClaimPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                                   cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE)],
+                                                   cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE),
+                        create_static_files_router(path=ASSETS_PATH, directories=[ASSETS], include_in_schema=False,
+                                                   cache_control=CacheControlHeader(max_age=86400), opt=WEB_PAGE,
+                                                   name="api-docs-assets")],
         dependencies={"registry": Provide(loaded_registry, sync_to_thread=False)},
         middleware=[RequestObserver,
                     DefineMiddleware(BodyLimit, single=single_limit, batch=settings.server.max_batch_bytes),
@@ -147,7 +150,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
             title="Provenance", version="0.1.0",
             description="Content-fingerprinting and licensing registry for generative AI.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[OfflineSwagger()],
             components=Components(security_schemes={"BearerKey": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"BearerKey": []}],
         ),

@@ -78,7 +78,8 @@ class IndexKeeper:
         return "; ".join(f"{k.value}={m.version}" for k, m in sorted(self.matchers.items()))
 
     def sizes(self) -> dict[str, int]:
-        return {k.value: len(m.work_ids()) for k, m in self.matchers.items()}
+        return {k.value: sum(not i.startswith(EXCLUSION_PREFIX) for i in m.work_ids())
+                for k, m in self.matchers.items()}
 
     def add(self, kind: WorkKind, work_id: str, fingerprint: object) -> None:
         with self.lock:

@@ -397,3 +397,28 @@ def test_api_keeps_working_beside_the_pages(site: Site, browser: Browser) -> Non
                    headers={"Authorization": f"Bearer {site.keys['oscar']}"})
     assert r.status_code == 200 and r.json()["verdict"] == "attribution_required"
     assert httpx.get(f"{site.base}/v1/works").status_code == 401
+
+
+def test_the_api_docs_render_offline_under_the_security_headers(site: Site, browser: Browser) -> None:
+    page = new_page(browser)
+    outside: list[str] = []
+    violations: list[str] = []
+
+    def only_this_site(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(site.base):
+            route.continue_()  # type: ignore[attr-defined]
+        else:  # offline: nothing may come from elsewhere
+            outside.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    page.route("**/*", only_this_site)
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    for path in ("/schema", "/schema/swagger"):
+        response = page.goto(f"{site.base}{path}")
+        assert response is not None and response.status == 200
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+        assert "Provenance" in page.inner_text(".swagger-ui .info .title")
+        assert page.query_selector(".opblock-tag-section") is not None  # the operations are listed
+    assert outside == [] and violations == []

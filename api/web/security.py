@@ -73,11 +73,11 @@ def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
 
 
 def security_headers(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware adding CSP (with frame-ancestors), nosniff and friends to every page but the API docs,
-    whose viewers load their scripts from a CDN."""
+    """ASGI middleware adding CSP (with frame-ancestors), nosniff and friends to every page, the API docs
+    included (their assets are served from here)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/schema"):
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
 
