@@ -106,8 +106,13 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                 app.state.registry = reg
                 base = f"http://{settings.server.host}:{settings.server.port}"
                 indexed = ", ".join(f"{n} {kind} works" for kind, n in reg.indexes.sizes().items())
+                storage = settings.service.storage
+                target = ("--database \"$PROVENANCE_DATABASE_URL\"" if storage.database_url  # never print a password
+                          else f"--data-dir {storage.data_dir}")
                 sys.stderr.write(f"Provenance is ready ({indexed} indexed): web interface at {base}/ , "
-                                 f"API at {base}/v1 , API docs at {base}/schema\n")
+                                 f"API at {base}/v1 , API docs at {base}/schema\n"
+                                 f"Keys for this registry: provenance keys create {target} --role admin "
+                                 f"--name root\n")
 
             opener = threading.Thread(target=open_in_background, name="registry-open", daemon=True)
             opener.start()

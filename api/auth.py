@@ -17,6 +17,10 @@ from service.access import UseCase
 # the bearer key guards the API; the web pages (route option `exclude_from_auth`) use a session (api/web)
 PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
 
+UNKNOWN_KEY = ("the API key is unknown or revoked. Keys belong to one registry: one made with `provenance keys "
+               "create` works only when it was pointed at this server's data directory or database "
+               "(--data-dir or PROVENANCE_DATA_DIR, --database or PROVENANCE_DATABASE_URL)")
+
 
 class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
@@ -32,7 +36,7 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         if found is None:
             if throttle is not None:
                 throttle.failed(address)
-            raise Unauthenticated("the API key is unknown or revoked")
+            raise Unauthenticated(UNKNOWN_KEY)
         key, account = found
         limiter: RateLimiter | None = getattr(connection.app.state, "limiter", None)
         if limiter is not None:

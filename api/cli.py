@@ -1,6 +1,7 @@
 """The `provenance` command line: run the service, manage keys, enroll works, check outputs, audit."""
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from api.schemas import CheckOut, WorkOut
 from api.settings import Settings
 from registry.errors import Conflict, ProvenanceError
 from registry.models import Role, Verdict, WorkStatus
@@ -21,11 +23,36 @@ if TYPE_CHECKING:
     from service.offline_filter import Decision
 
 app = typer.Typer(help="Provenance: a content-fingerprinting and licensing registry for generative AI.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Create and list accounts (a name and a role).", no_args_is_help=True)
 works_app = typer.Typer(help="List and withdraw enrolled works.", no_args_is_help=True)
 checks_app = typer.Typer(help="Read the history of checks.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"provenance {_package_version()}\n")
+        raise typer.Exit()
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("provenance-registry")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@app.callback()
+def _root(_version_flag: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                       help="Print the version and exit.")] = False) -> None:
+    """Provenance: a content-fingerprinting and licensing registry for generative AI."""
+
+
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(works_app, name="works")
 app.add_typer(checks_app, name="checks")
@@ -50,11 +77,25 @@ def _open(data_dir: Path, database: str | None = None, sync: bool = False) -> Re
 
 
 CLI = local_admin("cli")
+CLI_OPERATOR = "cli-operator"  # checks from the command line without --operator
+NAME_PATTERN = re.compile(r"^[\w.@+-]{1,100}$")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def _table(*columns: str) -> Table:
+    """A table whose id column is never cut or wrapped (the ids are what other commands take); the other
+    columns wrap or shorten to fit the terminal."""
+    table = Table()
+    for i, name in enumerate(columns):
+        if i == 0:
+            table.add_column(name, no_wrap=True, min_width=24, overflow="ignore")
+        else:
+            table.add_column(name, overflow="fold")
+    return table
 
 
 def _json(value: Any) -> None:
@@ -81,18 +122,68 @@ def serve(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
                 log_level=settings.server.log_level)
 
 
-@keys_app.command("create")
-def keys_create(role: Annotated[Role, typer.Option(help="admin, creator, operator or auditor.")],
-                name: Annotated[str, typer.Option(help="Account name; created if new.")],
-                data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
-    """Create an API key; the key alone is printed on stdout, once. Only its hash is stored."""
+@accounts_app.command("create")
+def accounts_create(role: Annotated[Role, typer.Option(help="admin, creator, operator or auditor.")],
+                    name: Annotated[str, typer.Option(help="The new account's name.")],
+                    data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Create an account (no key: `provenance keys create` gives it one)."""
     reg = _open(data_dir, database, sync=False)
     try:
-        _, secret = reg.create_key(name, role)
+        account = reg.create_account(CLI, name, role) if _valid_name(name) else None
     except ProvenanceError as exc:
         raise _fail(exc.message) from None
     finally:
         reg.close()
+    assert account is not None
+    out.print(f"created the {role.value} account {name!r} ({account.id}) in {_where(data_dir, database)}")
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None, as_json: AsJson = False) -> None:
+    """List the accounts and their roles."""
+    reg = _open(data_dir, database, sync=False)
+    try:
+        accounts = reg.accounts(CLI)
+    finally:
+        reg.close()
+    if as_json:
+        _json([{"id": a.id, "name": a.name, "role": a.role, "created_at": a.created_at} for a in accounts])
+        return
+    table = _table("id", "name", "role", "created (UTC)")
+    for a in accounts:
+        table.add_row(a.id, a.name, a.role.value, a.created_at.strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+def _valid_name(name: str) -> bool:
+    if not NAME_PATTERN.match(name):
+        raise _fail(f"account name {name!r}: use 1 to 100 letters, digits and . _ @ + -", 2)
+    return True
+
+
+def _where(data_dir: Path, database: str | None) -> str:
+    """Which registry a command wrote to, as a user would name it."""
+    return f"the registry at {database}" if database else f"the registry in {data_dir.resolve()}"
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[Role, typer.Option(help="admin, creator, operator or auditor.")],
+                name: Annotated[str, typer.Option(help="Account name; a new name creates the account.")],
+                data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Create an API key; the key alone is printed on stdout, once (what was done goes to stderr). Only its
+    hash is stored. A server reads keys from its own data directory or database: point this command at the
+    same one (--data-dir / PROVENANCE_DATA_DIR, --database / PROVENANCE_DATABASE_URL)."""
+    _valid_name(name)
+    reg = _open(data_dir, database, sync=False)
+    try:
+        new = name not in {a.name for a in reg.accounts(CLI)}
+        key, secret = reg.create_key(name, role)
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    err.print(f"{'created the ' + role.value + ' account ' + repr(name) + ' and ' if new else ''}"
+              f"a key {key.id} for {name!r} in {_where(data_dir, database)}")
     sys.stdout.write(secret + "\n")
 
 
@@ -121,10 +212,10 @@ def keys_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None, as_js
         _json([{"id": i.key.id, "prefix": i.key.prefix, "account": i.account.name, "role": i.account.role,
                 "created_at": i.key.created_at, "revoked_at": i.key.revoked_at} for i in keys])
         return
-    table = Table("id", "prefix", "account", "role", "created", "revoked")
+    table = _table("id", "prefix", "account", "role", "created (UTC)", "revoked")
     for k, a in ((i.key, i.account) for i in keys):
-        table.add_row(k.id, k.prefix, a.name, a.role.value, k.created_at.isoformat(timespec="seconds"),
-                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+        table.add_row(k.id, k.prefix, a.name, a.role.value, k.created_at.strftime("%Y-%m-%d %H:%M"),
+                      k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "")
     out.print(table)
 
 
@@ -141,7 +232,7 @@ def _files(paths: list[Path]) -> list[Path]:
 @app.command()
 def enroll(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to enroll.")],
-    owner: Annotated[str, typer.Option(help="Creator account name; created if new.")],
+    owner: Annotated[str, typer.Option(help="The creator account's name (see `provenance accounts list`).")],
     data_dir: DataDir = DEFAULT_DATA,
     database: Database = None,
     title: Annotated[str | None, typer.Option(help="Title (default: the file name).")] = None,
@@ -164,10 +255,14 @@ def enroll(
     missing = [f for f in files if not f.exists()]
     if missing:
         raise _fail(f"no such file: {missing[0]}", 2)
-    reg = _open(data_dir, database, sync=True)
+    reg = _open(data_dir, database, sync=False)
+    try:
+        account = reg.named_account(owner, Role.CREATOR)
+    except ProvenanceError as exc:
+        reg.close()
+        raise _fail(exc.message, 2) from None
     enrolled, skipped, rejected = [], [], []
     try:
-        account = reg.ensure_account(owner, Role.CREATOR)
         with Progress(console=err, disable=len(files) < 5) as progress:
             task = progress.add_task("enrolling", total=len(files))
             for f in files:
@@ -202,7 +297,8 @@ def check(
     data_dir: DataDir = DEFAULT_DATA,
     database: Database = None,
     purpose: Annotated[str, typer.Option(help=f"One of: {', '.join(PURPOSES)}.")] = "release",
-    operator: Annotated[str, typer.Option(help="Operator account name; created if new.")] = "cli-operator",
+    operator: Annotated[str | None, typer.Option(
+        help=f"The operator account's name (default: {CLI_OPERATOR!r}, made on first use).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Check an output against the registry: the verdict, and each matched work with its terms."""
@@ -212,14 +308,16 @@ def check(
         raise _fail(f"cannot read {path}: {exc.strerror}", 2) from None
     reg = _open(data_dir, database, sync=True)
     try:
-        account = reg.ensure_account(operator, Role.OPERATOR)
+        account = reg.named_account(operator, Role.OPERATOR) if operator else reg.ensure_account(CLI_OPERATOR,
+                                                                                                  Role.OPERATOR)
         result = reg.check(account, data, purpose, filename=path.name)
+        names = reg.account_names()
     except ProvenanceError as exc:
         raise _fail(exc.message) from None
     finally:
         reg.close()
-    if as_json:
-        _json(result)
+    if as_json:  # the API's shape for a check
+        _json(CheckOut.of(result, names))
         return
     colour = {"clear": "green", "attribution_required": "cyan", "license_required": "yellow", "blocked": "red"}
     out.print(f"verdict: [{colour[result.verdict]}]{result.verdict}[/] for {purpose} (check {result.id})")
@@ -238,23 +336,25 @@ def check(
 @works_app.command("list")
 def works_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
                owner: Annotated[str | None, typer.Option(help="Only this creator's works.")] = None,
-               status: Annotated[WorkStatus | None, typer.Option()] = None,
+               status: Annotated[WorkStatus | None, typer.Option(
+                   help="active, withdrawn, contested or rejected.")] = None,
                limit: int = 100, offset: int = 0, as_json: AsJson = False) -> None:
     """List enrolled works."""
     reg = _open(data_dir, database, sync=False)
     try:
         works = reg.list_works(CLI, owner_name=owner, status=status, limit=limit, offset=offset)
+        names = reg.account_names()
     except ProvenanceError as exc:
         raise _fail(exc.message) from None
     finally:
         reg.close()
-    if as_json:
-        _json(works)
+    if as_json:  # the API's shape for works
+        _json([WorkOut.of(w, names.get(w.owner_id, w.owner_id)) for w in works])
         return
-    table = Table("id", "kind", "title", "status", "license", "release", "created")
+    table = _table("id", "kind", "title", "status", "license", "release", "created")
     for w in works:
         table.add_row(w.id, w.kind.value, w.title, w.status.value, w.license.id, w.opt_outs.release,
-                      w.created_at.isoformat(timespec="seconds"))
+                      w.created_at.strftime("%Y-%m-%d %H:%M"))
     out.print(table)
 
 
@@ -273,7 +373,8 @@ def works_withdraw(work_id: str, data_dir: DataDir = DEFAULT_DATA, database: Dat
 
 @checks_app.command("list")
 def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
-                verdict: Annotated[Verdict | None, typer.Option()] = None,
+                verdict: Annotated[Verdict | None, typer.Option(
+                    help="clear, attribution_required, license_required or blocked.")] = None,
                 work: Annotated[str | None, typer.Option(help="Only checks that matched this work.")] = None,
                 limit: int = 100, offset: int = 0, as_json: AsJson = False) -> None:
     """List checks, newest first."""
@@ -281,14 +382,15 @@ def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
     try:
         checks = reg.list_checks(CLI, reg.check_filter(CLI, verdict=verdict, work_id=work, limit=limit,
                                                        offset=offset))
+        names = reg.account_names()
     finally:
         reg.close()
-    if as_json:
-        _json(checks)
+    if as_json:  # the API's shape for checks
+        _json([CheckOut.of(c, names) for c in checks])
         return
-    table = Table("id", "when", "purpose", "verdict", "matches")
+    table = _table("id", "when", "purpose", "verdict", "matches")
     for c in checks:
-        table.add_row(c.id, c.created_at.isoformat(timespec="seconds"), c.purpose, c.verdict.value,
+        table.add_row(c.id, c.created_at.strftime("%Y-%m-%d %H:%M"), c.purpose, c.verdict.value,
                       ", ".join(f"{m.work_id} ({m.score:.2f})" for m in c.matches))
     out.print(table)
 
@@ -593,8 +695,27 @@ def _filter_through_server(server: str, key: str | None, purpose: str, files: li
     return decisions
 
 
+def _plain_metavars(cmd: Any) -> None:
+    """Help that reads `--owner OWNER` and `PATHS...`, not typer's `<str>` and `<list[Path]>`."""
+    for p in getattr(cmd, "params", []):
+        if getattr(p, "is_flag", False) or getattr(p, "count", False) or not p.name:
+            continue
+        p.metavar = p.name.upper()
+        if getattr(p, "param_type_name", "") == "argument":  # its name says what it is; no `<list[Path]>`
+            p.display_type_rich = lambda ctx: ""
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def command() -> Any:
+    """The `provenance` command as click runs it (what `main` runs; tests invoke it too)."""
+    cmd = typer.main.get_command(app)
+    _plain_metavars(cmd)
+    return cmd
+
+
 def main() -> None:
-    app()
+    command()()
 
 
 if __name__ == "__main__":

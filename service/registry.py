@@ -6,6 +6,7 @@ decode and fingerprint first (anything malformed fails here), then the blob (con
 if orphaned), then the work row and its audit entry in one transaction, then the in-memory index.
 """
 
+import difflib
 import logging
 import threading
 from collections import Counter
@@ -166,6 +167,31 @@ class Registry:
         if account.role != role:
             raise InvalidInput(f"account {name!r} exists with role {account.role.value}, not {role.value}")
         return account
+
+    def create_account(self, viewer: Account, name: str, role: Role) -> Account:
+        """An admin creates an account (Conflict when the name is taken)."""
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        return self.store.create_account(name, role, viewer.id)
+
+    def accounts(self, viewer: Account) -> list[Account]:
+        access.require(viewer, UseCase.MANAGE_KEYS)
+        return self.store.list_accounts()
+
+    def named_account(self, name: str, role: Role) -> Account:
+        """The existing account `name` with `role`; NotFound naming the accounts of that role (and the closest
+        name) for a typo, so that a typo never creates an account."""
+        account = self.store.find_account(name)
+        if account is not None and account.role == role:
+            return account
+        if account is not None:
+            raise InvalidInput(f"account {name!r} is a {account.role.value}, not a {role.value}")
+        known = sorted(a.name for a in self.store.list_accounts() if a.role == role)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        listed = f"the {role.value} accounts are: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}" \
+            if known else f"there is no {role.value} account yet"
+        raise NotFound(f"no {role.value} account named {name!r}; {hint}{listed}. Create one with "
+                       f"`provenance accounts create --role {role.value} --name {name}`")
 
     def create_key(self, name: str, role: Role, actor: str = SYSTEM) -> tuple[ApiKey, str]:
         """Create (or reuse) the account `name` and give it a new key; the secret is returned once."""

@@ -24,7 +24,11 @@ def run(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+    """A registry with the creator account alice (an account is created explicitly, never by a typo)."""
+    data = tmp_path / "data"
+    code, _, err = run("accounts", "create", "--role", "creator", "--name", "alice", "--data-dir", str(data))
+    assert code == 0, err
+    return data
 
 
 def test_enroll_folder_then_check(data_dir: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
+from api.auth import UNKNOWN_KEY
 from api.controllers.admin import LogKey
 from api.errors import ERROR_RESPONSES
 from registry.errors import InvalidInput, Unauthenticated
@@ -44,7 +45,7 @@ def _reader(request: Request, registry: Registry) -> Account | None:  # type: ig
     scheme, _, secret = header.partition(" ")
     found = registry.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
     if found is None:
-        raise Unauthenticated("the API key is unknown or revoked")
+        raise Unauthenticated(UNKNOWN_KEY)
     return found[1]
 
 
