@@ -384,6 +384,13 @@ def test_pages_fit_a_phone(site: Site, browser: Browser) -> None:
             page.goto(site.base + path)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+            for table in page.query_selector_all("table.stack-on-phone"):  # cards: nothing hides off screen
+                assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1"), f"{path}: a table scrolls sideways"
+        if name == "audrey":  # a log entry is a compact card, its details a tap away
+            rows = page.query_selector_all("[data-testid=audit-log] tbody tr")
+            heights = sorted(r.bounding_box()["height"] for r in rows[:20])  # type: ignore[index]
+            assert rows and heights[len(heights) // 2] < 100, heights  # 50 entries: well under 5,000 px
+            assert all(r.query_selector("td[data-label='Action']") for r in rows[:5])
         page.context.clear_cookies()
     page.context.close()
 
@@ -422,3 +429,23 @@ def test_the_api_docs_render_offline_under_the_security_headers(site: Site, brow
         assert "Provenance" in page.inner_text(".swagger-ui .info .title")
         assert page.query_selector(".opblock-tag-section") is not None  # the operations are listed
     assert outside == [] and violations == []
+
+
+@pytest.mark.parametrize("size", [{"width": 1366, "height": 900}, {"width": 390, "height": 844}])
+def test_enrollment_progress_comes_into_view(site: Site, browser: Browser, size: dict[str, int]) -> None:
+    page = new_page(browser, viewport=size)
+    sign_in(page, site.base, site.keys["bob"])
+    page.goto(f"{site.base}/works/enroll")
+    page.wait_for_selector("#enroll-form[data-ready=true]")
+    assert not page.is_visible("#enroll-submit")  # uploads start on their own: no button that does nothing
+    in_view = ("() => { const r = document.getElementById('{id}').getBoundingClientRect();"
+               " return r.top >= 0 && r.top < window.innerHeight - 40; }")
+    page.set_input_files("#files", [str(FIXTURES / "texts" / "persuasion-ch003.txt")])
+    page.wait_for_function(in_view.replace("{id}", "upload-summary"), timeout=10_000)
+    page.wait_for_selector("#upload-summary[data-state=done]", timeout=60_000)
+    page.wait_for_function(in_view.replace("{id}", "upload-rows"), timeout=10_000)
+    if size["width"] < 640:  # rows are stacked, labelled cells on a phone: nothing to scroll sideways
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        label = page.evaluate("getComputedStyle(document.querySelector('#upload-rows td.outcome'), '::before').content")
+        assert "Outcome" in label
+    page.context.close()

@@ -83,3 +83,14 @@ def test_the_inbox_marks_read(env: Env, browsers: dict[str, TestClient]) -> None
     assert "1 unread" in browsers["alice"].get("/inbox").text
     page = _post(browsers["alice"], "/inbox", "/inbox/read")
     assert "0 unread" in page and "work.matched" in page
+
+
+def test_the_audit_log_shows_what_changed_and_links_the_subject(env: Env,
+                                                               browsers: dict[str, TestClient]) -> None:  # type: ignore[type-arg]
+    work = env.enroll("alice", IMAGE, "cat.jpg", {"opt_outs": {"release": "attribution"}}).json()
+    env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "notAllowed"}}, headers=env.h("alice"))
+    page = browsers["audit"].get("/audit/log").text
+    assert 'data-testid="changes"' in page
+    assert "<code>opt_outs.release</code>: &#34;attribution&#34; → <strong>&#34;notAllowed&#34;</strong>" in page
+    assert f'href="/works/{work["id"]}"' in page
+    assert "all details" in page

@@ -1,6 +1,8 @@
 """Auditors: the whole check history with filters, the audit chain's status and log, and exports."""
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
@@ -14,7 +16,7 @@ from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, page
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import InvalidInput
 from registry.ids import utcnow
-from registry.models import Account, CheckFilter, SignedTreeHead, Verdict
+from registry.models import Account, AuditEntry, CheckFilter, SignedTreeHead, Verdict
 from service.access import UseCase
 from service.chain import ChainStatus
 from service.registry import Registry
@@ -116,6 +118,41 @@ class AuditorPages(Controller):
         after = max(0, top - LOG_PAGE)
         entries = list(reversed(registry.audit_entries(account, after, top - after))) if top else []
         return render(request, "audit_log.html", account, entries=entries, names=registry.account_names(),
+                      changes={e.seq: changed_fields(e.details) for e in entries}, links=subject_links(entries),
                       chain=_chain(request, registry, account, recheck),
                       transparency=_transparency(registry, account, recheck),
                       recheck_url="/audit/log?recheck=true", **pager("/audit/log", {}, max(1, page), after > 0))
+
+
+SUBJECT_PAGES = {"wrk_": "/works/", "chk_": "/checks/", "dsp_": "/disputes/", "cfl_": "/conflicts/",
+                 "run_": "/training-runs/", "lku_": "/lookups/"}
+
+
+def subject_links(entries: list[AuditEntry]) -> dict[int, str]:
+    """The page of each entry's subject, where there is one (works, checks, disputes, conflicts, runs)."""
+    links = {}
+    for e in entries:
+        for prefix, page in SUBJECT_PAGES.items():
+            if e.subject.startswith(prefix):
+                links[e.seq] = page + e.subject
+    return links
+
+
+def changed_fields(details: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
+    """For an entry with `before` and `after` (terms, locations): each field that changed, as text."""
+    before, after = details.get("before"), details.get("after")
+    if before is None and after is None:
+        return []
+    return _diff(before, after, prefix)
+
+
+def _diff(before: Any, after: Any, path: str) -> list[tuple[str, str, str]]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[tuple[str, str, str]] = []
+        for key in sorted(set(before) | set(after)):
+            out += _diff(before.get(key), after.get(key), f"{path}.{key}" if path else key)
+        return out
+    if before == after:
+        return []
+    return [(path or "value", json.dumps(before), json.dumps(after))]
+

@@ -71,7 +71,8 @@ class CreatorPages(Controller):
         account, registry = signed_in(request, UseCase.ENROLL)
         return render(request, "enroll.html", account, max_mb=registry.settings.limits.max_upload_bytes // 2**20,
                       license=account.default_license or LicenseTerms(),
-                      opt_outs=account.default_opt_outs or OptOuts())
+                      opt_outs=account.default_opt_outs or OptOuts(),
+                      has_defaults=account.default_license is not None or account.default_opt_outs is not None)
 
     @post("/works/defaults")
     async def save_defaults(self, request: WebRequest) -> Redirect:

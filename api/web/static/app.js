@@ -54,6 +54,9 @@
       const outcome = document.createElement("td");
       outcome.textContent = "waiting";
       outcome.className = "outcome";
+      name.dataset.label = "File";
+      progressCell.dataset.label = "Progress";
+      outcome.dataset.label = "Outcome";
       tr.append(name, progressCell, outcome);
       tr.dataset.file = file.name;
       rows.appendChild(tr);
@@ -115,12 +118,15 @@
 
     function enqueue(files) {
       if (!files || !files.length) return;
+      const first = !rows.children.length;
       section.hidden = false;
       for (const file of files) {
         counts.pending += 1;
         queue.push({ file: file, row: addRow(file) });
       }
       showSummary();
+      // the progress is where the user looks: bring the files' table into view (its top, or the new rows)
+      (first ? section : rows.lastElementChild).scrollIntoView({ block: first ? "start" : "nearest", behavior: "smooth" });
       next();
     }
 
@@ -156,7 +162,20 @@
     });
   }
 
+  // on a phone, tables become stacked cards: each cell is labelled with its column's heading
+  function labelCells() {
+    document.querySelectorAll("table.stack-on-phone").forEach(function (table) {
+      const heads = Array.from(table.querySelectorAll("thead th")).map(function (th) { return th.textContent.trim(); });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.from(tr.children).forEach(function (td, i) {
+          if (!td.dataset.label && heads[i]) td.dataset.label = heads[i];
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    labelCells();
     setupEnroll();
     setupConfirms();
   });
