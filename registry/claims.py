@@ -109,6 +109,7 @@ class DisputeFilter(msgspec.Struct, frozen=True, kw_only=True):
     check_id: str | None = None
     limit: int = 100
     offset: int = 0
+    before: tuple[datetime, str] | None = None  # a cursor: only disputes opened before this (opened_at, id)
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):

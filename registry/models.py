@@ -202,6 +202,7 @@ class CheckFilter(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
     limit: int = 100
     offset: int = 0
+    before: tuple[datetime, str] | None = None  # a cursor: only checks older than this (created_at, id)
 
 
 class LookupMatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -34,6 +34,18 @@ def _json(value: object) -> str:
     return _enc.encode(value).decode()
 
 
+Before = tuple[datetime, str] | None  # a keyset cursor: the (created_at, id) of the last item of a page
+
+
+def keyset(where: list[str], args: list[Any], before: Before, time_column: str = "created_at",
+           id_column: str = "id") -> None:
+    """Add the condition "older than the cursor" (newest-first pages) to a query's WHERE parts."""
+    if before is not None:
+        at = _ts(before[0])
+        where.append(f"({time_column} < ? OR ({time_column} = ? AND {id_column} < ?))")
+        args += [at, at, before[1]]
+
+
 class SqlBase:
     """The primitives; subclasses supply connections, transactions and the audit lock."""
 

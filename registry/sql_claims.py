@@ -32,7 +32,7 @@ from registry.claims import (
 from registry.errors import Conflict, NotFound
 from registry.ids import new_id, utcnow
 from registry.models import Check, CheckRevision, MatchRecord, Work, WorkKind, WorkStatus
-from registry.sql_base import Cursor, Row, SqlBase, _dt, _json, _ts
+from registry.sql_base import Before, Cursor, Row, SqlBase, _dt, _json, _ts, keyset
 from registry.store import DisputeChange
 from registry.terms import combine
 
@@ -316,9 +316,11 @@ class ClaimsSql(SqlBase):
         return [_conflict(r) for r in rows]
 
     def list_conflicts(self, *, account_id: str | None = None, status: ConflictStatus | None = None,
-                       limit: int = 100, offset: int = 0) -> list[OwnershipConflict]:
+                       limit: int = 100, offset: int = 0, before: Before = None) -> list[OwnershipConflict]:
         """Conflicts newest first: all, or those where `account_id` is either owner."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
+        keyset(where, args, before)
         if account_id is not None:
             where.append("(work_owner_id = ? OR earlier_owner_id = ?)")
             args += [account_id, account_id]
@@ -398,6 +400,7 @@ class ClaimsSql(SqlBase):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(str(value))
+        keyset(where, args, flt.before, "opened_at")
         sql = "SELECT * FROM disputes" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._all(sql + " ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?", *args, flt.limit, flt.offset)
         return [_dispute(r) for r in rows]
@@ -482,9 +485,10 @@ class ClaimsSql(SqlBase):
         return _exclusion(row)
 
     def list_exclusions(self, *, created_by: str | None = None, active: bool | None = True, limit: int = 100,
-                        offset: int = 0) -> list[Exclusion]:
+                        offset: int = 0, before: Before = None) -> list[Exclusion]:
         where: list[str] = []
-        args: list[object] = []
+        args: list[Any] = []
+        keyset(where, args, before)
         if created_by is not None:
             where.append("created_by = ?")
             args.append(created_by)

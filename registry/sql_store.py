@@ -34,7 +34,7 @@ from registry.models import (
     WorkKind,
     WorkStatus,
 )
-from registry.sql_base import Cursor, Row, _dt, _enc, _ts
+from registry.sql_base import Before, Cursor, Row, _dt, _enc, _ts, keyset
 from registry.sql_claims import CLAIMS_MIGRATION, ClaimsSql, _check_row
 from registry.store import INDEX_ACTIONS, ContestNotices, TermsChange, WorkChange
 from registry.terms import LicenseTerms, OptOuts
@@ -367,12 +367,18 @@ class SqlStore(ClaimsSql):
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = False,
+        before: Before = None,
     ) -> list[Work]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("owner_id", owner_id), ("status", status), ("kind", kind)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(str(value))
+        if before is not None:
+            if not newest_first:
+                raise ValueError("a cursor pages newest first")
+            keyset(where, args, before)
         sql = "SELECT * FROM works" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, id DESC" if newest_first else " ORDER BY created_at, id"
         return [_work(r) for r in self._all(sql + " LIMIT ? OFFSET ?", *args, limit, offset)]
@@ -549,10 +555,15 @@ class SqlStore(ClaimsSql):
             return self._run(c, run_id)
 
     def list_training_runs(self, account_id: str | None = None, limit: int = 100,
-                           offset: int = 0) -> list[TrainingRun]:
-        rows = self._all("SELECT id FROM training_runs" + (" WHERE account_id = ?" if account_id else "")
-                         + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-                         *([account_id] if account_id else []), limit, offset)
+                           offset: int = 0, before: Before = None) -> list[TrainingRun]:
+        where: list[str] = []
+        args: list[Any] = []
+        if account_id:
+            where.append("account_id = ?")
+            args.append(account_id)
+        keyset(where, args, before)
+        rows = self._all("SELECT id FROM training_runs" + (" WHERE " + " AND ".join(where) if where else "")
+                         + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", *args, limit, offset)
         return [self._run(None, r["id"]) for r in rows]
 
     def training_run_works(self, run_id: str, after: str = "", limit: int = 100,
@@ -589,6 +600,7 @@ class SqlStore(ClaimsSql):
         if flt.work_id is not None:
             where.append("id IN (SELECT check_id FROM check_matches WHERE work_id = ?)")
             args.append(flt.work_id)
+        keyset(where, args, flt.before)
         sql = "SELECT * FROM checks" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         return [_check(r) for r in self._all(sql, *args, flt.limit, flt.offset)]

@@ -153,10 +153,11 @@ class Disputes:
         return access.readable_dispute(viewer, found, dispute_id)
 
     def list(self, viewer: Account, status: DisputeStatus | None = None, check_id: str | None = None,
-             limit: int = 100, offset: int = 0) -> list[Dispute]:
-        """An operator's disputes, a creator's (of matches of their works); auditors and admins all."""
+             limit: int = 100, offset: int = 0, before: tuple[datetime, str] | None = None) -> list[Dispute]:
+        """An operator's disputes, a creator's (of matches of their works); auditors and admins all. Newest
+        first; `before` a cursor (opened_at, id)."""
         access.require(viewer, UseCase.READ_DISPUTES)
-        flt = DisputeFilter(status=status, check_id=check_id, limit=limit, offset=offset)
+        flt = DisputeFilter(status=status, check_id=check_id, limit=limit, offset=offset, before=before)
         if viewer.role == Role.OPERATOR:
             flt = msgspec.structs.replace(flt, operator_id=viewer.id)
         elif viewer.role == Role.CREATOR:

@@ -8,6 +8,7 @@ itself still matches it, because it is closer to the work than to the source.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from matcher.base import Match
 from registry.blobs import BlobStore
@@ -122,8 +123,9 @@ class Exclusions:
         self.indexes.remove(exclusion.kind, exclusion_id)
         return removed
 
-    def list(self, viewer: Account, limit: int = 100, offset: int = 0) -> list[Exclusion]:
-        """A creator's own exclusions; auditors and admins all."""
+    def list(self, viewer: Account, limit: int = 100, offset: int = 0,
+             before: tuple[datetime, str] | None = None) -> list[Exclusion]:
+        """A creator's own exclusions, newest first; auditors and admins all."""
         access.require(viewer, UseCase.READ_EXCLUSIONS)
         mine = None if viewer.role in (Role.ADMIN, Role.AUDITOR) else viewer.id
-        return self.store.list_exclusions(created_by=mine, limit=limit, offset=offset)
+        return self.store.list_exclusions(created_by=mine, limit=limit, offset=offset, before=before)

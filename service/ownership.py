@@ -5,6 +5,7 @@ account it collided with.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import msgspec
 
@@ -99,12 +100,12 @@ class Conflicts:
         self._on_resolved = on_resolved  # brings this process's indexes in line with the works' new statuses
 
     def list(self, viewer: Account, status: ConflictStatus | None = None, limit: int = 100,
-             offset: int = 0) -> list[OwnershipConflict]:
+             offset: int = 0, before: tuple[datetime, str] | None = None) -> list[OwnershipConflict]:
         """A creator's conflicts (either side, redacted); auditors and admins all of them."""
         access.require(viewer, UseCase.READ_CONFLICTS)
         scope = access.works_owner_scope(viewer)
         found = _with_verified(self.store, self.store.list_conflicts(account_id=scope, status=status, limit=limit,
-                                                              offset=offset))
+                                                                     offset=offset, before=before))
         found.sort(key=lambda c: (c.status != ConflictStatus.OPEN, not c.earlier_verified))  # stable: newest first
         return [access.conflict_view(viewer, c) for c in found]
 

@@ -356,7 +356,8 @@ class Registry:
         return {i: w for i, w in found.items() if access.may_read_work(viewer, w)}
 
     def list_works(self, viewer: Account, *, status: WorkStatus | None = None, owner_name: str | None = None,
-                   limit: int = 100, offset: int = 0, newest_first: bool = False) -> list[Work]:
+                   limit: int = 100, offset: int = 0, newest_first: bool = False,
+                   before: tuple[datetime, str] | None = None) -> list[Work]:
         """A creator's own works; auditors and admins everybody's (or one owner's, by name)."""
         access.require(viewer, UseCase.LIST_WORKS)
         owner_id = access.works_owner_scope(viewer)
@@ -368,7 +369,7 @@ class Registry:
                 return []
             owner_id = named.id
         return self.store.list_works(owner_id=owner_id, status=status, limit=limit, offset=offset,
-                                     newest_first=newest_first)
+                                     newest_first=newest_first or before is not None, before=before)
 
     def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | LicensePatch | None,
                      opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None,
@@ -414,10 +415,11 @@ class Registry:
             raise NotFound(f"no original of work {work_id} for this account: originals go to their owner only")
         return work, self.blobs.get(work.sha256)
 
-    def work_matches(self, viewer: Account, work_id: str, limit: int = 100, offset: int = 0) -> list[Check]:
-        """The checks that matched a work, each showing only the matches the viewer may read."""
+    def work_matches(self, viewer: Account, work_id: str, limit: int = 100, offset: int = 0,
+                     before: tuple[datetime, str] | None = None) -> list[Check]:
+        """The checks that matched a work, newest first, each showing only the matches the viewer may read."""
         work = self.get_work(viewer, work_id)
-        checks = self.store.list_checks(CheckFilter(work_id=work.id, limit=limit, offset=offset))
+        checks = self.store.list_checks(CheckFilter(work_id=work.id, limit=limit, offset=offset, before=before))
         return [self._visible(viewer, c) for c in checks]
 
     def match_counts(self, viewer: Account, works: list[Work]) -> dict[str, int]:
@@ -480,7 +482,8 @@ class Registry:
 
     def check_filter(self, viewer: Account, *, operator: str | None = None, work_id: str | None = None,
                      verdict: Verdict | None = None, since: datetime | None = None,
-                     until: datetime | None = None, limit: int = 100, offset: int = 0) -> CheckFilter | None:
+                     until: datetime | None = None, limit: int = 100, offset: int = 0,
+                     before: tuple[datetime, str] | None = None) -> CheckFilter | None:
         """The store filter for what `viewer` asked and may see (None: an operator that does not exist)."""
         access.require(viewer, UseCase.LIST_CHECKS)
         account_id = access.checks_account_scope(viewer)
@@ -490,7 +493,7 @@ class Registry:
                 return None
             account_id = found.id
         return CheckFilter(account_id=account_id, work_id=work_id, verdict=verdict, since=since, until=until,
-                           limit=limit, offset=offset)
+                           limit=limit, offset=offset, before=before)
 
     def list_checks(self, viewer: Account, flt: CheckFilter | None) -> list[Check]:
         """Checks under a filter made by `check_filter`, newest first."""
@@ -503,15 +506,15 @@ class Registry:
         return self.store.list_checks(flt)
 
     def iter_checks(self, viewer: Account, flt: CheckFilter | None, batch: int = 500) -> Iterator[Check]:
-        """Every check under `flt`, newest first, page by page (exports). Set `flt.until`: checks made while
-        the export runs would otherwise shift the pages."""
-        offset = 0
+        """Every check under `flt`, newest first, page by page with a cursor (so an export costs time linear
+        in its size, and checks made while it runs do not shift the pages)."""
+        before = None
         while flt is not None:
-            page = self.list_checks(viewer, msgspec.structs.replace(flt, limit=batch, offset=offset))
+            page = self.list_checks(viewer, msgspec.structs.replace(flt, limit=batch, offset=0, before=before))
             yield from page
             if len(page) < batch:
                 return
-            offset += batch
+            before = (page[-1].created_at, page[-1].id)
 
     # -- training-time lookups ----------------------------------------------------------------------------
     def lookup(self, account: Account, purpose: str, items: Sequence[LookupItem],
@@ -568,10 +571,11 @@ class Registry:
             run = None
         return access.readable_run(viewer, run, run_id)
 
-    def list_training_runs(self, viewer: Account, limit: int = 100, offset: int = 0) -> list[TrainingRun]:
-        """An operator's own runs; auditors and admins everybody's."""
+    def list_training_runs(self, viewer: Account, limit: int = 100, offset: int = 0,
+                           before: tuple[datetime, str] | None = None) -> list[TrainingRun]:
+        """An operator's own runs, newest first; auditors and admins everybody's."""
         access.require(viewer, UseCase.READ_TRAINING_RUN)
-        return self.store.list_training_runs(access.checks_account_scope(viewer), limit, offset)
+        return self.store.list_training_runs(access.checks_account_scope(viewer), limit, offset, before)
 
     def training_run_works(self, viewer: Account, run_id: str, after: str = "",
                            limit: int = 100) -> list[IncludedWork]:

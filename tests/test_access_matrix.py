@@ -157,7 +157,7 @@ def test_a_creator_sees_only_the_matches_on_their_own_works(world: World) -> Non
         body = world.api.get(f"/v1/checks/{world.shared_check}", headers=h).json()
         assert [m["title"] for m in body["matches"]] == [titles[who]]
         own_work = body["matches"][0]["work_id"]
-        listed = world.api.get(f"/v1/works/{own_work}/matches", headers=h).json()
+        listed = world.api.get(f"/v1/works/{own_work}/matches", headers=h).json()["items"]
         shared = next(c for c in listed if c["id"] == world.shared_check)
         assert [m["title"] for m in shared["matches"]] == [titles[who]]
         page = world.web[who].get(f"/checks/{world.shared_check}").text

@@ -51,18 +51,18 @@ def test_enroll_check_and_read_the_record(env: Env) -> None:
 
     assert env.client.get(f"/v1/checks/{check['id']}", headers=env.h("op")).json()["id"] == check["id"]
     assert env.client.get(f"/v1/checks/{check['id']}", headers=env.h("op2")).status_code == 404
-    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()) == 2
-    assert env.client.get("/v1/checks", headers=env.h("op2")).json() == []
-    assert len(env.client.get("/v1/checks", headers=env.h("audit")).json()) == 2
-    blocked = env.client.get("/v1/checks", params={"verdict": "blocked"}, headers=env.h("audit")).json()
+    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()["items"]) == 2
+    assert env.client.get("/v1/checks", headers=env.h("op2")).json()["items"] == []
+    assert len(env.client.get("/v1/checks", headers=env.h("audit")).json()["items"]) == 2
+    blocked = env.client.get("/v1/checks", params={"verdict": "blocked"}, headers=env.h("audit")).json()["items"]
     assert len(blocked) == 1 and blocked[0]["purpose"] == "ai_training"
-    by_op = env.client.get("/v1/checks", params={"operator": "op2"}, headers=env.h("audit")).json()
+    by_op = env.client.get("/v1/checks", params={"operator": "op2"}, headers=env.h("audit")).json()["items"]
     assert by_op == []
-    matches = env.client.get(f"/v1/works/{work['id']}/matches", headers=env.h("alice")).json()
+    matches = env.client.get(f"/v1/works/{work['id']}/matches", headers=env.h("alice")).json()["items"]
     assert [c["id"] for c in matches] == [check["id"]]
     assert env.client.get(f"/v1/works/{work['id']}/matches", headers=env.h("bob")).status_code == 404
 
-    log = env.client.get("/v1/audit/log", headers=env.h("audit")).json()
+    log = env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]
     assert [e["action"] for e in log].count("check.made") == 2
     assert env.client.get("/v1/audit/verify", headers=env.h("audit")).json()["ok"] is True
 
@@ -87,7 +87,7 @@ def test_terms_changes_and_withdrawal(env: Env) -> None:
     r = env.client.post("/v1/checks", json={"text": EMMA}, headers=env.h("op"))
     assert r.json()["matches"] == []
     assert env.client.get(f"/v1/works/{work['id']}", headers=env.h("alice")).json()["status"] == "withdrawn"
-    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]]
     assert "work.terms_changed" in actions and "work.withdrawn" in actions
 
 
@@ -97,7 +97,7 @@ def test_keys_are_admin_only_and_revocation_is_immediate(env: Env) -> None:
     created = r.json()
     carol = {"Authorization": f"Bearer {created['key']}"}
     assert env.client.get("/v1/me", headers=carol).json()["name"] == "carol"
-    listed = env.client.get("/v1/keys", headers=env.h("root")).json()
+    listed = env.client.get("/v1/keys", headers=env.h("root")).json()["items"]
     assert all(k["key"] is None for k in listed)
     assert env.client.post("/v1/keys", json={"name": "x", "role": "admin"}, headers=env.h("alice")).status_code == 403
     assert env.client.delete(f"/v1/keys/{created['id']}", headers=env.h("root")).status_code == 200
@@ -287,7 +287,7 @@ def test_idempotency_key_returns_the_first_answer(env: Env) -> None:
     again = env.client.post("/v1/checks", json={"text": EMMA[:2000]}, headers=h)
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()) == 1  # one check, not two
+    assert len(env.client.get("/v1/checks", headers=env.h("op")).json()["items"]) == 1  # one check, not two
     other = env.client.post("/v1/checks", json={"text": "something else entirely"}, headers=h)
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
     # another account's same key is its own; an upload rebuilt with a new multipart boundary is the same request

@@ -72,7 +72,7 @@ def test_an_unanswered_dispute_expires_after_30_days_and_the_verdict_changes(
     # the same output no longer matches that work for this operator; for another it still does
     assert _matched_check(env)["matches"] == []
     assert [m["work_id"] for m in _matched_check(env, "op2")["matches"]] == [work["id"]]
-    audit = env.client.get("/v1/audit/log", headers=env.h("audit")).json()
+    audit = env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]
     assert {"dispute.opened", "dispute.expired", "check.revised"} <= {e["action"] for e in audit}
     assert env.client.get("/v1/audit/verify", headers=env.h("audit")).json()["ok"]
 
@@ -108,7 +108,7 @@ def test_uphold_appeal_and_an_admin_decision(clocked: tuple[Env, SettableClock])
     assert env.client.get(f"/v1/checks/{check['id']}", headers=env.h("op")).json()["verdict"] == "clear"
     events = [n["event"] for n in env.client.get("/v1/notifications", headers=env.h("op")).json()["items"]]
     assert {"dispute.answered", "appeal.decided"} <= set(events)
-    listed = env.client.get("/v1/disputes?status=overturned", headers=env.h("audit")).json()
+    listed = env.client.get("/v1/disputes?status=overturned", headers=env.h("audit")).json()["items"]
     assert [x["id"] for x in listed] == [d["id"]]
 
 
@@ -141,7 +141,7 @@ def test_bad_dispute_requests_get_clear_errors_and_change_nothing(clocked: tuple
         assert r.json()["error"]["message"]
     assert env.client.post(url, json={"work_id": work["id"], "reason": "other"},
                            headers=env.h("op2")).status_code == 404  # not their check
-    assert env.client.get("/v1/disputes", headers=env.h("audit")).json() == []
+    assert env.client.get("/v1/disputes", headers=env.h("audit")).json()["items"] == []
 
 
 # -- the state machine, at the use-case level over both stores -----------------------------------------------

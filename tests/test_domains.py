@@ -81,9 +81,10 @@ def test_a_creator_verifies_a_domain_and_their_works_on_it_are_marked(env: Env, 
         {"id": "1", "url": "https://alice.example/cats/1.jpg"}]}, headers=env.h("op")).json()
     assert lookup["results"][0]["matches"][0]["verified_owner"] is True
     env.enroll("bob", image, "cat.jpg")
-    conflict = env.client.get("/v1/conflicts", headers=env.h("root")).json()[0]
+    conflict = env.client.get("/v1/conflicts", headers=env.h("root")).json()["items"][0]
     assert conflict["earlier_verified"] is True and conflict["work_verified"] is False
-    assert "domain.verified" in [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    log = env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]
+    assert "domain.verified" in [e["action"] for e in log]
 
 
 def test_redirects_off_the_host_and_oversized_files_are_refused(env: Env, site: Site) -> None:
@@ -105,7 +106,7 @@ def test_redirects_off_the_host_and_oversized_files_are_refused(env: Env, site: 
 def test_bad_hosts_are_refused(env: Env, host: str) -> None:
     r = env.client.post("/v1/domains", json={"host": host}, headers=env.h("alice"))
     assert r.status_code == 400 and r.json()["error"]["message"]
-    assert env.client.get("/v1/domains", headers=env.h("alice")).json() == []
+    assert env.client.get("/v1/domains", headers=env.h("alice")).json()["items"] == []
 
 
 def test_the_default_fetcher_does_not_reach_private_addresses() -> None:

@@ -55,7 +55,7 @@ def test_a_work_stops_matching_copies_of_its_excluded_source_but_not_copies_of_i
     assert env.client.delete(f"/v1/exclusions/{exclusion['id']}", headers=env.h("bob")).status_code == 404
     assert env.client.delete(f"/v1/exclusions/{exclusion['id']}", headers=env.h("alice")).status_code == 200
     assert _matched(env, _jpg(source, 60)) == [work["id"]]
-    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]]
     assert "exclusion.added" in actions and "exclusion.removed" in actions
 
 
@@ -70,13 +70,13 @@ def test_who_may_exclude_what(env: Env) -> None:
     text = {"file": ("a.txt", b"a public domain poem " * 20)}
     wrong_kind = env.client.post("/v1/exclusions", files=text, data={"work_id": work["id"]}, headers=env.h("alice"))
     assert wrong_kind.status_code == 400 and "image" in wrong_kind.json()["error"]["message"]
-    assert env.client.get("/v1/exclusions", headers=env.h("audit")).json() == []  # nothing left behind
+    assert env.client.get("/v1/exclusions", headers=env.h("audit")).json()["items"] == []  # nothing left behind
     everywhere = env.client.post("/v1/exclusions", files=files, headers=env.h("root"))
     assert everywhere.status_code == 201 and everywhere.json()["work_id"] is None
     assert env.client.post("/v1/exclusions", files=files, headers=env.h("root")).status_code == 409
     assert _matched(env, _jpg(source, 60)) == []
-    assert env.client.get("/v1/exclusions", headers=env.h("alice")).json() == []  # not hers
-    assert len(env.client.get("/v1/exclusions", headers=env.h("audit")).json()) == 1
+    assert env.client.get("/v1/exclusions", headers=env.h("alice")).json()["items"] == []  # not hers
+    assert len(env.client.get("/v1/exclusions", headers=env.h("audit")).json()["items"]) == 1
 
 
 def test_another_replica_follows_exclusions(env: Env, embedder: Embedder, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_the_same_bytes_by_another_creator_are_contested_unmatched_and_the_first
     assert "earlier_work_id" not in bob_events[0]["details"]
     assert "conflict.opened" in [e["event"] for e in _events(env, "root")]
 
-    conflicts = env.client.get("/v1/conflicts", headers=env.h("bob")).json()
+    conflicts = env.client.get("/v1/conflicts", headers=env.h("bob")).json()["items"]
     assert len(conflicts) == 1 and conflicts[0]["earlier_work_id"] == "" and conflicts[0]["earlier_owner_id"] == ""
     conflict_id = conflicts[0]["id"]
     assert env.client.post(f"/v1/conflicts/{conflict_id}/resolve", json={"keep": "newer"},
@@ -72,14 +72,14 @@ def test_the_same_bytes_by_another_creator_are_contested_unmatched_and_the_first
     assert env.client.patch(f"/v1/works/{body['id']}", json={"opt_outs": {"release": "notAllowed"}},
                             headers=env.h("bob")).status_code == 409
     assert "conflict.resolved" in [e["event"] for e in _events(env, "bob")]
-    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    actions = [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]]
     assert {"conflict.opened", "conflict.resolved", "work.rejected"} <= set(actions)
 
 
 def test_a_conflict_resolved_for_the_newcomer_moves_the_match(env: Env) -> None:
     first = env.enroll("alice", _image(), "cat.jpg").json()
     claim = env.enroll("bob", _image(), "cat.jpg").json()
-    conflict_id = env.client.get("/v1/conflicts", headers=env.h("root")).json()[0]["id"]
+    conflict_id = env.client.get("/v1/conflicts", headers=env.h("root")).json()["items"][0]["id"]
     env.client.post(f"/v1/conflicts/{conflict_id}/resolve", json={"keep": "newer"}, headers=env.h("root"))
     check = env.client.post("/v1/checks", files={"file": ("out.jpg", _image())}, headers=env.h("op")).json()
     assert [m["work_id"] for m in check["matches"]] == [claim["id"]]
@@ -90,7 +90,7 @@ def test_an_edited_copy_of_another_owners_work_is_contested_too(env: Env) -> Non
     env.enroll("alice", _image("coffee.jpg"), "coffee.jpg")
     claim = env.enroll("bob", _recompressed(_image("coffee.jpg")), "coffee-small.jpg")
     assert claim.json()["status"] == "contested"
-    conflict = env.client.get("/v1/conflicts", headers=env.h("audit")).json()[0]
+    conflict = env.client.get("/v1/conflicts", headers=env.h("audit")).json()["items"][0]
     assert conflict["by"] == "match" and conflict["score"] > 0
 
 
@@ -99,7 +99,7 @@ def test_an_owner_is_told_of_their_own_near_copy_and_can_refuse_it(env: Env) -> 
     copy = _recompressed(_image("coffee.jpg"))
     refused = env.client.post("/v1/works?if_unique=true", files={"file": ("c.jpg", copy)}, headers=env.h("alice"))
     assert refused.status_code == 409 and original["id"] in refused.text
-    assert len(env.client.get("/v1/works", headers=env.h("alice")).json()) == 1
+    assert len(env.client.get("/v1/works", headers=env.h("alice")).json()["items"]) == 1
     kept = env.enroll("alice", copy, "c.jpg")
     assert kept.status_code == 201 and kept.json()["status"] == "active"
     assert [s["work_id"] for s in kept.json()["similar"]] == [original["id"]]
@@ -118,7 +118,8 @@ def test_withdrawn_works_are_restored_and_frozen_meanwhile(env: Env) -> None:
     assert env.client.post(f"/v1/works/{work['id']}/restore", headers=env.h("alice")).status_code == 409
     check = env.client.post("/v1/checks", files={"file": ("out.jpg", _image())}, headers=env.h("op")).json()
     assert [m["work_id"] for m in check["matches"]] == [work["id"]]
-    assert "work.restored" in [e["action"] for e in env.client.get("/v1/audit/log", headers=env.h("audit")).json()]
+    log = env.client.get("/v1/audit/log", headers=env.h("audit")).json()["items"]
+    assert "work.restored" in [e["action"] for e in log]
 
 
 def test_a_work_restored_after_another_owner_enrolled_its_content_is_contested(env: Env) -> None:
@@ -165,4 +166,4 @@ def test_conflicts_are_not_for_operators_and_all_for_auditors(env: Env, who: str
     if who == "op":
         assert r.status_code == 403
     else:
-        assert r.status_code == 200 and r.json()[0]["earlier_owner_id"]
+        assert r.status_code == 200 and r.json()["items"][0]["earlier_owner_id"]

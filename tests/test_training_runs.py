@@ -49,13 +49,13 @@ def test_a_run_records_its_works_terms_and_violations(env: Env) -> None:
     assert closed["status"] == "closed" and closed["closed_at"]
     r = env.client.post(f"/v1/training-runs/{run['id']}/items", json={"items": batch}, headers=op)
     assert r.status_code == 409 and "closed" in r.json()["error"]["message"]
-    mine = env.client.get(f"/v1/works/{reserved['id']}/training-runs", headers=env.h("alice")).json()
+    mine = env.client.get(f"/v1/works/{reserved['id']}/training-runs", headers=env.h("alice")).json()["items"]
     assert [(m["run_id"], m["model"], m["included"]["violation"]) for m in mine] == [(run["id"], "m-7b", True)]
     assert env.client.get(f"/v1/works/{free['id']}/training-runs", headers=env.h("alice")).status_code == 404
     assert env.client.get(f"/v1/training-runs/{run['id']}", headers=env.h("alice")).status_code == 403
-    assert [r["id"] for r in env.client.get("/v1/training-runs", headers=op).json()] == [run["id"]]
-    assert env.client.get("/v1/training-runs", headers=env.h("op2")).json() == []
-    assert [r["id"] for r in env.client.get("/v1/training-runs", headers=env.h("audit")).json()] == [run["id"]]
+    assert [r["id"] for r in env.client.get("/v1/training-runs", headers=op).json()["items"]] == [run["id"]]
+    assert env.client.get("/v1/training-runs", headers=env.h("op2")).json()["items"] == []
+    assert [r["id"] for r in env.client.get("/v1/training-runs", headers=env.h("audit")).json()["items"]] == [run["id"]]
     assert env.client.get(f"/v1/training-runs/{run['id']}", headers=env.h("op2")).status_code == 404
     r = env.client.post(f"/v1/training-runs/{run['id']}/close", headers=env.h("op2"))
     assert r.status_code == 404

@@ -78,7 +78,7 @@ def test_a_receiver_gets_each_event_once_signed(open_env_private: Env, receiver:
                                                                                     "dispute.expired"]},
                               headers=env.h("op")).json()
     assert len(op_hook["secret"]) >= 32  # made by the registry, shown once
-    assert "secret" not in json.dumps([h for h in env.client.get("/v1/webhooks", headers=env.h("op")).json()
+    assert "secret" not in json.dumps([h for h in env.client.get("/v1/webhooks", headers=env.h("op")).json()["items"]
                                        if h.get("secret")])
 
     work = env.enroll("alice", _image(), "cat.jpg").json()
@@ -106,7 +106,7 @@ def test_a_receiver_gets_each_event_once_signed(open_env_private: Env, receiver:
                                                                               "dispute.opened", "dispute.expired"}
     env.client.post("/v1/notifications/read", json={}, headers=env.h("alice"))
     assert env.client.get("/v1/notifications", headers=env.h("alice")).json()["unread"] == 0
-    log = env.client.get(f"/v1/webhooks/{made.json()['id']}/deliveries", headers=env.h("alice")).json()
+    log = env.client.get(f"/v1/webhooks/{made.json()['id']}/deliveries", headers=env.h("alice")).json()["items"]
     assert len(log) == 4 and {x["status"] for x in log} == {"delivered"} and all(x["attempts"] == 1 for x in log)
 
 
@@ -124,7 +124,7 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(open_env_priva
     assert deliver_due(store, now + timedelta(seconds=10), **kwargs) == 0  # not due yet (30 s backoff)
     assert deliver_due(store, now + timedelta(seconds=31), **kwargs) == 0  # second failure
     assert deliver_due(store, now + timedelta(seconds=92), **kwargs) == 1  # 60 s later: delivered
-    log = env.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=env.h("alice")).json()
+    log = env.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=env.h("alice")).json()["items"]
     assert log[0]["status"] == "delivered" and log[0]["attempts"] == 3 and log[0]["last_status"] == 204
     assert receiver.events() == ["work.matched"]
     assert retry_at(2, now, 3) is None  # the third failure is the last
@@ -137,7 +137,7 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(open_env_priva
 def test_webhooks_to_private_addresses_or_odd_urls_are_refused(env: Env, url: str) -> None:
     r = env.client.post("/v1/webhooks", json={"url": url, "events": ["*"]}, headers=env.h("alice"))
     assert r.status_code == 400 and r.json()["error"]["message"]
-    assert env.client.get("/v1/webhooks", headers=env.h("alice")).json() == []
+    assert env.client.get("/v1/webhooks", headers=env.h("alice")).json()["items"] == []
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused_when_sent_too() -> None:
@@ -155,4 +155,4 @@ def test_bad_webhook_requests(env: Env) -> None:
         r = env.client.post("/v1/webhooks", json=body, headers=env.h("alice"))
         assert r.status_code == 400 and r.json()["error"]["message"], body
     assert env.client.delete("/v1/webhooks/whk_nope", headers=env.h("alice")).status_code == 404
-    assert env.client.get("/v1/notifications?before=ntf_nope", headers=env.h("alice")).status_code == 404
+    assert env.client.get("/v1/notifications?cursor=ntf_nope", headers=env.h("alice")).status_code == 404

@@ -9,10 +9,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import may
-from api.deps import AfterSeq, Limit, SeqParam, caller
+from api.deps import AfterSeq, SeqParam, caller
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page, PageLimit
 from api.schemas import AccountOut, KeyCreate, KeyOut
 from registry.audit import ChainReport
+from registry.errors import InvalidInput
 from registry.models import AuditEntry, Role, SignedTreeHead
 from service.access import UseCase
 from service.jobs import Job
@@ -34,8 +36,8 @@ class KeysController(Controller):
 
     @get("/", operation_id="ListKeys", sync_to_thread=True,
          responses=ERROR_RESPONSES)
-    def list_keys(self, request: Request, registry: NamedDependency[Registry]) -> list[KeyOut]:  # type: ignore[type-arg]
-        return [_key_out(k) for k in registry.list_keys(caller(request))]
+    def list_keys(self, request: Request, registry: NamedDependency[Registry]) -> Page[KeyOut]:  # type: ignore[type-arg]
+        return Page(items=[_key_out(k) for k in registry.list_keys(caller(request))])
 
     @delete("/{key_id:str}", operation_id="RevokeKey", status_code=200, sync_to_thread=True,
             summary="Revoke a key; it is refused from the next request on.",
@@ -66,11 +68,18 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [may(UseCase.READ_AUDIT)]
 
-    @get("/log", operation_id="AuditLog", sync_to_thread=True, summary="Audit entries after `after`, in order.",
+    @get("/log", operation_id="AuditLog", sync_to_thread=True,
+         summary="Audit entries in chain order (oldest first), from `cursor` (or after entry `after`).",
          responses=ERROR_RESPONSES)
     def log(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-            after: AfterSeq = 0, limit: Limit = 100) -> list[AuditEntry]:
-        return registry.audit_entries(caller(request), after, limit)
+            after: AfterSeq = 0, limit: PageLimit = 100, cursor: CursorParam = None) -> Page[AuditEntry]:
+        start = after
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 18:
+                raise InvalidInput(f"cursor {cursor[:40]!r} is not one this API gave: pass the `next` of a page")
+            start = int(cursor)
+        entries = registry.audit_entries(caller(request), start, limit + 1)
+        return Page(items=entries[:limit], next=str(entries[limit - 1].seq) if len(entries) > limit else None)
 
     @get("/verify", operation_id="AuditVerify", sync_to_thread=True, summary="Recompute the hash chain.",
          responses=ERROR_RESPONSES)

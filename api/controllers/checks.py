@@ -9,8 +9,9 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, 
 from litestar.params import FromPath, FromQuery
 
 from api.auth import may
-from api.deps import Limit, Offset, Timestamp, caller, decode_json, parse_time, read_form
+from api.deps import Timestamp, caller, decode_json, parse_time, read_form
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page, PageLimit, decode_cursor, next_cursor
 from api.schemas import CheckOut, TextCheck
 from registry.errors import InvalidInput, NotFound
 from registry.models import Verdict, WorkKind
@@ -76,13 +77,15 @@ class ChecksController(Controller):
                     since: Timestamp = None, until: Timestamp = None,
                     work_id: FromQuery[str | None] = None, operator: FromQuery[str | None] = None,
                     verdict: FromQuery[Verdict | None] = None,
-                    limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
+                    limit: PageLimit = 100, cursor: CursorParam = None) -> Page[CheckOut]:
         account = caller(request)
         flt = registry.check_filter(account, operator=operator, work_id=work_id, verdict=verdict,
                                     since=parse_time(since, "since"), until=parse_time(until, "until"),
-                                    limit=limit, offset=offset)
+                                    limit=limit + 1, before=decode_cursor(cursor))
         names = registry.account_names()
-        return [CheckOut.of(c, names) for c in registry.list_checks(account, flt)]
+        checks = registry.list_checks(account, flt)
+        return Page(items=[CheckOut.of(c, names) for c in checks[:limit]],
+                    next=next_cursor(checks, limit, lambda c: (c.created_at, c.id)))
 
     @get("/{check_id:str}", guards=[may(UseCase.READ_CHECK)], operation_id="GetCheck", sync_to_thread=True,
          summary="A check: its operator, auditors, and creators whose works it matched (their matches only).",

@@ -10,8 +10,9 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, 
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import may
-from api.deps import Limit, Offset, caller, read_form
+from api.deps import caller, read_form
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page, PageLimit, decode_cursor, encode_cursor, next_cursor
 from api.schemas import AppealDecision, ConflictResolve, DisputeCreate, NoteIn
 from registry.claims import ConflictStatus, Dispute, DisputeStatus, Exclusion, OwnershipConflict
 from service.access import UseCase
@@ -48,8 +49,9 @@ class DisputesController(Controller):
          responses=ERROR_RESPONSES)
     def list_disputes(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                       status: FromQuery[DisputeStatus | None] = None, check_id: FromQuery[str | None] = None,
-                      limit: Limit = 100, offset: Offset = 0) -> list[Dispute]:
-        return registry.disputes.list(caller(request), status, check_id, limit, offset)
+                      limit: PageLimit = 100, cursor: CursorParam = None) -> Page[Dispute]:
+        found = registry.disputes.list(caller(request), status, check_id, limit + 1, before=decode_cursor(cursor))
+        return Page(items=found[:limit], next=next_cursor(found, limit, lambda d: (d.opened_at, d.id)))
 
     @get("/{dispute_id:str}", guards=[may(UseCase.READ_DISPUTES)], operation_id="GetDispute", sync_to_thread=True,
          summary="A dispute and its history: its operator, the work's owner, auditors.", responses=ERROR_RESPONSES)
@@ -95,9 +97,15 @@ class ConflictsController(Controller):
          summary="Ownership conflicts, newest first: a creator's own (without the other account), auditors all.",
          responses=ERROR_RESPONSES)
     def list_conflicts(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                       status: FromQuery[ConflictStatus | None] = None, limit: Limit = 100,
-                       offset: Offset = 0) -> list[OwnershipConflict]:
-        return registry.conflicts.list(caller(request), status, limit, offset)
+                       status: FromQuery[ConflictStatus | None] = None, limit: PageLimit = 100,
+                       cursor: CursorParam = None) -> Page[OwnershipConflict]:
+        found = registry.conflicts.list(caller(request), status, limit + 1, before=decode_cursor(cursor))
+        if len(found) <= limit:
+            return Page(items=found)
+        # the page is the `limit` newest, shown in the use case's order (open first, verified claims first)
+        oldest = min(found, key=lambda c: (c.created_at, c.id))
+        shown = [c for c in found if c is not oldest]
+        return Page(items=shown, next=encode_cursor(*min((c.created_at, c.id) for c in shown)))
 
     @get("/{conflict_id:str}", guards=[may(UseCase.READ_CONFLICTS)], operation_id="GetConflict",
          sync_to_thread=True, summary="An ownership conflict.", responses=ERROR_RESPONSES)
@@ -141,8 +149,9 @@ class ExclusionsController(Controller):
     @get("/", guards=[may(UseCase.READ_EXCLUSIONS)], operation_id="ListExclusions", sync_to_thread=True,
          summary="Exclusions in force, newest first: a creator's own, auditors all.", responses=ERROR_RESPONSES)
     def list_exclusions(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                        limit: Limit = 100, offset: Offset = 0) -> list[Exclusion]:
-        return registry.exclusions.list(caller(request), limit, offset)
+                        limit: PageLimit = 100, cursor: CursorParam = None) -> Page[Exclusion]:
+        found = registry.exclusions.list(caller(request), limit + 1, before=decode_cursor(cursor))
+        return Page(items=found[:limit], next=next_cursor(found, limit, lambda e: (e.created_at, e.id)))
 
     @get("/{exclusion_id:str}", guards=[may(UseCase.READ_EXCLUSIONS)], operation_id="GetExclusion",
          sync_to_thread=True, summary="An exclusion.", responses=ERROR_RESPONSES)

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from api.auth import may
 from api.deps import caller
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page
 from api.schemas import DeliveryOut, MarkRead, NotificationsPage, WebhookCreate, WebhookOut
 from registry.claims import Domain
 from service.access import UseCase
@@ -34,10 +35,10 @@ class NotificationsController(Controller):
          summary="Your notifications, newest first; `next` pages on (pass it as `before`).",
          responses=ERROR_RESPONSES)
     def inbox(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-              unread: FromQuery[bool] = False, before: FromQuery[str | None] = None,
+              unread: FromQuery[bool] = False, cursor: CursorParam = None,
               limit: PageSize = 50) -> NotificationsPage:
         account = caller(request)
-        items = registry.notifications.inbox(account, unread=unread, before=before, limit=limit)
+        items = registry.notifications.inbox(account, unread=unread, before=cursor, limit=limit)
         return NotificationsPage(items=items, unread=registry.notifications.unread(account),
                                  next=items[-1].id if len(items) == limit else None)
 
@@ -62,8 +63,8 @@ class WebhooksController(Controller):
 
     @get("/", guards=[may(UseCase.NOTIFICATIONS)], operation_id="ListWebhooks", sync_to_thread=True,
          summary="Your webhooks.", responses=ERROR_RESPONSES)
-    def list_webhooks(self, request: Request, registry: NamedDependency[Registry]) -> list[WebhookOut]:  # type: ignore[type-arg]
-        return [WebhookOut.of(h) for h in registry.notifications.webhooks(caller(request))]
+    def list_webhooks(self, request: Request, registry: NamedDependency[Registry]) -> Page[WebhookOut]:  # type: ignore[type-arg]
+        return Page(items=[WebhookOut.of(h) for h in registry.notifications.webhooks(caller(request))])
 
     @delete("/{webhook_id:str}", guards=[may(UseCase.NOTIFICATIONS)], operation_id="DeleteWebhook",
             status_code=200, sync_to_thread=True, summary="Stop a webhook (its pending deliveries are cancelled).",
@@ -75,11 +76,11 @@ class WebhooksController(Controller):
     @get("/{webhook_id:str}/deliveries", guards=[may(UseCase.NOTIFICATIONS)], operation_id="ListDeliveries",
          sync_to_thread=True, summary="A webhook's delivery log, newest first.", responses=ERROR_RESPONSES)
     def deliveries(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                   webhook_id: FromPath[str], limit: PageSize = 100) -> list[DeliveryOut]:
-        return [DeliveryOut(id=d.id, notification_id=d.notification_id, event=d.event, status=d.status,
+                   webhook_id: FromPath[str], limit: PageSize = 100) -> Page[DeliveryOut]:
+        return Page(items=[DeliveryOut(id=d.id, notification_id=d.notification_id, event=d.event, status=d.status,
                             attempts=d.attempts, next_at=d.next_at, created_at=d.created_at,
                             last_status=d.last_status, last_error=d.last_error, delivered_at=d.delivered_at)
-                for d in registry.notifications.deliveries(caller(request), webhook_id, limit)]
+                for d in registry.notifications.deliveries(caller(request), webhook_id, limit)])
 
 
 class DomainClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -121,5 +122,5 @@ class DomainsController(Controller):
 
     @get("/", guards=[may(UseCase.VERIFY_DOMAIN)], operation_id="ListDomains", sync_to_thread=True,
          summary="Your claimed hosts and whether they are verified.", responses=ERROR_RESPONSES)
-    def list_domains(self, request: Request, registry: NamedDependency[Registry]) -> list[DomainOut]:  # type: ignore[type-arg]
-        return [DomainOut.of(d) for d in registry.domains.list(caller(request))]
+    def list_domains(self, request: Request, registry: NamedDependency[Registry]) -> Page[DomainOut]:  # type: ignore[type-arg]
+        return Page(items=[DomainOut.of(d) for d in registry.domains.list(caller(request))])

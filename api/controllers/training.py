@@ -8,8 +8,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.auth import may
 from api.controllers.lookups import LookupOperation, read_items
-from api.deps import Limit, Offset, caller
+from api.deps import Limit, caller
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page, PageLimit, decode_cursor, next_cursor
 from api.schemas import IncludedWorkOut, IncludedWorksPage, TrainingRunOut
 from registry.errors import InvalidInput
 from registry.models import IncludedWork
@@ -62,9 +63,11 @@ class TrainingRunsController(Controller):
     @get("/", guards=[may(UseCase.READ_TRAINING_RUN)], operation_id="ListTrainingRuns", sync_to_thread=True,
          summary="Training runs, newest first: operators their own, auditors all.", responses=ERROR_RESPONSES)
     def list_runs(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                  limit: Limit = 100, offset: Offset = 0) -> list[TrainingRunOut]:
+                  limit: PageLimit = 100, cursor: CursorParam = None) -> Page[TrainingRunOut]:
         names = registry.account_names()
-        return [TrainingRunOut.of(r, names) for r in registry.list_training_runs(caller(request), limit, offset)]
+        runs = registry.list_training_runs(caller(request), limit + 1, before=decode_cursor(cursor))
+        return Page(items=[TrainingRunOut.of(r, names) for r in runs[:limit]],
+                    next=next_cursor(runs, limit, lambda r: (r.created_at, r.id)))
 
     @get("/{run_id:str}", guards=[may(UseCase.READ_TRAINING_RUN)], operation_id="GetTrainingRun",
          sync_to_thread=True, summary="A run: its items, its works by use, its violations (operator, auditors).",

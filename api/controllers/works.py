@@ -11,8 +11,9 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from api.auth import may
 from api.controllers.training import included_out
-from api.deps import Limit, Offset, caller, decode_json, read_form
+from api.deps import caller, decode_json, read_form
 from api.errors import ERROR_RESPONSES
+from api.paging import CursorParam, Page, PageLimit, decode_cursor, next_cursor
 from api.schemas import CheckOut, EnrolledOut, WorkMetadata, WorkOut, WorkRunOut, WorkUpdate
 from registry.errors import InvalidInput
 from registry.models import WorkStatus
@@ -83,14 +84,16 @@ class WorksController(Controller):
         return registry.submit_job(account, files, meta.license, meta.opt_outs)
 
     @get("/", guards=[may(UseCase.LIST_WORKS)], operation_id="ListWorks", sync_to_thread=True,
-         summary="A creator's own works; auditors see all.",
+         summary="A creator's own works, newest first; auditors see all.",
          responses=ERROR_RESPONSES)
     def list_works(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                   status: FromQuery[WorkStatus | None] = None, limit: Limit = 100,
-                   offset: Offset = 0) -> list[WorkOut]:
-        works = registry.list_works(caller(request), status=status, limit=limit, offset=offset)
+                   status: FromQuery[WorkStatus | None] = None, limit: PageLimit = 100,
+                   cursor: CursorParam = None) -> Page[WorkOut]:
+        works = registry.list_works(caller(request), status=status, limit=limit + 1, newest_first=True,
+                                    before=decode_cursor(cursor))
         names = registry.account_names()
-        return [WorkOut.of(w, names.get(w.owner_id, w.owner_id)) for w in works]
+        return Page(items=[WorkOut.of(w, names.get(w.owner_id, w.owner_id)) for w in works[:limit]],
+                    next=next_cursor(works, limit, lambda w: (w.created_at, w.id)))
 
     @get("/{work_id:str}", guards=[may(UseCase.READ_WORK)], operation_id="GetWork", sync_to_thread=True,
          summary="A work: its owner, auditors and admins.", responses=ERROR_RESPONSES)
@@ -126,11 +129,12 @@ class WorksController(Controller):
          sync_to_thread=True, summary="The training runs that included a work (its owner, auditors).",
          responses=ERROR_RESPONSES)
     def training_runs(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                      work_id: FromPath[str]) -> list[WorkRunOut]:
+                      work_id: FromPath[str]) -> Page[WorkRunOut]:
         names = registry.account_names()
-        return [WorkRunOut(run_id=run.id, name=run.name, model=run.model, purpose=run.purpose, status=run.status,
-                           operator=names.get(run.account_id, run.account_id), included=included_out(included))
-                for run, included in registry.work_training_runs(caller(request), work_id)]
+        return Page(items=[WorkRunOut(run_id=run.id, name=run.name, model=run.model, purpose=run.purpose,
+                                      status=run.status, operator=names.get(run.account_id, run.account_id),
+                                      included=included_out(included))
+                           for run, included in registry.work_training_runs(caller(request), work_id)])
 
     @delete("/{work_id:str}", guards=[may(UseCase.CHANGE_WORK)], operation_id="WithdrawWork", status_code=200,
             sync_to_thread=True, summary="Withdraw a work: no longer matched, kept in the record.",
@@ -151,7 +155,8 @@ class WorksController(Controller):
                                       "sees only the matches on their own works.",
          responses=ERROR_RESPONSES)
     def matches(self, request: Request, registry: NamedDependency[Registry], work_id: FromPath[str],  # type: ignore[type-arg]
-                limit: Limit = 100, offset: Offset = 0) -> list[CheckOut]:
-        checks = registry.work_matches(caller(request), work_id, limit, offset)
+                limit: PageLimit = 100, cursor: CursorParam = None) -> Page[CheckOut]:
+        checks = registry.work_matches(caller(request), work_id, limit + 1, before=decode_cursor(cursor))
         names = registry.account_names()
-        return [CheckOut.of(c, names) for c in checks]
+        return Page(items=[CheckOut.of(c, names) for c in checks[:limit]],
+                    next=next_cursor(checks, limit, lambda c: (c.created_at, c.id)))
