@@ -353,7 +353,7 @@ def works_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
         return
     table = _table("id", "kind", "title", "status", "license", "release", "created")
     for w in works:
-        table.add_row(w.id, w.kind.value, w.title, w.status.value, w.license.id, w.opt_outs.release,
+        table.add_row(w.id, w.kind.value, w.title, w.status.value, w.license.id, w.opt_outs.release_use,
                       w.created_at.strftime("%Y-%m-%d %H:%M"))
     out.print(table)
 

@@ -9,6 +9,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
+from api.errors import accepted_hint
 from registry.errors import InvalidInput
 from registry.models import Account
 from service.registry import Registry
@@ -56,7 +57,8 @@ def decode_json(raw: str | bytes, type_: type[T], what: str) -> T:
     try:
         return msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as exc:
-        raise InvalidInput(f"{what} is invalid: {exc}") from None
+        path = str(exc).rsplit(" - at ", 1)[-1] if " - at " in str(exc) else ""
+        raise InvalidInput(f"{what} is invalid: {exc}{accepted_hint(path, str(exc))}") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"{what} is not valid JSON: {exc}") from None
 

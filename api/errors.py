@@ -10,6 +10,7 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.schemas import ErrorOut
+from registry.claims import DisputeReason, Keep
 from registry.errors import (
     Conflict,
     ContentTooLarge,
@@ -23,6 +24,8 @@ from registry.errors import (
     Unauthenticated,
     UnsupportedContent,
 )
+from registry.models import Verdict
+from registry.terms import PURPOSES
 
 log = logging.getLogger("provenance.api")
 
@@ -80,6 +83,17 @@ def provenance_error(request: Request, exc: ProvenanceError) -> Response[Any]:  
     return respond(request, status, exc.code, exc.message, dict(exc.details) or None, headers)
 
 
+# the accepted values of the choices a request names, for messages that say what to send instead
+ACCEPTED: dict[str, tuple[str, ...]] = {
+    "use": ("allowed", "notAllowed", "constrained"),
+    "release": ("allowed", "attribution", "license", "notAllowed"),
+    "release.use": ("allowed", "attribution", "license", "notAllowed"),
+    "purpose": PURPOSES,
+    "reason": tuple(r.value for r in DisputeReason),
+    "keep": tuple(k.value for k in Keep),
+    "verdict": tuple(v.value for v in Verdict),
+}
+
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "content_too_large", 415: "unsupported_content",
                422: "invalid_input", 429: "too_many_requests"}
@@ -89,15 +103,33 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: 
     status = exc.status_code
     code = _HTTP_CODES.get(status, "error")
     details: dict[str, object] | None = None
+    message = exc.detail or code
     if isinstance(exc, ValidationException) and exc.extra:
         details = {"problems": exc.extra}
-    message = exc.detail or code
+        message = f"{message}: {'; '.join(_problem(p) for p in exc.extra[:3])}" if isinstance(exc.extra, list) \
+            else message
     if status == 413:
         message = "request body is over the upload size limit; send a smaller file"
     if status == 403 and "CSRF" in message:
         message = ("the form's security token is missing or stale (CSRF protection); "
                    "reload the page and submit it again")
     return respond(request, status, code, message, details, exc.headers)
+
+
+def _problem(problem: object) -> str:
+    """One validation problem as a phrase: where, and what (with the accepted values of a choice)."""
+    if not isinstance(problem, dict):
+        return str(problem)
+    where = problem.get("key") or problem.get("source") or "request"
+    what = str(problem.get("message", "invalid"))
+    return f"{where}: {what}{accepted_hint(str(where), what)}"
+
+
+def accepted_hint(where: str, what: str) -> str:
+    """` (use one of ...)` for a bad choice at `where` (a dotted or `$.`-path), else nothing."""
+    parts = where.removeprefix("$.").strip("`").split(".")
+    accepted = (ACCEPTED.get(".".join(parts[-2:])) or ACCEPTED.get(parts[-1])) if "enum" in what.lower() else None
+    return f" (use one of {', '.join(accepted)})" if accepted else ""
 
 
 def too_deep(request: Request, exc: RecursionError) -> Response[Any]:  # type: ignore[type-arg]

@@ -66,14 +66,33 @@ class TdmChoice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError("a 'constrained' opt-out needs constraint_info (a text or URL saying the constraint)")
 
 
+class ReleaseChoice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`release` written in the shape of the other uses (`{"use": "attribution"}`); kept as the bare value."""
+
+    use: ReleaseUse
+
+
+def _bare_release(value: "ReleaseUse | ReleaseChoice") -> ReleaseUse:
+    return value.use if isinstance(value, ReleaseChoice) else value
+
+
 class OptOuts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A work's opt-outs. The defaults reserve every use, as TDMRep's `tdm-reservation: 1` does."""
+    """A work's opt-outs. The defaults reserve every use, as TDMRep's `tdm-reservation: 1` does. `release` is
+    accepted as `"attribution"` or as `{"use": "attribution"}` and always answered as the bare value."""
 
     ai_training: TdmChoice = TdmChoice(use="notAllowed")
     ai_generative_training: TdmChoice = TdmChoice(use="notAllowed")
     ai_inference: TdmChoice = TdmChoice(use="notAllowed")
     data_mining: TdmChoice = TdmChoice(use="notAllowed")
-    release: ReleaseUse = "license"
+    release: ReleaseUse | ReleaseChoice = "license"
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "release", _bare_release(self.release))
+
+    @property
+    def release_use(self) -> ReleaseUse:
+        """`release` as its bare value (what the field always holds once decoded)."""
+        return _bare_release(self.release)
 
     def to_cawg(self) -> dict[str, object]:
         """The opt-outs as the `entries` of a CAWG `cawg.training-mining` assertion."""
@@ -104,7 +123,11 @@ class OptOutsPatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ai_generative_training: TdmChoice | msgspec.UnsetType = msgspec.UNSET
     ai_inference: TdmChoice | msgspec.UnsetType = msgspec.UNSET
     data_mining: TdmChoice | msgspec.UnsetType = msgspec.UNSET
-    release: ReleaseUse | msgspec.UnsetType = msgspec.UNSET
+    release: ReleaseUse | ReleaseChoice | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.release, msgspec.UnsetType):
+            msgspec.structs.force_setattr(self, "release", _bare_release(self.release))
 
 
 def merged(current: T, change: "T | LicensePatch | OptOutsPatch | None", kind: type[T]) -> T:

@@ -44,7 +44,7 @@ _enc = msgspec.json.Encoder(order="sorted")
 
 
 def uses(work: Work) -> dict[str, str]:
-    return {p: use_for(work.opt_outs, p) for p in TDM_KEYS} | {"release": work.opt_outs.release}
+    return {p: use_for(work.opt_outs, p) for p in TDM_KEYS} | {"release": work.opt_outs.release_use}
 
 
 def reserved(work: Work, purpose: str) -> bool:

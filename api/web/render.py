@@ -12,6 +12,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from api.web.forms import RELEASE_LABELS, TDM_LABELS, USE_LABELS, describe_license
+from api.web.views import strength
 from registry.models import Account
 
 WebRequest = Request[Any, Any, Any]
@@ -45,7 +46,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["when"] = when
     engine.engine.globals.update(
         verdict_labels=VERDICT_LABELS, purposes=PURPOSE_LABELS, tdm_labels=TDM_LABELS, use_labels=USE_LABELS,
-        release_labels=RELEASE_LABELS, describe_license=describe_license)
+        release_labels=RELEASE_LABELS, describe_license=describe_license, strength=strength)
 
 
 template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_configure)

@@ -14,6 +14,10 @@ from registry.evidence import Evidence, ImageEvidence, TextEvidence
 class EvidenceView(Protocol):
     def rows(self, evidence: Evidence) -> list[tuple[str, str]]: ...
 
+    def strength(self, evidence: Evidence) -> str:
+        """The evidence in a few words, next to the score (which is capped at 1.00 for strong and weak alike)."""
+        ...
+
     def pair(self, evidence: Evidence, work_id: str, output: bytes | None, original: bytes | None) -> Pair: ...
 
 
@@ -30,6 +34,19 @@ def region(evidence: ImageEvidence, side: str) -> Box | None:
 
 
 class ImageView:
+    def strength(self, evidence: Evidence) -> str:
+        assert isinstance(evidence, ImageEvidence)
+        if evidence.exact_pixels:
+            return "identical pixels"
+        parts = []
+        if evidence.geometry is not None:
+            parts.append(f"{evidence.geometry.inliers} matching local features")
+        if evidence.pdq_distance is not None:
+            parts.append(f"PDQ {evidence.pdq_distance}/256 bits apart")
+        if evidence.cosine is not None and not parts:
+            parts.append(f"embedding similarity {evidence.cosine:.2f}")
+        return ", ".join(parts) or "matched"
+
     def rows(self, evidence: Evidence) -> list[tuple[str, str]]:
         assert isinstance(evidence, ImageEvidence)
         rows: list[tuple[str, str]] = []
@@ -65,6 +82,11 @@ def _text(data: bytes) -> str:
 
 
 class TextView:
+    def strength(self, evidence: Evidence) -> str:
+        assert isinstance(evidence, TextEvidence)
+        return (f"{evidence.copied_words} words copied ({100 * evidence.query_share:.0f}% of the output), "
+                f"longest passage {evidence.longest_passage_words} words")
+
     def rows(self, evidence: Evidence) -> list[tuple[str, str]]:
         assert isinstance(evidence, TextEvidence)
         rows = [("Copied words", f"{evidence.copied_words} of the output's {evidence.query_words}"),
@@ -94,3 +116,7 @@ def view_for(evidence: Evidence) -> EvidenceView:
         return VIEWS[type(evidence)]
     except KeyError:
         raise TypeError(f"no evidence view for {type(evidence).__name__}; register one in api/web/views.py") from None
+
+
+def strength(evidence: Evidence) -> str:
+    return view_for(evidence).strength(evidence)

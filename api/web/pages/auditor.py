@@ -1,6 +1,7 @@
 """Auditors: the whole check history with filters, the audit chain's status and log, and exports."""
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -63,11 +64,23 @@ def _export(request: WebRequest, fmt: str, **params: str | None) -> Stream:
     flt = check_filter(registry, account, params, until_default=utcnow())
     rows = registry.iter_checks(account, flt)
     names = registry.account_names()
+    name = export_name(params, fmt)
     if fmt == "csv":
         return Stream(csv_lines(rows, names), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="checks.csv"'})
+                      headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return Stream(ndjson_lines(rows, names), media_type="application/x-ndjson",
-                  headers={"Content-Disposition": 'attachment; filename="checks.ndjson"'})
+                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def export_name(params: dict[str, str | None], fmt: str) -> str:
+    """`checks-<filters>-<date>.<fmt>`, e.g. checks-verdict-blocked-operator-op-2026-11-27.csv: downloads with
+    other filters or on other days do not overwrite each other."""
+    parts = ["checks"]
+    for key in ("verdict", "operator", "work_id", "since", "until"):
+        value = params.get(key)
+        if value:
+            parts += [key.replace("_", "-"), re.sub(r"[^A-Za-z0-9._-]+", "-", value)[:40].strip("-")]
+    return "-".join([*parts, utcnow().strftime("%Y-%m-%d")]) + f".{fmt}"
 
 
 class AuditorPages(Controller):
@@ -92,6 +105,7 @@ class AuditorPages(Controller):
                       action="/audit",
                       show_all_filters=True, export_query=f"?{query}" if query else "", error=error,
                       chain=_chain(request, registry, account, recheck), recheck_url="/audit?recheck=true",
+                      rechecked=recheck,
                       transparency=_transparency(registry, account, recheck),
                       operators=registry.operator_names(account),
                       **pager("/audit", params, max(1, page), len(checks) > PAGE_SIZE))
@@ -119,7 +133,7 @@ class AuditorPages(Controller):
         entries = list(reversed(registry.audit_entries(account, after, top - after))) if top else []
         return render(request, "audit_log.html", account, entries=entries, names=registry.account_names(),
                       changes={e.seq: changed_fields(e.details) for e in entries}, links=subject_links(entries),
-                      chain=_chain(request, registry, account, recheck),
+                      chain=_chain(request, registry, account, recheck), rechecked=recheck,
                       transparency=_transparency(registry, account, recheck),
                       recheck_url="/audit/log?recheck=true", **pager("/audit/log", {}, max(1, page), after > 0))
 
