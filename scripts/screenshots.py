@@ -104,6 +104,11 @@ def main(out: Path = typer.Option(ROOT / "docs" / "screenshots", help="Folder fo
                 phone.goto(op.url)
                 phone.wait_for_load_state("networkidle")
                 _shot(phone, out, "phone-check-text", full=False)
+                phone_audit = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                                  has_touch=True, device_scale_factor=2).new_page()
+                sign_in(phone_audit, base, keys["audrey"])
+                phone_audit.goto(f"{base}/audit/log")
+                _shot(phone_audit, out, "phone-audit-log", full=False)
                 browser.close()
         finally:
             stop_server(proc)
