@@ -59,6 +59,16 @@ class SqlBase:
     def _all(self, sql: str, *args: Any) -> list[Row]:
         raise NotImplementedError
 
+    def _all_in(self, sql: str, values: Iterable[str], *args: Any) -> list[Row]:
+        """The rows of `sql`, whose `{in}` is replaced by placeholders for `values` (deduplicated, asked 500 at a
+        time, so that any number stays under the databases' parameter limits); `args` come first."""
+        unique = sorted(set(values))
+        rows: list[Row] = []
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows += self._all(sql.replace("{in}", ", ".join("?" * len(chunk))), *args, *chunk)
+        return rows
+
     def _audit(
         self, conn: Cursor, actor: str, action: str, subject: str, details: dict[str, Any]
     ) -> None:

@@ -505,23 +505,12 @@ class ClaimsSql(SqlBase):
         return [_exclusion(r) for r in rows]
 
     def get_exclusions(self, ids: list[str]) -> dict[str, Exclusion]:
-        found: dict[str, Exclusion] = {}
-        unique = sorted(set(ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            for r in self._all(f"SELECT * FROM exclusions WHERE id IN ({', '.join('?' * len(chunk))})", *chunk):
-                found[r["id"]] = _exclusion(r)
-        return found
+        return {r["id"]: _exclusion(r) for r in self._all_in("SELECT * FROM exclusions WHERE id IN ({in})", ids)}
 
     def exclusions_by_sha256(self, shas: list[str]) -> dict[str, list[Exclusion]]:
         found: dict[str, list[Exclusion]] = {}
-        unique = sorted(set(shas))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = self._all(f"SELECT * FROM exclusions WHERE active = 1 AND sha256 IN ({', '.join('?' * len(chunk))})",
-                             *chunk)
-            for r in rows:
-                found.setdefault(r["sha256"], []).append(_exclusion(r))
+        for r in self._all_in("SELECT * FROM exclusions WHERE active = 1 AND sha256 IN ({in})", shas):
+            found.setdefault(r["sha256"], []).append(_exclusion(r))
         return found
 
     # -- verified domains -----------------------------------------------------------------------------
@@ -563,13 +552,9 @@ class ClaimsSql(SqlBase):
 
     def verified_hosts(self, account_ids: list[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        unique = sorted(set(account_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = self._all(f"SELECT account_id, host FROM domains WHERE verified_at IS NOT NULL AND account_id IN"
-                             f" ({', '.join('?' * len(chunk))})", *chunk)
-            for r in rows:
-                found.setdefault(r["account_id"], set()).add(r["host"])
+        for r in self._all_in("SELECT account_id, host FROM domains WHERE verified_at IS NOT NULL"
+                              " AND account_id IN ({in})", account_ids):
+            found.setdefault(r["account_id"], set()).add(r["host"])
         return found
 
     def released_works(self, account_id: str, sha256: str) -> dict[str, str]:

@@ -341,13 +341,7 @@ class SqlStore(ClaimsSql):
         return found
 
     def get_works(self, work_ids: list[str]) -> dict[str, Work]:
-        found: dict[str, Work] = {}
-        unique = sorted(set(work_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            for r in self._all(f"SELECT * FROM works WHERE id IN ({', '.join('?' * len(chunk))})", *chunk):
-                found[r["id"]] = _work(r)
-        return found
+        return {r["id"]: _work(r) for r in self._all_in("SELECT * FROM works WHERE id IN ({in})", work_ids)}
 
     def get_work(self, work_id: str) -> Work:
         row = self._one("SELECT * FROM works WHERE id = ?", work_id)
