@@ -149,6 +149,9 @@
     // dropping a file elsewhere on the page should not navigate away from it
     window.addEventListener("dragover", function (e) { e.preventDefault(); });
     window.addEventListener("drop", function (e) { e.preventDefault(); });
+    // on a phone the terms fold (their summary says what they are), so the file chooser is on the first screen
+    const terms = form.querySelector("details.terms-box");
+    if (terms && window.matchMedia("(max-width: 640px)").matches) terms.open = false;
     const submit = document.getElementById("enroll-submit");
     if (submit) submit.hidden = true;  // with this script, files upload as soon as they are dropped or chosen
     form.dataset.ready = "true";
