@@ -240,6 +240,9 @@ class ClaimsSql(SqlBase):
     def claim_deliveries(self, now: datetime, lease_until: datetime, limit: int = 20) -> list[tuple[Delivery, Webhook]]:
         """Claim due deliveries until `lease_until` (another replica skips them until then)."""
         claimed: list[tuple[Delivery, Webhook]] = []
+        if self._one("SELECT 1 AS due FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ? LIMIT 1",
+                     _ts(now)) is None:
+            return claimed  # nothing due: no write transaction (every replica asks every few seconds)
         with self._write() as c:
             rows = c.execute(
                 "SELECT d.*, w.account_id AS w_account_id, w.url AS w_url, w.events AS w_events,"
