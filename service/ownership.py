@@ -56,8 +56,9 @@ def split_matches(owner: Account, found: Sequence[Match], works: dict[str, Work]
     return rivals, similar
 
 
-def contest_notices(admins: Sequence[str]) -> Callable[[OwnershipConflict], list[Notice]]:
-    """What the two owners and the admins hear when a conflict opens (the newcomer: not whose work)."""
+def contest_notices(admins: Callable[[], Sequence[str]]) -> Callable[[OwnershipConflict], list[Notice]]:
+    """What the two owners and the admins hear when a conflict opens (the newcomer: not whose work); the
+    admins are looked up only when a conflict does open."""
 
     def notices(c: OwnershipConflict) -> list[Notice]:
         newcomer = {"conflict_id": c.id, "work_id": c.work_id, "status": "contested",
@@ -70,7 +71,7 @@ def contest_notices(admins: Sequence[str]) -> Callable[[OwnershipConflict], list
         out = [Notice(account_id=c.work_owner_id, event="work.contested", subject=c.work_id, details=newcomer),
                Notice(account_id=c.earlier_owner_id, event="work.contested", subject=c.earlier_work_id,
                       details=earlier)]
-        return out + [Notice(account_id=a, event="conflict.opened", subject=c.id, details=admin) for a in admins]
+        return out + [Notice(account_id=a, event="conflict.opened", subject=c.id, details=admin) for a in admins()]
 
     return notices
 

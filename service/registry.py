@@ -303,7 +303,7 @@ class Registry:
             license=license or owner.default_license or LicenseTerms(),
             opt_outs=opt_outs or owner.default_opt_outs or OptOuts(), locations=clean_locations,
         )
-        work = self.store.add_work(work, actor or owner.id, rivals, contest_notices(self._admin_ids()))
+        work = self.store.add_work(work, actor or owner.id, rivals, contest_notices(self._admin_ids))
         if work.status == WorkStatus.ACTIVE:
             self.indexes.add(work.kind, work.id, fingerprint)
         self.counts["enrollment", work.kind.value] += 1
@@ -321,7 +321,7 @@ class Registry:
         found = [m for m in drop_excluded(self.store, matcher.search(content)) if m.work_id != work.id]
         owner = self.store.get_account(work.owner_id)
         rivals, _ = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
-        restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids()))
+        restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids))
         if restored.status == WorkStatus.ACTIVE:
             self.indexes.add(work.kind, work.id, matcher.fingerprint(content))
         return restored
