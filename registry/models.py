@@ -120,6 +120,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     matcher_version: str
     content_blob: str | None = None
     revisions: list[CheckRevision] = []  # verdict changes after the check (released matches), oldest first
+    likeness: str = ""  # the output's fingerprint for releases: "pdq:<hex>" (images), "words:<sha256>" (texts)
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):

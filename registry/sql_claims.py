@@ -451,8 +451,9 @@ class ClaimsSql(SqlBase):
                                  verdict_before=check.verdict.value, verdict_after=verdict)
         c.execute("UPDATE checks SET verdict = ?, matches = ?, revisions = ? WHERE id = ?",
                   (verdict, _json(matches), _json([*check.revisions, revision]), check.id))
-        c.execute("INSERT INTO released_matches (account_id, sha256, work_id, dispute_id) VALUES (?, ?, ?, ?)"
-                  " ON CONFLICT DO NOTHING", (check.account_id, check.sha256, dispute.work_id, dispute.id))
+        c.execute("INSERT INTO released_matches (account_id, sha256, work_id, dispute_id, likeness)"
+                  " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                  (check.account_id, check.sha256, dispute.work_id, dispute.id, check.likeness))
         self._audit(c, actor, "check.revised", check.id,
                     {"work_id": dispute.work_id, "dispute_id": dispute.id, "verdict_before": check.verdict.value,
                      "verdict_after": verdict})
@@ -560,11 +561,12 @@ class ClaimsSql(SqlBase):
             found.setdefault(r["account_id"], set()).add(r["host"])
         return found
 
-    def released_works(self, account_id: str, sha256: str) -> dict[str, str]:
-        """The works whose match with this output (by SHA-256) was released for this operator: dispute ids."""
-        rows = self._all("SELECT work_id, dispute_id FROM released_matches WHERE account_id = ? AND sha256 = ?",
-                         account_id, sha256)
-        return {r["work_id"]: r["dispute_id"] for r in rows}
+    def released_matches(self, account_id: str, work_ids: list[str]) -> list[tuple[str, str, str, str]]:
+        """The released pairs of this operator with these works: (work id, output SHA-256, output likeness,
+        dispute id)."""
+        rows = self._all_in("SELECT work_id, sha256, likeness, dispute_id FROM released_matches WHERE account_id = ?"
+                            " AND work_id IN ({in})", work_ids, account_id)
+        return [(r["work_id"], r["sha256"], r["likeness"], r["dispute_id"]) for r in rows]
 
 
 def _check_row(r: Row) -> Check:
@@ -576,4 +578,5 @@ def _check_row(r: Row) -> Check:
         matches=msgspec.json.decode(r["matches"], type=list[MatchRecord]),
         matcher_version=r["matcher_version"], content_blob=r["content_blob"],
         revisions=msgspec.json.decode(r["revisions"] or "[]", type=list[CheckRevision]),
+        likeness=r["likeness"],
     )

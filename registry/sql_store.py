@@ -125,6 +125,10 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     CREATE INDEX training_run_works_work ON training_run_works (work_id, run_id)""",
     # 9: ownership conflicts, disputes and appeals, released matches, notifications and webhook deliveries
     CLAIMS_MIGRATION,
+    # 10: a released match holds for the output's fingerprint, not only its bytes (a re-encoded copy)
+    """ALTER TABLE checks ADD COLUMN likeness TEXT NOT NULL DEFAULT '';
+    ALTER TABLE released_matches ADD COLUMN likeness TEXT NOT NULL DEFAULT '';
+    CREATE INDEX released_matches_work ON released_matches (account_id, work_id)""",
 ]
 
 
@@ -451,10 +455,10 @@ class SqlStore(ClaimsSql):
         with self._write() as c:
             c.execute(
                 "INSERT INTO checks (id, account_id, created_at, purpose, kind, sha256, verdict, matches,"
-                " matcher_version, content_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " matcher_version, content_blob, likeness) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (check.id, check.account_id, _ts(check.created_at), check.purpose, check.kind.value,
                  check.sha256, check.verdict.value, _enc.encode(check.matches).decode(),
-                 check.matcher_version, check.content_blob),
+                 check.matcher_version, check.content_blob, check.likeness),
             )
             c.executemany(
                 "INSERT INTO check_matches (check_id, work_id, score) VALUES (?, ?, ?)",

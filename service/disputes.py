@@ -45,6 +45,22 @@ ACTIONS: dict[str, tuple[frozenset[DisputeStatus], str]] = {
 }
 
 
+RELEASE_PDQ_BITS = 8  # a re-encoded or resized copy of one output; two different outputs are further apart
+
+
+def same_output(sha256: str, likeness: str, released_sha256: str, released_likeness: str) -> bool:
+    """Is this output the one a dispute released (its bytes, its normalised words, or its PDQ hash within
+    `RELEASE_PDQ_BITS`)?"""
+    if sha256 == released_sha256:
+        return True
+    if not likeness or not released_likeness:
+        return False
+    if likeness.startswith("pdq:") and released_likeness.startswith("pdq:"):
+        a, b = bytes.fromhex(likeness[4:]), bytes.fromhex(released_likeness[4:])
+        return len(a) == len(b) and sum((x ^ y).bit_count() for x, y in zip(a, b, strict=True)) <= RELEASE_PDQ_BITS
+    return likeness == released_likeness
+
+
 def clean_note(note: str | None) -> str:
     cleaned = "".join(ch for ch in (note or "") if ch.isprintable() or ch == "\n").strip()
     if len(cleaned) > MAX_NOTE:

@@ -65,12 +65,13 @@ from service import access, bank
 from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.clock import Clock, SystemClock
-from service.disputes import Disputes
+from service.disputes import Disputes, same_output
 from service.domains import Domains, verified_works
 from service.exclusions import Exclusions, drop_excluded
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.lookups import FileItem, LookupItem, run_lookup
+from service.modalities import likeness
 from service.notifications import Notifications
 from service.ownership import Conflicts, Enrollment, contest_notices, split_matches
 from service.periodic import run_every
@@ -433,7 +434,10 @@ class Registry:
             raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
         content = self.load(data, filename)
         found: list[Match] = drop_excluded(self.store, self.indexes.matcher_for(content.kind).search(content))
-        released = self.store.released_works(account.id, content.sha256) if found else {}
+        like = likeness(content, found) if found else ""
+        released = {work_id for work_id, sha, released_like, _ in
+                    (self.store.released_matches(account.id, [m.work_id for m in found]) if found else [])
+                    if same_output(content.sha256, like, sha, released_like)}
         works = self.store.get_works([m.work_id for m in found])
         verified = verified_works(self.store, works.values())
         records = []
@@ -451,7 +455,7 @@ class Registry:
         blob = self.blobs.put(content.data) if keep else None
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                       kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
-                      matcher_version=self.indexes.version, content_blob=blob)
+                      matcher_version=self.indexes.version, content_blob=blob, likeness=like)
         notices = [Notice(account_id=r.owner_id, event="work.matched", subject=r.work_id,
                           details={"check_id": check.id, "work_id": r.work_id, "score": r.score,
                                    "purpose": purpose, "requirement": r.requirement})

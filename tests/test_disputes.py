@@ -261,3 +261,49 @@ def test_the_registry_clock_is_the_one_deadlines_use(tmp_path: Path, embedder: E
         d = env.client.post(f"/v1/checks/{check['id']}/disputes", headers=env.h("op"),
                             json={"work_id": work["id"], "reason": "other"}).json()
         assert d["opened_at"] > (utcnow() + timedelta(days=399)).isoformat()[:10]
+
+
+def test_a_released_match_holds_for_the_outputs_fingerprint_not_only_its_bytes(
+        clocked: tuple[Env, SettableClock]) -> None:
+    import io
+
+    from PIL import Image
+
+    env, _ = clocked
+    work = env.enroll("alice", _image(), "cat.jpg").json()
+    text = (FIXTURES / "texts" / "emma-ch001.txt").read_text()
+    excerpt = " ".join(text.split()[100:260])
+    text_work = env.enroll("alice", text.encode(), "emma.txt").json()
+    image_check = _matched_check(env)
+    text_check = env.client.post("/v1/checks", json={"text": excerpt}, headers=env.h("op")).json()
+    assert [m["work_id"] for m in text_check["matches"]] == [text_work["id"]]
+    for check, work_id in ((image_check, work["id"]), (text_check, text_work["id"])):
+        d = env.client.post(f"/v1/checks/{check['id']}/disputes", headers=env.h("op"),
+                            json={"work_id": work_id, "reason": "licensed"}).json()
+        env.client.post(f"/v1/disputes/{d['id']}/release", json={}, headers=env.h("alice"))
+    out = io.BytesIO()
+    Image.open(io.BytesIO(_image())).convert("RGB").save(out, "JPEG", quality=60)  # the same output, re-encoded
+    again = env.client.post("/v1/checks", files={"file": ("o.jpg", out.getvalue())}, headers=env.h("op")).json()
+    assert again["matches"] == []
+    retyped = env.client.post("/v1/checks", json={"text": excerpt.upper().replace(" ", "  ")},
+                              headers=env.h("op")).json()
+    assert retyped["matches"] == []
+    longer = env.client.post("/v1/checks", json={"text": " ".join(text.split()[100:320])},
+                             headers=env.h("op")).json()
+    assert [m["work_id"] for m in longer["matches"]] == [text_work["id"]]  # another output: matched
+    other_operator = env.client.post("/v1/checks", files={"file": ("o.jpg", out.getvalue())},
+                                     headers=env.h("op2")).json()
+    assert [m["work_id"] for m in other_operator["matches"]] == [work["id"]]
+
+
+def test_same_output_is_the_bytes_the_words_or_a_pdq_within_8_bits() -> None:
+    from service.disputes import same_output
+
+    pdq = "00" * 32
+    eight = "ff" + "00" * 31  # 8 bits apart
+    nine = "ff80" + "00" * 30  # 9 bits apart
+    assert same_output("a", "", "a", "")
+    assert same_output("a", f"pdq:{pdq}", "b", f"pdq:{eight}")
+    assert not same_output("a", f"pdq:{pdq}", "b", f"pdq:{nine}")
+    assert same_output("a", "words:x", "b", "words:x") and not same_output("a", "words:x", "b", "words:y")
+    assert not same_output("a", "words:x", "b", f"pdq:{pdq}") and not same_output("a", "", "b", "")
