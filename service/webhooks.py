@@ -2,7 +2,7 @@
 
 Each delivery is a POST of the notification's JSON with the header
 `Provenance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the webhook's secret>`
-(the scheme Stripe and GitHub receivers already verify), plus `Provenance-Event` and `Provenance-Delivery`.
+(the scheme of Stripe's webhooks, so receivers know it), plus `Provenance-Event` and `Provenance-Delivery`.
 Sent with `service.outbound` (public addresses only unless the registry allows others, the address pinned
 once checked); redirects are not followed.
 """
