@@ -291,6 +291,15 @@ class ClaimsSql(SqlBase):
                 return row, by, score
         return None
 
+    def _contest_if_rival(self, c: Cursor, work: Work, rivals: Sequence[tuple[str, str, float]], actor: str,
+                          notices: Callable[[OwnershipConflict], list[Notice]] | None) -> Work:
+        """The active `work` just written, or contested (with its conflict opened) when it has a rival."""
+        rival = self._earlier_rival(c, work, rivals)
+        if rival is None:
+            return work
+        self._open_conflict(c, work, rival, actor, notices or (lambda _: []))
+        return msgspec.structs.replace(work, status=WorkStatus.CONTESTED)
+
     def _open_conflict(self, c: Cursor, work: Work, rival: tuple[Row, str, float], actor: str,
                        notices: Callable[[OwnershipConflict], list[Notice]]) -> OwnershipConflict:
         row, by, score = rival

@@ -297,10 +297,8 @@ class SqlStore(ClaimsSql):
             if work.locations:
                 details["locations"] = list(work.locations)
             self._audit(c, actor, "work.enrolled", work.id, details)
-            rival = self._earlier_rival(c, work, rivals) if work.status == WorkStatus.ACTIVE else None
-            if rival is not None:
-                self._open_conflict(c, work, rival, actor, contest or (lambda _: []))
-                work = msgspec.structs.replace(work, status=WorkStatus.CONTESTED)
+            if work.status == WorkStatus.ACTIVE:
+                work = self._contest_if_rival(c, work, rivals, actor, contest)
         return work
 
     def restore_work(self, work_id: str, actor: str, rivals: Sequence[tuple[str, str, float]] = (),
@@ -317,11 +315,8 @@ class SqlStore(ClaimsSql):
                                "restored")
             c.execute("UPDATE works SET status = 'active' WHERE id = ?", (work_id,))
             self._audit(c, actor, "work.restored", work_id, {"owner_id": work.owner_id})
-            work = msgspec.structs.replace(work, status=WorkStatus.ACTIVE)
-            rival = self._earlier_rival(c, work, rivals)
-            if rival is not None:
-                self._open_conflict(c, work, rival, actor, contest or (lambda _: []))
-                work = msgspec.structs.replace(work, status=WorkStatus.CONTESTED)
+            work = self._contest_if_rival(c, msgspec.structs.replace(work, status=WorkStatus.ACTIVE), rivals, actor,
+                                          contest)
         return work
 
     def active_works_by(self, column: str, values: list[str]) -> dict[str, list[Work]]:

@@ -73,7 +73,7 @@ from service.jobs import FileOutcome, Job, JobRunner, enroll_file
 from service.lookups import FileItem, LookupItem, run_lookup
 from service.modalities import likeness
 from service.notifications import Notifications
-from service.ownership import Conflicts, Enrollment, contest_notices, split_matches
+from service.ownership import Conflicts, Enrollment, Similar, contest_notices, split_matches
 from service.periodic import run_every
 from service.settings import ServiceSettings
 from service.training import NewTrainingRun, included_works, new_run
@@ -289,8 +289,7 @@ class Registry:
             raise Conflict(f"this content is enrolled already as work {existing.id}", existing_id=existing.id)
         matcher = self.indexes.matcher_for(content.kind)
         fingerprint = matcher.fingerprint(content)
-        found = drop_excluded(self.store, matcher.search(content))
-        rivals, similar = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
+        rivals, similar = self._rivals(owner, matcher, content)
         if if_unique and similar:
             raise Conflict(f"this content resembles your work {similar[0].work_id} ({similar[0].title!r}, score "
                            f"{similar[0].score:.2f}); enroll without if_unique to enroll it anyway",
@@ -310,6 +309,12 @@ class Registry:
         self.counts["enrollment", work.kind.value] += 1
         return Enrollment(work=work, similar=similar)
 
+    def _rivals(self, owner: Account, matcher: Matcher, content: Content,
+                skip: str = "") -> tuple[list[tuple[str, str, float]], list[Similar]]:
+        """Other owners' active works this content matches (verified, exclusions applied), and the owner's own."""
+        found = [m for m in drop_excluded(self.store, matcher.search(content)) if m.work_id != skip]
+        return split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
+
     def restore(self, viewer: Account, work_id: str) -> Work:
         """A withdrawn work matched again (contested, when another owner's active work has its content now)."""
         access.require(viewer, UseCase.CHANGE_WORK)
@@ -319,9 +324,7 @@ class Registry:
         content = load_content(self.blobs.get(work.sha256), limits=self.settings.limits, kind=work.kind,
                                decoders=self.decoders)
         matcher = self.indexes.matcher_for(work.kind)
-        found = [m for m in drop_excluded(self.store, matcher.search(content)) if m.work_id != work.id]
-        owner = self.store.get_account(work.owner_id)
-        rivals, _ = split_matches(owner, found, self.store.get_works([m.work_id for m in found]))
+        rivals, _ = self._rivals(self.store.get_account(work.owner_id), matcher, content, skip=work.id)
         restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids))
         if restored.status == WorkStatus.ACTIVE:
             self.indexes.add(work.kind, work.id, matcher.fingerprint(content))
