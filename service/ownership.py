@@ -95,6 +95,12 @@ def _with_verified(store: Store, conflicts: list[OwnershipConflict]) -> list[Own
                                     earlier_verified=c.earlier_work_id in verified) for c in conflicts]
 
 
+def for_review(page: list[OwnershipConflict]) -> list[OwnershipConflict]:
+    """A page of conflicts (newest first) in the order an admin reviews them: open ones first, and among
+    them verified earlier claims first; otherwise newest first."""
+    return sorted(page, key=lambda c: (c.status != ConflictStatus.OPEN, not c.earlier_verified))
+
+
 class Conflicts:
     def __init__(self, store: Store, on_resolved: Callable[[], object] = lambda: None) -> None:
         self.store = store
@@ -107,7 +113,6 @@ class Conflicts:
         scope = access.works_owner_scope(viewer)
         found = _with_verified(self.store, self.store.list_conflicts(account_id=scope, status=status, limit=limit,
                                                                      offset=offset, before=before))
-        found.sort(key=lambda c: (c.status != ConflictStatus.OPEN, not c.earlier_verified))  # stable: newest first
         return [access.conflict_view(viewer, c) for c in found]
 
     def get(self, viewer: Account, conflict_id: str) -> OwnershipConflict:

@@ -167,3 +167,16 @@ def test_conflicts_are_not_for_operators_and_all_for_auditors(env: Env, who: str
         assert r.status_code == 403
     else:
         assert r.status_code == 200 and r.json()["items"][0]["earlier_owner_id"]
+
+
+def test_admins_review_open_conflicts_and_verified_earlier_claims_first() -> None:
+    from registry.claims import ConflictStatus, OwnershipConflict
+    from service.ownership import for_review
+
+    def conflict(name: str, status: ConflictStatus, verified: bool) -> OwnershipConflict:
+        return OwnershipConflict(id=name, work_id="w", work_owner_id="a", earlier_work_id="e", earlier_owner_id="b",
+                                 by="sha256", score=1.0, status=status, created_at=utcnow(), earlier_verified=verified)
+
+    page = [conflict("resolved-new", ConflictStatus.RESOLVED, True), conflict("open", ConflictStatus.OPEN, False),
+            conflict("open-verified", ConflictStatus.OPEN, True), conflict("open-old", ConflictStatus.OPEN, False)]
+    assert [c.id for c in for_review(page)] == ["open-verified", "open", "open-old", "resolved-new"]

@@ -12,10 +12,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.auth import may
 from api.deps import caller, read_form
 from api.errors import ERROR_RESPONSES
-from api.paging import CursorParam, Page, PageLimit, decode_cursor, encode_cursor, next_cursor
+from api.paging import CursorParam, Page, PageLimit, decode_cursor, next_cursor
 from api.schemas import AppealDecision, ConflictResolve, DisputeCreate, NoteIn
 from registry.claims import ConflictStatus, Dispute, DisputeStatus, Exclusion, OwnershipConflict
 from service.access import UseCase
+from service.ownership import for_review
 from service.registry import Registry
 
 DISPUTE_DESCRIPTION = """Dispute one match of your check (`work_id`, `reason`: misidentified, licensed,
@@ -100,12 +101,7 @@ class ConflictsController(Controller):
                        status: FromQuery[ConflictStatus | None] = None, limit: PageLimit = 100,
                        cursor: CursorParam = None) -> Page[OwnershipConflict]:
         found = registry.conflicts.list(caller(request), status, limit + 1, before=decode_cursor(cursor))
-        if len(found) <= limit:
-            return Page(items=found)
-        # the page is the `limit` newest, shown in the use case's order (open first, verified claims first)
-        oldest = min(found, key=lambda c: (c.created_at, c.id))
-        shown = [c for c in found if c is not oldest]
-        return Page(items=shown, next=encode_cursor(*min((c.created_at, c.id) for c in shown)))
+        return Page(items=for_review(found[:limit]), next=next_cursor(found, limit, lambda c: (c.created_at, c.id)))
 
     @get("/{conflict_id:str}", guards=[may(UseCase.READ_CONFLICTS)], operation_id="GetConflict",
          sync_to_thread=True, summary="An ownership conflict.", responses=ERROR_RESPONSES)

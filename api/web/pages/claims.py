@@ -12,6 +12,7 @@ from api.web.session import WEB_PAGE, signed_in
 from registry.claims import ConflictStatus, DisputeReason, DisputeStatus, Keep
 from registry.errors import NotFound, ProvenanceError
 from service.access import UseCase
+from service.ownership import for_review
 
 REASON_LABELS = {
     "misidentified": "Not a copy of this work",
@@ -92,7 +93,7 @@ class ClaimPages(Controller):
         account, registry = signed_in(request, UseCase.READ_CONFLICTS)
         wanted = ConflictStatus(status) if status in {s.value for s in ConflictStatus} else None
         found = registry.conflicts.list(account, wanted, limit=PAGE_SIZE + 1, offset=(max(1, page) - 1) * PAGE_SIZE)
-        return render(request, "conflicts.html", account, conflicts=found[:PAGE_SIZE], status=status or "",
+        return render(request, "conflicts.html", account, conflicts=for_review(found[:PAGE_SIZE]), status=status or "",
                       names=registry.account_names(),
                       **pager("/conflicts", {"status": status}, max(1, page), len(found) > PAGE_SIZE))
 
