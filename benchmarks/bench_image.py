@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from benchmarks import edits
-from benchmarks.devdata import DEFAULT, DevSet
+from benchmarks.devdata import DEFAULT, LOW_DETAIL_SOURCES, DevSet
 from benchmarks.stats import pct, rss_mb, table
 from matcher.base import Match
 from matcher.image.embed_onnx import OnnxEmbedder
@@ -79,10 +79,16 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     legit = dev.overlapping("overlaps_images.json")
     files = dev.files("benchmark")
     random.Random(4).shuffle(files)
-    enrolled, others = files[: args.enrolled], files[args.enrolled :]
+    low = [f for f in files if f[1] in LOW_DETAIL_SOURCES]
+    rest = [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
+    cut = round(len(low) * args.low_detail_share)  # enrolled; the rest of them are queried as non-enrolled
+    n_rest = max(0, args.enrolled - cut)
+    enrolled = low[:cut] + rest[:n_rest]
+    queried = low[:cut] + rest[: max(0, args.queries - cut)]  # every enrolled low-detail image is queried
+    others = rest[n_rest:]
+    negatives = low[cut:] + others[10 : 10 + args.negatives]
     embedder = OnnxEmbedder()
     matcher = ImageMatcher(None, embedder, index_dir=args.index_dir)
-    negatives = others[10 : 10 + args.negatives]
     if matcher.work_ids():
         print(f"loaded the index of {len(matcher.work_ids())} works from {args.index_dir}")
     else:
@@ -102,7 +108,7 @@ def dev_benchmark(args: argparse.Namespace) -> None:
         return found
 
     for name, edit in edits.ALL.items():
-        for i, (path, source) in enumerate(enrolled[: args.queries]):
+        for i, (path, source) in enumerate(queried):
             query = edit(Image.open(path).convert("RGB"), random.Random(i), backgrounds[i % len(backgrounds)])
             content = load(edits.encode(query))
             found = search(content)
@@ -111,6 +117,7 @@ def dev_benchmark(args: argparse.Namespace) -> None:
             hits[(name, source)].append(ok)
             hits[(name, "all")].append(ok)
     false: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    false_pairs: list[str] = []
     negative_edits: list[tuple[str, edits.Edit | None]] = [("none", None), *edits.ALL.items()]
     for name, neg_edit in negative_edits:
         for i, (path, source) in enumerate(negatives):
@@ -120,6 +127,9 @@ def dev_benchmark(args: argparse.Namespace) -> None:
             content = load(edits.encode(query))
             found = [m for m in search(content) if frozenset((m.work_id, path.name)) not in legit]
             latency["negatives"].append(profile[-1]["total"])
+            if found:
+                false_pairs.append(f"{name} of {path.name} -> {found[0].work_id} {found[0].score} "
+                                   f"{found[0].evidence.signals}")  # type: ignore[union-attr]
             false[(name, source)].append(bool(found))
             false[(name, "all")].append(bool(found))
     sources = sorted({s for _, s in files})
@@ -133,22 +143,45 @@ def dev_benchmark(args: argparse.Namespace) -> None:
                              pct(latency[name], 50) * 1000 if source == "all" else "",
                              pct(latency[name], 95) * 1000 if source == "all" else ""])
     print(table(["edit", "kind", "source", "queries", "recall@1", "p50 ms", "p95 ms"], rows))
+    groups = {"all": sources, "low-detail": [s for s in sources if s in LOW_DETAIL_SOURCES],
+              "other": [s for s in sources if s not in LOW_DETAIL_SOURCES]}
     for kind, names in (("mild", edits.MILD), ("hard", edits.HARD)):
-        allh = [x for n in names for x in hits[(n, "all")]]
-        print(f"{kind} edits: recall@1 {sum(allh) / len(allh):.3f} over {len(allh)} queries")
+        for group, members in groups.items():
+            allh = [x for n in names for s in members for x in hits.get((n, s), [])]
+            if allh:
+                print(f"{kind} edits, {group} sources: recall@1 {sum(allh) / len(allh):.3f} over {len(allh)} queries")
     neg_rows = []
-    for source in ["all", *sources]:
-        f = [x for (n, s), v in false.items() if s == source for x in v]
+    for source in ["all", "low-detail", *sources]:
+        members = groups["low-detail"] if source == "low-detail" else [source]
+        f = [x for (n, s), v in false.items() if s in members for x in v]
         if f:
             neg_rows.append([source, len(f), sum(f), sum(f) / len(f)])
     print(table(["non-enrolled (as is and all edits)", "queries", "false matches", "rate"], neg_rows))
+    for line in false_pairs[:20]:
+        print("  false match:", line)
     print_profile(profile)
     print(f"candidates verified per query: mean {np.mean(verified):.1f}, p95 {pct(verified, 95):.0f}; "
           f"non-enrolled queries: p50 {pct(latency['negatives'], 50) * 1000:.1f} ms, "
           f"p95 {pct(latency['negatives'], 95) * 1000:.1f} ms")
+    large_originals(queried[:20], matcher)
     all_lat = [x for v in latency.values() for x in v]
     print(f"check latency over all queries: p50 {pct(all_lat, 50) * 1000:.1f} ms, "
           f"p95 {pct(all_lat, 95) * 1000:.1f} ms (model warm, {len(matcher.work_ids())} works in the index)")
+
+
+def large_originals(queried: list[tuple[Path, str]], matcher: ImageMatcher) -> None:
+    """Checks of enrolled images upscaled to 5120 x 2880 (JPEG), decoding included: fingerprints are computed
+    at a bounded size, so they should cost about what small ones do."""
+    lat, ok = [], 0
+    for path, _ in queried:
+        img = Image.open(path).convert("RGB").resize((5120, 2880), Image.Resampling.BILINEAR)
+        data = edits.encode(img)
+        t = time.perf_counter()
+        found = [m for m in matcher.verify_all(load(data)) if m.score >= matcher.threshold]  # type: ignore[arg-type]
+        lat.append(time.perf_counter() - t)
+        ok += bool(found) and found[0].work_id == path.name
+    print(f"5120 x 2880 JPEG originals ({len(lat)}, decode included): recall@1 {ok / len(lat):.3f}, "
+          f"p50 {pct(lat, 50) * 1000:.1f} ms, p95 {pct(lat, 95) * 1000:.1f} ms")
 
 
 def print_profile(profile: list[dict[str, float]]) -> None:
@@ -213,6 +246,8 @@ def main() -> None:
     ap.add_argument("--enrolled", type=int, default=150)
     ap.add_argument("--queries", type=int, default=60, help="enrolled images queried per edit")
     ap.add_argument("--negatives", type=int, default=60)
+    ap.add_argument("--low-detail-share", type=float, default=0.6,
+                    help="share of the low-detail images enrolled (all of them queried); the rest are negatives")
     ap.add_argument("--pad", type=int, default=0, help="pad the index with synthetic works up to this size")
     ap.add_argument("--scale", type=int, default=0, help="index-only scale run with N synthetic works")
     ap.add_argument("--skip-dev", action="store_true")

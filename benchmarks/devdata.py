@@ -14,6 +14,18 @@ from pathlib import Path
 DEFAULT = Path(os.environ.get("PROVENANCE_DEV_DATA", Path(__file__).resolve().parents[2] / "shared/data/dev"))
 
 
+# the sources of smooth, flat, abstract and dark images (the data README's 142 low-detail images), reported apart
+LOW_DETAIL_SOURCES = frozenset({
+    "hedgewars-themes", "supertux-backgrounds", "freeorion-space-art", "mypaint-backgrounds", "pingus-textures",
+    "tuxmath-backgrounds", "starfighter-backgrounds", "lbreakout2-backgrounds", "kmahjongg-backgrounds",
+    "marsshooter-starfields", "frozen-bubble-backgrounds", "xplanet-maps", "lxde-wallpapers", "etr-skyboxes"})
+
+
+def low_detail_first(files: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The files with the low-detail ones first (each group in its given order)."""
+    return [f for f in files if f[1] in LOW_DETAIL_SOURCES] + [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
+
+
 def split_of(relative: str) -> str:
     return "calibration" if hashlib.sha256(relative.encode()).digest()[0] % 2 == 0 else "benchmark"
 

@@ -25,6 +25,16 @@ class PdqQuality(msgspec.Struct, frozen=True, kw_only=True):
     work: int
 
 
+class DenseAlignment(msgspec.Struct, frozen=True, kw_only=True):
+    """The two pictures aligned at low resolution and compared pixel by pixel (pictures with too few local
+    features): the band-pass correlation, how they were aligned ("whole", "blocks": whole but block by block,
+    "rotated", "placed": one inside the other) and, when placed, the smaller one's size relative to the larger."""
+
+    correlation: float
+    how: str
+    scale: float = 1.0
+
+
 class ImageEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal", tag="image"):
     """Why an image matched: the value of each signal that saw the pair (None: the signal did not)."""
 
@@ -35,6 +45,7 @@ class ImageEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal
     cosine: float | None = None  # embedding similarity of the best region pair
     embedder: str = "none"  # name@version of the embedder behind `cosine`
     geometry: Geometry | None = None  # local features verified by RANSAC
+    dense: DenseAlignment | None = None  # dense verification, when it ran
     query_pdq: str = ""  # the query's PDQ hash, hex
     signals: dict[str, float] = msgspec.field(default_factory=dict)  # every signal's raw value, by signal name
 

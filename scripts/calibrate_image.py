@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks import edits
-from benchmarks.devdata import DEFAULT, DevSet
+from benchmarks.devdata import DEFAULT, LOW_DETAIL_SOURCES, DevSet
 from matcher.image.embed_onnx import OnnxEmbedder
 from matcher.image.fusion import FEATURES, Curve, ImageCalibration, features, fuse, kind_of
 from matcher.image.matcher import ImageMatcher
@@ -36,8 +36,11 @@ OUT = Path(__file__).resolve().parents[1] / "matcher" / "image" / "calibration.j
 
 
 Row = dict[str, float]  # signal name -> raw value, and "label"
-ABSENT = {"pdq": 64.0, "sift": 0.0}  # a pair PDQ did not hit, or SIFT did not verify, fits as the weakest value
+# a pair PDQ did not hit or SIFT did not verify fits as the weakest value; a dense value is fitted where it
+# was computed (the best few candidates of a query that nothing else verified)
+ABSENT = {"pdq": 64.0, "pdq_low": 64.0, "sift": 0.0}
 CAPS = {"embedding": 0.3}  # an embedding supports the other signals, never decides alone
+STEPS = {"dense", "placed"}  # fitted as a step above the largest negative (`step_curve`)
 
 
 def row(evidence: Evidence, label: float) -> Row:
@@ -47,11 +50,24 @@ def row(evidence: Evidence, label: float) -> Row:
     return {**evidence.signals, "label": label}
 
 
+def step_curve(negatives: list[float], margin: float = 0.05, steepness: float = 30.0) -> Curve:
+    """A steep curve whose midpoint lies `margin` above the largest negative value: for the dense
+    correlations, where a logistic fit is swamped by the unrelated pairs (dozens per copy, most of them
+    low-detail look-alikes) and the two populations barely overlap at the top, the operating point is the one
+    that keeps every unrelated pair of the calibration half out."""
+    midpoint = max(negatives, default=0.0) + margin
+    return Curve(round(-steepness * midpoint, 4), steepness)
+
+
 def fit_curves(rows: list[Row]) -> ImageCalibration:
     """One logistic curve per fused signal, each on its own feature (the shared transform in fusion.py)."""
     names = sorted({k for r in rows for k in r if k != "label" and kind_of(k) in FEATURES})
     curves = {}
     for name in names:
+        if name in STEPS:
+            negatives = [r[name] for r in rows if name in r and r["label"] == 0]
+            curves[name] = step_curve(negatives)
+            continue
         absent = ABSENT.get(kind_of(name))
         used = [r for r in rows if name in r or absent is not None]
         x = np.array([[features({name: r.get(name, absent or 0.0)})[name]] for r in used])
@@ -76,7 +92,14 @@ def collect(args: argparse.Namespace) -> list[Row]:
     legit = dev.overlapping("overlaps_images.json")
     files = dev.files("calibration")
     random.Random(0).shuffle(files)
-    enrolled, others = files[: args.enrolled], files[args.enrolled : args.enrolled + args.negatives]
+    # the low-detail images over-represented: every enrolled one is queried, the rest are negatives, so that
+    # the dense curve is fitted against unrelated smooth, flat and dark pairs
+    low = [f for f in files if f[1] in LOW_DETAIL_SOURCES]
+    rest = [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
+    cut = round(len(low) * 0.6)
+    n_rest = max(0, args.enrolled - cut)
+    enrolled, queried = low[:cut] + rest[:n_rest], low[:cut] + rest[: max(0, args.queries - cut)]
+    others = low[cut:] + rest[n_rest : n_rest + args.negatives]
     # a threshold above any confidence, so that every candidate is verified and its evidence seen
     matcher = ImageMatcher(None, OnnxEmbedder(), calibration=ImageCalibration(threshold=2.0))
     for path, _ in enrolled:
@@ -85,7 +108,7 @@ def collect(args: argparse.Namespace) -> list[Row]:
     t0 = time.time()
     backgrounds = [Image.open(p).convert("RGB") for p, _ in others[:10]]
     for name, edit in edits.ALL.items():
-        for i, (path, _) in enumerate(enrolled[: args.queries]):
+        for i, (path, _) in enumerate(queried):
             query = edit(Image.open(path).convert("RGB"), random.Random(i), backgrounds[i % len(backgrounds)])
             for m in matcher.verify_all(load_content(edits.encode(query), max_pixels=10**9, max_text_chars=1)):
                 if m.work_id == path.name or frozenset((m.work_id, path.name)) not in legit:
@@ -108,7 +131,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--enrolled", type=int, default=120)
-    ap.add_argument("--queries", type=int, default=50, help="enrolled images edited per edit")
+    ap.add_argument("--queries", type=int, default=90,
+                    help="enrolled images edited per edit (every enrolled low-detail image, then others)")
     ap.add_argument("--negatives", type=int, default=80)
     ap.add_argument("--rows", type=Path, help="reuse (or save) the evidence rows in this JSON file")
     ap.add_argument("--out", type=Path, default=OUT)

@@ -43,6 +43,8 @@ class ImageView:
             parts.append(f"{evidence.geometry.inliers} matching local features")
         if evidence.pdq_distance is not None:
             parts.append(f"PDQ {evidence.pdq_distance}/256 bits apart")
+        if evidence.dense is not None and not parts:
+            parts.append(f"pixel structure aligned, correlation {evidence.dense.correlation:.2f}")
         if evidence.cosine is not None and not parts:
             parts.append(f"embedding similarity {evidence.cosine:.2f}")
         return ", ".join(parts) or "matched"
@@ -58,6 +60,11 @@ class ImageView:
             rows.append(("pHash distance", f"{evidence.phash_distance} of 64 bits"))
         if evidence.cosine is not None:
             rows.append(("Embedding similarity", f"{evidence.cosine:.3f}"))
+        if evidence.dense is not None:
+            d = evidence.dense
+            how = {"whole": "whole picture", "blocks": "whole picture, block by block", "rotated": "slightly rotated",
+                   "placed": f"one inside the other, at {d.scale:.2f}x"}.get(d.how, d.how)
+            rows.append(("Dense alignment", f"correlation {d.correlation:.3f} ({how})"))
         g = evidence.geometry
         if g is not None:
             rows.append(("Matching local features", f"{g.inliers} (RANSAC inliers)"))

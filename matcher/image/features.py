@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from matcher.image import dense
 from registry.evidence import Geometry
 
 MAX_SIDE = 256  # SIFT runs on the image scaled to this (OpenCV doubles it for the first octave); on the
@@ -23,24 +24,27 @@ VERIFY_WORK_FEATURES = 200  # a work's strongest features matched in verificatio
 
 
 class LocalFeatures(msgspec.Struct, frozen=True):
-    """Keypoint positions in [0, 1] image coordinates, uint8 SIFT descriptors, and the image's aspect."""
+    """Keypoint positions in [0, 1] image coordinates, uint8 SIFT descriptors, and the image's aspect; with
+    them, what dense verification needs of a work (`dense.thumbnail`), kept in the same file."""
 
     xy: npt.NDArray[np.float32]
     desc: npt.NDArray[np.uint8]
     width: int
     height: int
+    thumb: npt.NDArray[np.uint8] = msgspec.field(default_factory=lambda: np.zeros((0, 0), np.uint8))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         np.savez(buf, xy=self.xy.astype(np.float16), desc=self.desc,  # uncompressed: read on every verification
-                 size=np.array([self.width, self.height], dtype=np.int32))
+                 size=np.array([self.width, self.height], dtype=np.int32), thumb=self.thumb)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LocalFeatures":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             w, h = z["size"].tolist()
-            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h))
+            thumb = z["thumb"] if "thumb" in z.files else np.zeros((0, 0), np.uint8)
+            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h), thumb)
 
 
 _sift = cv2.SIFT_create(nfeatures=MAX_FEATURES)  # type: ignore[attr-defined]
@@ -57,13 +61,14 @@ def _gray(img: Image.Image) -> npt.NDArray[np.uint8]:
 def extract(img: Image.Image) -> LocalFeatures:
     gray = _gray(img)
     h, w = gray.shape
+    thumb = dense.thumbnail(img)
     keypoints, desc = _sift.detectAndCompute(gray, None)
     if desc is None or not keypoints:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h)
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h, thumb)
     order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
     points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
     xy = (points / np.array([w, h], dtype=np.float32)).astype(np.float32)
-    return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h)
+    return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h, thumb)
 
 
 # A SIFT descriptor is 4 x 4 cells (rows along the keypoint's own y axis) of 8 orientation bins. Mirroring
@@ -77,7 +82,8 @@ def mirror_of(features: LocalFeatures) -> LocalFeatures:
     """The features of the horizontally mirrored image."""
     xy = features.xy.copy()
     xy[:, 0] = 1.0 - xy[:, 0]
-    return LocalFeatures(xy, np.ascontiguousarray(features.desc[:, _MIRROR]), features.width, features.height)
+    return LocalFeatures(xy, np.ascontiguousarray(features.desc[:, _MIRROR]), features.width, features.height,
+                         np.ascontiguousarray(features.thumb[:, ::-1]))
 
 
 def root_sift(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

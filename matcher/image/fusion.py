@@ -15,9 +15,13 @@ from importlib import resources
 
 import msgspec
 
-# signal names: "exact", "pdq", "sift" (verified local features), "embedding:<embedder name>"
+# signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed",
+# "embedding:<embedder name>"
 FEATURES: dict[str, Callable[[float], float]] = {
     "pdq": lambda distance: max(0.0, 1.0 - distance / 64.0),
+    "pdq_low": lambda distance: max(0.0, 1.0 - distance / 64.0),  # either hash of quality < 50
+    "dense": lambda correlation: correlation,  # the whole pictures aligned (dense.py)
+    "placed": lambda correlation: correlation,  # one placed in or cut out of the other (dense.py)
     "sift": math.log1p,
     "embedding": lambda cosine: cosine,
 }
@@ -46,6 +50,8 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     local_query_descriptors: int = 200  # strongest query descriptors searched in the local index
     local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
     local_min_votes: int = 3
+    dense_candidates: int = 4  # candidates compared densely when nothing else verified a match
+    placed_candidates: int = 2  # of those, the best few also searched for a placement
 
     def curve(self, signal: str) -> Curve | None:
         """The curve fitted for this signal, else the one for its kind (every embedder shares "embedding")."""

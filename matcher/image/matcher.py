@@ -3,8 +3,10 @@
 The signals (`signals.py`: exact pixels, PDQ, one embedding per embedder, local-feature votes) each name
 candidates from their own index. Stage 0 (exact pixels, PDQ) always runs; stage 1 (embeddings, local
 features) runs only when stage 0 verified nothing above the threshold. Every candidate is verified with
-SIFT and a RANSAC similarity transform (on the query and on its mirror image), and the signals' values are
-fused (`fusion.py`) into one confidence with the curves and threshold of `calibration.json`, written by
+SIFT and a RANSAC similarity transform (on the query and on its mirror image). When that verifies nothing
+(smooth, flat and dark pictures have too few keypoints), the best few candidates are compared densely
+(`dense.py`: aligned at low resolution, correlated pixel by pixel). The signals' values are fused
+(`fusion.py`) into one confidence with the curves and threshold of `calibration.json`, written by
 `scripts/calibrate_image.py` from synthetic edits of development images.
 """
 
@@ -22,19 +24,19 @@ from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
-from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq_hex, pdq_match_distance, phash_distance
+from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq_hex, pdq_match_distance, phash_distance
 from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
 from matcher.locks import ReadWriteLock
 from registry.content import Content
-from registry.evidence import Geometry, ImageEvidence, PdqQuality
+from registry.evidence import DenseAlignment, Geometry, ImageEvidence, PdqQuality
 from registry.models import WorkKind
 
 # two worker threads per process: a query's local features are extracted there (and the local-feature index
 # searched) while the request's thread hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
-VERSION = "image-fused-5"
-FORMAT = 5
+VERSION = "image-fused-6"
+FORMAT = 6
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,6 +171,7 @@ class ImageMatcher:
         _POOL.submit(self._background, query)
         seen: dict[str, dict[int, float]] = {}
         results: dict[str, Match] = {}
+        found: dict[str, tuple[dict[str, float], Geometry | None]] = {}  # what each candidate was scored on
         for stage in self.stages:
             if stage > 0:
                 query.deep.set()
@@ -185,12 +188,45 @@ class ImageMatcher:
                     query.verified += 1
                 query.add_time("verify", time.perf_counter() - t0)
             for wid, (iid, geometry) in checked.items():
-                match = self._score(wid, query, {n: v[iid] for n, v in seen.items() if iid in v}, geometry)
+                found[wid] = {n: v[iid] for n, v in seen.items() if iid in v}, geometry
+                match = self._score(wid, query, dict(found[wid][0]), geometry)
                 if match is not None:
                     results[wid] = match
             if any(m.score >= self.threshold for m in results.values()):
                 break
+        else:
+            self._dense_stage(query, results, found)
         return sorted(results.values(), key=lambda m: -m.score)
+
+    def _dense_stage(self, query: ImageQuery, results: dict[str, Match],
+                     found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
+        """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
+        dark pictures have too few keypoints) compared densely (`dense.py`), whole for each, and searched for
+        a placement for the best of them; each is scored again with those values."""
+        t0 = time.perf_counter()
+        cal = self.calibration
+        unverified = [w for w in results if found[w][1] is None]
+        unverified.sort(key=lambda w: -max([results[w].score, *(v for k, v in found[w][0].items()
+                                                                  if kind_of(k) == "embedding")]))
+        for rank, wid in enumerate(unverified[: cal.dense_candidates]):
+            try:
+                thumb = self._read_features(wid).thumb
+            except FileNotFoundError:
+                continue  # withdrawn meanwhile
+            if not thumb.size:
+                continue
+            values = query.dense().compare(thumb, placement=rank < cal.placed_candidates)
+            signals, geometry = found[wid]
+            signals = {**signals, "dense": round(values.whole.value, 4)}
+            best = values.whole
+            if values.placed is not None:
+                signals["placed"] = round(values.placed.value, 4)
+                best = max(best, values.placed, key=lambda r: r.value)
+            alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale)
+            match = self._score(wid, query, signals, geometry, alignment)
+            if match is not None:
+                results[wid] = match
+        query.add_time("dense", time.perf_counter() - t0)
 
     def lookup_pdq(self, hashes: list[bytes], qualities: list[int] | None = None) -> list[list[tuple[str, float]]]:
         """For each 32-byte PDQ hash (one orientation, as a trainer hashes its data; its quality when known):
@@ -251,7 +287,7 @@ class ImageMatcher:
         return lf.verify(query.features(), w_feat) or lf.verify(query.features(mirror=True), w_feat, mirrored=True)
 
     def _score(self, wid: str, query: ImageQuery, signals: dict[str, float],
-               geometry: Geometry | None) -> Match | None:
+               geometry: Geometry | None, alignment: DenseAlignment | None = None) -> Match | None:
         """The candidate's fused confidence and evidence; None when it was withdrawn meanwhile."""
         entry = self.works.get(wid)
         if entry is None:
@@ -259,16 +295,18 @@ class ImageMatcher:
         exact = bool(signals.get("exact"))
         if geometry is not None:
             signals["sift"] = float(geometry.inliers)
-        score = fuse(self.calibration, signals)
         hashes, quality = query.pdq()
+        if "pdq" in signals and min(quality, entry.pdq_quality) < PDQ_MIN_QUALITY:
+            signals["pdq_low"] = signals.pop("pdq")  # a weaker signal with its own curve
+        score = fuse(self.calibration, signals)
         cosine = next((v for k, v in signals.items() if kind_of(k) == "embedding"), None)
         evidence = ImageEvidence(
             exact_pixels=exact,
-            pdq_distance=int(signals["pdq"]) if "pdq" in signals else None,
+            pdq_distance=next((int(signals[k]) for k in ("pdq", "pdq_low") if k in signals), None),
             pdq_quality=PdqQuality(query=quality, work=entry.pdq_quality),
             phash_distance=phash_distance(query.phash(), entry.phash),
             cosine=None if cosine is None else round(cosine, 4),
-            embedder=self.embedder_id, geometry=geometry, query_pdq=pdq_hex(hashes[0]),
+            embedder=self.embedder_id, geometry=geometry, dense=alignment, query_pdq=pdq_hex(hashes[0]),
             signals={k: round(v, 4) for k, v in signals.items()},
         )
         return Match(work_id=wid, score=round(score, 4), evidence=evidence)

@@ -20,8 +20,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
+from matcher.image.dense import DenseQuery
 from matcher.image.embed import Box, Embedder
-from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq, pdq_dihedral, phash, pixel_sha256
+from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
 
 T = TypeVar("T")
@@ -87,6 +88,10 @@ class ImageQuery:
         if mirror:
             return self.cached("features:mirror", lambda: lf.mirror_of(self.features()))
         return self.cached("features", self._extract)
+
+    def dense(self) -> DenseQuery:
+        """The query prepared for dense verification (from the thumbnail its local features carry)."""
+        return self.cached("dense", lambda: DenseQuery(self.features().thumb))
 
     def prefetch_features(self, pool: Executor) -> None:
         self.prefetch(pool, "features", self._extract)
@@ -168,8 +173,10 @@ class ExactPixels:
 
 
 class Pdq:
-    """PDQ hashes within Hamming 31 of any of the query's eight dihedral variants; only hashes of quality
-    >= 50 on both sides count (as Hasher-Matcher-Actioner does). The value is the distance."""
+    """PDQ hashes within Hamming 31 of any of the query's eight dihedral variants when both hashes have a
+    quality of 50 or more (Hasher-Matcher-Actioner's rule), within 24 when either has less (smooth and dark
+    pictures, which HMA drops; `hashes.pdq_match_distance`). The value is the distance; the matcher fuses a
+    pair with a low-quality hash as the weaker signal "pdq_low", with its own calibrated curve."""
 
     name = "pdq"
     stage = 0
@@ -196,10 +203,8 @@ class Pdq:
 
     def search(self, query: ImageQuery) -> dict[int, float]:
         hashes, quality = query.pdq()
-        if quality < PDQ_MIN_QUALITY:
-            return {}
         return {iid: float(dist) for iid, dist in self.index.search(hashes, PDQ_MAX_DISTANCE)
-                if self.quality.get(iid, 0) >= PDQ_MIN_QUALITY}
+                if dist <= pdq_match_distance(quality, self.quality.get(iid, 0))}
 
     def clear(self) -> None:
         self.index, self.quality = HashIndex(), {}

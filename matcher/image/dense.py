@@ -1,0 +1,276 @@
+"""Dense verification of a candidate pair without keypoints: smooth, abstract and dark pictures.
+
+SIFT verifies a copy by matching keypoints, and a gradient wallpaper, a soft render or a nebula on black has
+too few stable ones. This module aligns the two pictures at low resolution instead and compares them pixel
+by pixel, as a copy-detection system does for such images:
+
+- the whole picture in each of its eight dihedral orientations and, upright, a few small rotations (resized,
+  mirrored, rotated by 90 degrees, recoloured, blurred, re-encoded or partly covered copies);
+- the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
+  placed into a larger picture or padded, a crop cut out of the work).
+
+Both compare band-pass images (the picture minus its smooth trend, at a few pixels' scale) by normalised
+cross-correlation, after a trimmed fit that ignores the pixels a caption or a logo covers. The smooth trend is
+left out on purpose: two different sky gradients correlate almost perfectly, their clouds and shapes do not.
+The value is the best correlation; its calibrated curve (`fusion`, `scripts/calibrate_image.py`) was fitted on
+unrelated low-detail pairs of the development images, so an unrelated gradient does not pass.
+"""
+
+import math
+from collections.abc import Callable
+
+import cv2
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+THUMB_SIDE = 96  # long side of the stored thumbnail (grayscale, aspect kept)
+WHOLE_SIDE = 64  # both pictures are compared whole at this square size
+ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # small rotations tried on the upright query
+SCALES = tuple(min(1.0, round(0.36 * 1.09**i, 3)) for i in range(13))  # placement: smaller side / larger, 0.36-1
+TRIM = 0.12  # share of the pixels with the largest residual left out of the correlation (covered parts)
+MIN_WINDOW_ENERGY = 0.3  # share of the template's detail a window must hold to be scored
+MIN_TEMPLATE = 28  # smallest template side (interior pixels) slid over a picture: smaller ones fit look-alikes
+RIDGE_SHIFT = 4  # pixels away from a placement's peak where a unique fit has lost its correlation
+RIDGE_WEIGHT = 0.5  # how much of the correlation left there is taken off the peak
+BLOCKS = 4  # the whole pictures are also compared block by block, BLOCKS x BLOCKS
+MIN_BLOCKS = 6  # blocks with detail needed for that comparison
+MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
+Gray = npt.NDArray[np.float32]
+
+
+class DenseResult(msgspec.Struct, frozen=True):
+    """The best correlation, how it was found ("whole", "blocks", "rotated" or "placed"), and for a placement
+    the smaller picture's size relative to the larger."""
+
+    value: float
+    how: str
+    scale: float = 1.0
+
+
+def thumbnail(img: Image.Image, side: int = THUMB_SIDE) -> npt.NDArray[np.uint8]:
+    """The stored form: grayscale, aspect kept, long side `side`."""
+    g = img.convert("L")
+    factor = max(g.size) // (side * 2)
+    if factor >= 2:
+        g = g.reduce(factor)  # box filter first: a large original costs what a small one does
+    scale = side / max(g.size)
+    size = (max(8, round(g.width * scale)), max(8, round(g.height * scale)))
+    return np.asarray(g.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR), np.uint8)
+
+
+def _band(img: Gray, fine: float = 0.7, coarse: float = 3.0) -> Gray:
+    """Difference of Gaussians: shapes at a few pixels' scale, without the noise or the smooth trend."""
+    out: Gray = cv2.GaussianBlur(img, (0, 0), fine) - cv2.GaussianBlur(img, (0, 0), coarse)
+    return out
+
+
+def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) -> float:
+    """Correlation of two equally shaped band-pass images, leaving out the `TRIM` share of pixels that the
+    first fit explains worst (a caption box, a logo, a corner the rotation filled)."""
+    x, y = a.ravel(), b.ravel()
+    if mask is not None:
+        x, y = x[mask.ravel()], y[mask.ravel()]
+    if len(x) < 16:
+        return 0.0
+    (mx,), (sx,) = cv2.meanStdDev(x)
+    (my,), (sy,) = cv2.meanStdDev(y)
+    if sx[0] < MIN_ENERGY or sy[0] < MIN_ENERGY:
+        return 0.0
+    x = (x - mx[0]) / sx[0]
+    y = (y - my[0]) / sy[0]
+    residual = np.abs(x * float(np.mean(x * y)) - y)
+    cut = int(len(residual) * (1.0 - TRIM))
+    keep = residual <= np.partition(residual, cut - 1)[cut - 1]
+    x, y = x[keep], y[keep]
+    x, y = x - x.mean(), y - y.mean()
+    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / denom) if denom > 0 else 0.0
+
+
+def _blocks_ncc(a: Gray, b: Gray) -> float:
+    """Correlation block by block (BLOCKS x BLOCKS), averaged over the blocks with detail on both sides after
+    leaving out the worst quarter: a caption box or logo spoils the blocks it covers, not the others."""
+    n = WHOLE_SIDE // BLOCKS
+
+    def blocks(img: Gray) -> Gray:
+        out = img.reshape(BLOCKS, n, BLOCKS, n).transpose(0, 2, 1, 3).reshape(BLOCKS * BLOCKS, n * n)
+        centred: Gray = (out - out.mean(axis=1, keepdims=True)).astype(np.float32)
+        return centred
+
+    x, y = blocks(a), blocks(b)
+    sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
+    detail = (sx >= MIN_ENERGY) & (sy >= MIN_ENERGY)
+    if detail.sum() < MIN_BLOCKS:
+        return 0.0
+    values = np.sort((x * y).mean(axis=1)[detail] / (sx[detail] * sy[detail]))
+    return float(values[len(values) // 4 :].mean())
+
+
+def _square(img: Gray) -> Gray:
+    out: Gray = np.asarray(cv2.resize(img, (WHOLE_SIDE, WHOLE_SIDE), interpolation=cv2.INTER_AREA), np.float32)
+    return out
+
+
+def _dihedral(img: Gray) -> list[Gray]:
+    rots = [img, np.rot90(img, 1), np.rot90(img, 2), np.rot90(img, 3)]
+    return [np.ascontiguousarray(v, dtype=np.float32) for r in rots for v in (r, r[:, ::-1])]
+
+
+_CENTRE = np.zeros((WHOLE_SIDE, WHOLE_SIDE), bool)
+_m = round(WHOLE_SIDE * 0.15)
+_CENTRE[_m:-_m, _m:-_m] = True  # the part a rotation by up to 10 degrees does not fill with background
+
+
+class DenseQuery:
+    """A query prepared once for comparing with every candidate: its thumbnail, the band-pass images of its
+    eight dihedral orientations and of its small rotations at the comparison size."""
+
+    def __init__(self, thumb: npt.NDArray[np.uint8]) -> None:
+        self.thumb: Gray = thumb.astype(np.float32)
+        self.orientations = [_band(_square(v)) for v in _dihedral(self.thumb)]
+        square = _square(self.thumb)
+        centre = (WHOLE_SIDE / 2 - 0.5, WHOLE_SIDE / 2 - 0.5)
+        self.rotations = [_band(np.asarray(cv2.warpAffine(
+            square, cv2.getRotationMatrix2D(centre, angle, 1.0), (WHOLE_SIDE, WHOLE_SIDE), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE), np.float32)) for angle in ANGLES]
+
+        self._searched: tuple[_Searched, _Searched] | None = None
+        self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
+
+    def compare(self, work: npt.NDArray[np.uint8], *, placement: bool = True) -> "DenseValues":
+        """The dense correlations with a work's thumbnail (from `thumbnail`); the placement search, the
+        costlier part, only when asked."""
+        w = work.astype(np.float32)
+        return DenseValues(self.whole(w), self.placed(w) if placement else None)
+
+    def placed(self, work: Gray) -> DenseResult:
+        """The smaller picture slid over the larger at each scale: the work inside the query (placed in a
+        larger picture, padded), then the query inside the work (cut out of it). The query's side of both
+        searches is prepared once for all candidates."""
+        if self._searched is None:
+            self._searched = _Searched(self.thumb, COARSE), _Searched(self.thumb, FINE)
+        inside = _search(self._searched, lambda f, band: _template(work, f, band),
+                         max(self.thumb.shape) / max(work.shape))
+        around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
+                         max(work.shape) / max(self.thumb.shape))
+        return max(inside, around, key=lambda r: r.value)
+
+    def _query_template(self, factor: float, band: tuple[float, float]) -> Gray | None:
+        key = (round(factor, 4), band)
+        if key not in self._templates:
+            self._templates[key] = _template(self.thumb, factor, band)
+        return self._templates[key]
+
+    def whole(self, work: Gray) -> DenseResult:
+        """The whole pictures compared in the query's dihedral orientations (whole and block by block) and,
+        upright, in small rotations (their centres)."""
+        w = _band(_square(work))
+        best = DenseResult(0.0, "whole")
+        for q in self.orientations:
+            for how, value in (("whole", _trimmed_ncc(q, w)), ("blocks", _blocks_ncc(q, w))):
+                if value > best.value:
+                    best = DenseResult(value, how)
+        for q in self.rotations:
+            value = _trimmed_ncc(q, w, _CENTRE)
+            if value > best.value:
+                best = DenseResult(value, "rotated")
+        return best
+
+
+def _resize(img: Gray, factor: float) -> Gray:
+    size = (max(8, round(img.shape[1] * factor)), max(8, round(img.shape[0] * factor)))
+    out: Gray = np.asarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA), np.float32)
+    return out
+
+
+class _Searched:
+    """A picture prepared to have templates slid over it in one band: the band-pass image and its integrals."""
+
+    def __init__(self, img: Gray, band: tuple[float, float]) -> None:
+        self.band = band
+        self.image = _band(img, *band)
+        total, squares = cv2.integral2(self.image, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+        self.total, self.squares = np.asarray(total, np.float64), np.asarray(squares, np.float64)
+
+    def window_std(self, h: int, w: int) -> npt.NDArray[np.float64]:
+        """The standard deviation of every h x w window, laid out as `cv2.matchTemplate`'s result."""
+
+        def window_sum(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            out: npt.NDArray[np.float64] = a[h:, w:] - a[:-h, w:] - a[h:, :-w] + a[:-h, :-w]
+            return out
+
+        n = float(h * w)
+        mean = window_sum(self.total) / n
+        out: npt.NDArray[np.float64] = np.sqrt(np.maximum(window_sum(self.squares) / n - mean * mean, 0.0))
+        return out
+
+    def peak(self, t: Gray | None) -> float:
+        """The best correlation of the template `t` (from `_template`) slid over this picture, less the
+        correlation left a few pixels away (`_ridge`); 0 when there is no template or it does not fit."""
+        if t is None or t.shape[0] > self.image.shape[0] or t.shape[1] > self.image.shape[1]:
+            return 0.0
+        scores: Gray = np.asarray(cv2.matchTemplate(self.image, t, cv2.TM_CCOEFF_NORMED), np.float32)
+        # a window with far less detail than the template (a flat sky) gives unstable values: not a placement
+        scores[self.window_std(*t.shape) < max(MIN_ENERGY, MIN_WINDOW_ENERGY * _std(t))] = 0.0
+        _, peak, _, (x, y) = cv2.minMaxLoc(scores)
+        return float(peak) - RIDGE_WEIGHT * _ridge(scores, x, y)
+
+
+def _template(small: Gray, factor: float, band: tuple[float, float]) -> Gray | None:
+    """`small` scaled by `factor`, band-passed, its interior only: at its edges the band-pass sees the edge
+    between the picture and whatever surrounds it (a border, another picture), which is not part of it.
+    None when too small or without detail."""
+    m = math.ceil(1.5 * band[1])
+    t = _band(_resize(small, factor), *band)[m:-m, m:-m]
+    if min(t.shape) < MIN_TEMPLATE or _std(t) < MIN_ENERGY:
+        return None
+    return t
+
+
+def _std(img: Gray) -> float:
+    return float(cv2.meanStdDev(img)[1][0, 0])  # a tenth of numpy's time on these small arrays
+
+
+def _ridge(scores: npt.NDArray[np.float32], x: int, y: int) -> float:
+    """The best correlation a few pixels away from the peak, in any of eight directions (0 when none is
+    positive): high when the match is a line or an edge that fits anywhere along its length, low for a
+    placement that fits at one position only."""
+    h, w = scores.shape
+    d = RIDGE_SHIFT
+    around = [scores[y + dy, x + dx] for dy in (-d, 0, d) for dx in (-d, 0, d)
+              if (dx or dy) and 0 <= y + dy < h and 0 <= x + dx < w]
+    return max(0.0, float(max(around, default=0.0)))
+
+
+COARSE = (1.0, 4.0)  # the band the scale grid is searched on, at the small thumbnails' resolution
+FINE = (0.7, 3.0)  # the band the best scales are refined and scored on, at the larger resolution
+REFINE = (0.955, 0.97, 0.985, 1.0, 1.015, 1.03, 1.045)
+
+
+def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[float, float]], Gray | None],
+            unit: float) -> DenseResult:
+    """The best placement of a template over a picture prepared in the coarse and the fine band: the scale
+    grid in the coarse band, then the best scale refined in finer steps and the fine band, which gives the
+    value. `template(factor, band)` makes the template; `unit` turns a scale into a factor."""
+    coarse, fine = big
+    _, scale = max((coarse.peak(template(scale * unit, COARSE)), scale) for scale in SCALES)
+    best = DenseResult(0.0, "placed")
+    for step in REFINE:
+        value = fine.peak(template(scale * step * unit, FINE))
+        if value > best.value:
+            best = DenseResult(value, "placed", round(scale * step, 3))
+    return best
+
+
+class DenseValues(msgspec.Struct, frozen=True):
+    """The best correlation of the whole pictures and of a placement (None when not searched)."""
+
+    whole: DenseResult
+    placed: DenseResult | None
+
+
+def compare(query: npt.NDArray[np.uint8], work: npt.NDArray[np.uint8], *, placement: bool = True) -> DenseValues:
+    """The dense correlations of two thumbnails (from `thumbnail`)."""
+    return DenseQuery(query).compare(work, placement=placement)

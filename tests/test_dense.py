@@ -1,0 +1,143 @@
+"""Dense verification: the images hashes and local features cannot see (a sky gradient, a nebula on black).
+
+The fixtures in `fixtures/lowdetail` are real low-detail pictures; `enrolled` are enrolled, `unenrolled` are
+other pictures of the same kinds (two skies of one game, two nebulae), which must not match them.
+"""
+
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from benchmarks import edits
+from matcher.image import dense
+from matcher.image import features as lf
+from matcher.image.embed import Embedder
+from matcher.image.hashes import pdq
+from matcher.image.matcher import ImageMatcher
+from registry.content import Content, load_content
+from registry.evidence import ImageEvidence
+from tests.conftest import FIXTURES
+
+LOW = sorted((FIXTURES / "lowdetail" / "enrolled").glob("*.jpg"))
+OTHER = sorted((FIXTURES / "lowdetail" / "unenrolled").glob("*.jpg"))
+
+
+def content_of(img: Image.Image) -> Content:
+    return load_content(edits.encode(img), max_pixels=10**9, max_text_chars=1)
+
+
+def rgb(path: object) -> Image.Image:
+    return Image.open(path).convert("RGB")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def matcher(embedder: Embedder) -> ImageMatcher:
+    m = ImageMatcher(None, embedder)
+    for path in LOW:
+        m.add(path.stem, m.fingerprint(content_of(rgb(path))))
+    return m
+
+
+def test_the_fixtures_are_what_the_dense_path_is_for() -> None:
+    """Each has a PDQ quality under 50 (HMA drops such hashes) or too few keypoints for SIFT to verify."""
+    for path in LOW:
+        img = rgb(path)
+        _, quality = pdq(img)
+        assert quality < 50 or len(lf.extract(img).desc) < 100, path.name
+
+
+@pytest.mark.parametrize("edit", sorted(edits.MILD))
+def test_mild_edits_of_low_detail_images_match(matcher: ImageMatcher, edit: str) -> None:
+    background = rgb(OTHER[0])
+    for i, path in enumerate(LOW):
+        query = edits.MILD[edit](rgb(path), random.Random(i), background)
+        found = matcher.search(content_of(query))
+        assert found and found[0].work_id == path.stem, f"{edit} of {path.name}: {found}"
+
+
+@pytest.mark.parametrize("edit", ["center_crop70", "random_crop_half", "overlay", "rotate_small"])
+def test_hard_edits_of_low_detail_images_match(matcher: ImageMatcher, edit: str) -> None:
+    background = rgb(OTHER[0])
+    missed = []
+    for i, path in enumerate(LOW):
+        query = edits.HARD[edit](rgb(path), random.Random(i), background)
+        found = matcher.search(content_of(query))
+        if not (found and found[0].work_id == path.stem):
+            missed.append(path.name)
+    assert len(missed) <= 1, f"{edit}: missed {missed}"
+
+
+def test_a_match_found_densely_says_so_in_its_evidence(matcher: ImageMatcher) -> None:
+    """A smooth sky without keypoints and with a PDQ quality under 50, slightly rotated: only the dense path
+    can verify it, and the evidence says how."""
+    sky = next(p for p in LOW if "skytrees" in p.name)
+    found = matcher.search(content_of(edits.rotate_small(rgb(sky), random.Random(0), rgb(OTHER[0]))))
+    evidence = found[0].evidence
+    assert found[0].work_id == sky.stem and isinstance(evidence, ImageEvidence)
+    assert evidence.geometry is None and evidence.dense is not None and evidence.dense.correlation > 0.8
+    assert evidence.signals["dense"] == pytest.approx(evidence.dense.correlation, abs=1e-3) or \
+        evidence.signals["placed"] == pytest.approx(evidence.dense.correlation, abs=1e-3)
+
+
+@pytest.mark.parametrize("edit", ["none", *sorted(edits.ALL)])
+def test_other_skies_and_nebulae_do_not_match(matcher: ImageMatcher, edit: str) -> None:
+    """Two different gradient wallpapers (or nebulae) must not match, whatever was done to the query."""
+    for i, path in enumerate(OTHER):
+        img = rgb(path)
+        background = rgb(OTHER[(i + 1) % len(OTHER)])  # not an enrolled picture: a canvas shows its background
+        query = img if edit == "none" else edits.ALL[edit](img, random.Random(i), background)
+        assert matcher.search(content_of(query)) == [], f"{edit} of {path.name}"
+
+
+def test_every_unrelated_pair_stays_below_the_calibrated_curve(matcher: ImageMatcher) -> None:
+    """The dense values of unrelated low-detail pairs, alone, stay well under the decision threshold."""
+    from matcher.image.fusion import fuse
+
+    for a in OTHER:
+        query = dense.DenseQuery(dense.thumbnail(rgb(a)))
+        for b in LOW:
+            values = query.compare(dense.thumbnail(rgb(b)))
+            assert values.placed is not None
+            score = fuse(matcher.calibration, {"dense": values.whole.value, "placed": values.placed.value})
+            assert score < matcher.threshold, f"{a.name} ~ {b.name}: {values}"
+
+
+def test_a_straight_edge_is_not_a_placement() -> None:
+    """A horizon fits anywhere along another straight edge: the ridge test takes such a fit apart."""
+    def horizon(y: int, size: tuple[int, int]) -> np.ndarray:
+        img = Image.new("L", size, 200)
+        ImageDraw.Draw(img).rectangle((0, y, size[0], size[1]), fill=60)
+        return np.asarray(img.resize((96, round(96 * size[1] / size[0]))), np.uint8)
+
+    values = dense.compare(horizon(90, (400, 200)), horizon(40, (300, 300)))
+    assert values.placed is not None and values.placed.value < 0.6
+
+
+def test_window_std_is_the_brute_force_one() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.normal(size=(30, 41)).astype(np.float32) * 5
+    searched = dense._Searched(img, dense.FINE)
+    got = searched.window_std(7, 9)
+    want = np.array([[searched.image[y : y + 7, x : x + 9].std() for x in range(41 - 9 + 1)]
+                     for y in range(30 - 7 + 1)])
+    assert got.shape == want.shape and np.allclose(got, want, atol=1e-3)
+
+
+def test_block_correlation_is_the_brute_force_one() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(dense.WHOLE_SIDE, dense.WHOLE_SIDE)).astype(np.float32) * 5
+    b = (a + rng.normal(size=a.shape).astype(np.float32) * 4).astype(np.float32)
+    n = dense.WHOLE_SIDE // dense.BLOCKS
+    values = sorted(float(np.corrcoef(a[i:i + n, j:j + n].ravel(), b[i:i + n, j:j + n].ravel())[0, 1])
+                    for i in range(0, dense.WHOLE_SIDE, n) for j in range(0, dense.WHOLE_SIDE, n))
+    assert dense._blocks_ncc(a, b) == pytest.approx(float(np.mean(values[len(values) // 4:])), abs=1e-4)
+
+
+def test_a_large_original_costs_what_a_small_one_does() -> None:
+    """The thumbnail of a 5120 x 2880 picture is the thumbnail of its 1024-px version, to within rounding."""
+    small = rgb(LOW[0])
+    large = small.resize((5120, round(5120 * small.height / small.width)), Image.Resampling.BICUBIC)
+    a, b = dense.thumbnail(large), dense.thumbnail(small)
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 3
