@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from benchmarks import edits
 from matcher.image import dense
@@ -141,3 +141,16 @@ def test_a_large_original_costs_what_a_small_one_does() -> None:
     large = small.resize((5120, round(5120 * small.height / small.width)), Image.Resampling.BICUBIC)
     a, b = dense.thumbnail(large), dense.thumbnail(small)
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 3
+
+
+def test_a_uniform_border_is_found_and_taken_off() -> None:
+    """Padding of one colour is found on each side; a photograph has none. (A flat band of a picture's own
+    at an edge counts as a border too: the query is then compared both with and without it.)"""
+    for photo in ("chelsea.jpg", "coffee.jpg", "badlands0.jpg"):
+        assert dense.unframed(rgb(FIXTURES / "images" / photo)) is None, photo
+    sky = rgb(next(p for p in LOW if "skytrees" in p.name))
+    for fill in ((0, 0, 0), (255, 255, 255), (128, 128, 128)):
+        padded = ImageOps.expand(sky, border=(40, 20, 60, 30), fill=fill)
+        inner = dense.unframed(padded)
+        assert inner is not None, fill
+        assert abs(inner.width - sky.width) <= 6 and abs(inner.height - sky.height) <= 6, (fill, inner.size)

@@ -36,6 +36,11 @@ RIDGE_SHIFT = 4  # pixels away from a placement's peak where a unique fit has lo
 RIDGE_WEIGHT = 0.5  # how much of the correlation left there is taken off the peak
 BLOCKS = 4  # the whole pictures are also compared block by block, BLOCKS x BLOCKS
 MIN_BLOCKS = 6  # blocks with detail needed for that comparison
+FRAME_SIDE = 256  # a uniform border is looked for on the picture reduced to about this size
+FRAME_TOLERANCE = 3.0  # grey levels a border line may vary by along its length
+FRAME_DRIFT = 1.5  # and its colour from the outermost line's (a gradient's rows drift further)
+FRAME_MIN = 0.02  # the smallest border, as a share of the long side, that counts
+ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared robustly (trimmed, block by block)
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
 Gray = npt.NDArray[np.float32]
 
@@ -64,6 +69,31 @@ def _band(img: Gray, fine: float = 0.7, coarse: float = 3.0) -> Gray:
     """Difference of Gaussians: shapes at a few pixels' scale, without the noise or the smooth trend."""
     out: Gray = cv2.GaussianBlur(img, (0, 0), fine) - cv2.GaussianBlur(img, (0, 0), coarse)
     return out
+
+
+def unframed(img: Image.Image) -> Image.Image | None:
+    """The picture without a uniform border (a frame or padding of one colour on any side), or None when it
+    has none: a padded copy is then compared whole, as the work it frames. A flat band of the picture's own
+    at an edge (a banded sky) is taken off too; the query is compared both with and without it."""
+    g = img.convert("L")
+    factor = max(1, max(g.size) // (2 * FRAME_SIDE))
+    a = np.asarray(g.reduce(factor) if factor > 1 else g, np.float32)
+    h, w = a.shape
+    edges = [0, 0, 0, 0]  # lines of border found from the top, bottom, left and right
+    for side, lines in enumerate((a, a[::-1], a.T, a.T[::-1])):
+        colour = float(lines[0].mean())
+        n = 0
+        while (n < len(lines) // 3 and lines[n].std() < FRAME_TOLERANCE
+               and abs(float(lines[n].mean()) - colour) < FRAME_DRIFT):
+            n += 1
+        edges[side] = n
+    top, bottom, left, right = edges
+    if max(edges) < max(2, round(FRAME_MIN * max(h, w))):
+        return None
+    box = (left * factor, top * factor, (w - right) * factor, (h - bottom) * factor)
+    if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+        return None
+    return img.crop(box)
 
 
 def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) -> float:
@@ -127,15 +157,22 @@ class DenseQuery:
     """A query prepared once for comparing with every candidate: its thumbnail, the band-pass images of its
     eight dihedral orientations and of its small rotations at the comparison size."""
 
-    def __init__(self, thumb: npt.NDArray[np.uint8]) -> None:
+    def __init__(self, thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | None = None) -> None:
+        """`unframed`: the thumbnail of the query without the uniform border it was padded with, if any."""
         self.thumb: Gray = thumb.astype(np.float32)
         self.orientations = [_band(_square(v)) for v in _dihedral(self.thumb)]
+        if unframed is not None:
+            self.orientations += [_band(_square(v)) for v in _dihedral(unframed.astype(np.float32))]
         square = _square(self.thumb)
         centre = (WHOLE_SIDE / 2 - 0.5, WHOLE_SIDE / 2 - 0.5)
         self.rotations = [_band(np.asarray(cv2.warpAffine(
             square, cv2.getRotationMatrix2D(centre, angle, 1.0), (WHOLE_SIDE, WHOLE_SIDE), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE), np.float32)) for angle in ANGLES]
 
+        # every orientation and rotation as a zero-mean unit vector (rotations over the centre only), so that
+        # one product with a work ranks them all by plain correlation before the costlier robust ones
+        self._plain = np.stack([_unit(q.ravel()) for q in self.orientations])
+        self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
         self._searched: tuple[_Searched, _Searched] | None = None
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
 
@@ -168,15 +205,25 @@ class DenseQuery:
         upright, in small rotations (their centres)."""
         w = _band(_square(work))
         best = DenseResult(0.0, "whole")
-        for q in self.orientations:
-            for how, value in (("whole", _trimmed_ncc(q, w)), ("blocks", _blocks_ncc(q, w))):
-                if value > best.value:
-                    best = DenseResult(value, how)
-        for q in self.rotations:
-            value = _trimmed_ncc(q, w, _CENTRE)
-            if value > best.value:
-                best = DenseResult(value, "rotated")
+        plain = self._plain @ _unit(w.ravel())
+        for group in range(0, len(plain), 8):  # the query as it is, then without its border
+            for i in group + np.argsort(-plain[group : group + 8])[:ROBUST_ORIENTATIONS]:
+                q = self.orientations[int(i)]
+                for how, value in (("whole", _trimmed_ncc(q, w)), ("blocks", _blocks_ncc(q, w))):
+                    if value > best.value:
+                        best = DenseResult(value, how)
+        q = self.rotations[int(np.argmax(self._plain_rotated @ _unit(w[_CENTRE])))]
+        value = _trimmed_ncc(q, w, _CENTRE)
+        if value > best.value:
+            best = DenseResult(value, "rotated")
         return best
+
+
+def _unit(v: Gray) -> Gray:
+    centred = v - v.mean()
+    norm = float(np.linalg.norm(centred))
+    out: Gray = (centred / norm).astype(np.float32) if norm > 0 else np.zeros_like(v)
+    return out
 
 
 def _resize(img: Gray, factor: float) -> Gray:

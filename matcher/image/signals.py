@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
-from matcher.image.dense import DenseQuery
+from matcher.image.dense import DenseQuery, thumbnail, unframed
 from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
@@ -91,7 +91,11 @@ class ImageQuery:
 
     def dense(self) -> DenseQuery:
         """The query prepared for dense verification (from the thumbnail its local features carry)."""
-        return self.cached("dense", lambda: DenseQuery(self.features().thumb))
+        def prepare() -> DenseQuery:
+            inner = unframed(self.img)
+            return DenseQuery(self.features().thumb, None if inner is None else thumbnail(inner))
+
+        return self.cached("dense", prepare)
 
     def prefetch_features(self, pool: Executor) -> None:
         self.prefetch(pool, "features", self._extract)
