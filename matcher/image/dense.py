@@ -148,6 +148,7 @@ def _dihedral(img: Gray) -> list[Gray]:
     return [np.ascontiguousarray(v, dtype=np.float32) for r in rots for v in (r, r[:, ::-1])]
 
 
+_MISSING: Gray = np.zeros(0, np.float32)
 _CENTRE = np.zeros((WHOLE_SIDE, WHOLE_SIDE), bool)
 _m = round(WHOLE_SIDE * 0.15)
 _CENTRE[_m:-_m, _m:-_m] = True  # the part a rotation by up to 10 degrees does not fill with background
@@ -173,21 +174,25 @@ class DenseQuery:
         # one product with a work ranks them all by plain correlation before the costlier robust ones
         self._plain = np.stack([_unit(q.ravel()) for q in self.orientations])
         self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
-        self._searched: tuple[_Searched, _Searched] | None = None
+        self._searched = _Searched(self.thumb, COARSE), _Searched(self.thumb, FINE)
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
 
     def compare(self, work: npt.NDArray[np.uint8], *, placement: bool = True) -> "DenseValues":
         """The dense correlations with a work's thumbnail (from `thumbnail`); the placement search, the
         costlier part, only when asked."""
-        w = work.astype(np.float32)
-        return DenseValues(self.whole(w), self.placed(w) if placement else None)
+        return DenseValues(self.whole_thumb(work), self.placed_thumb(work) if placement else None)
+
+    def whole_thumb(self, work: npt.NDArray[np.uint8]) -> DenseResult:
+        return self.whole(work.astype(np.float32))
+
+    def placed_thumb(self, work: npt.NDArray[np.uint8]) -> DenseResult:
+        """`placed` for a work's thumbnail; safe to call from several threads at once."""
+        return self.placed(work.astype(np.float32))
 
     def placed(self, work: Gray) -> DenseResult:
         """The smaller picture slid over the larger at each scale: the work inside the query (placed in a
         larger picture, padded), then the query inside the work (cut out of it). The query's side of both
         searches is prepared once for all candidates."""
-        if self._searched is None:
-            self._searched = _Searched(self.thumb, COARSE), _Searched(self.thumb, FINE)
         inside = _search(self._searched, lambda f, band: _template(work, f, band),
                          max(self.thumb.shape) / max(work.shape))
         around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
@@ -195,10 +200,12 @@ class DenseQuery:
         return max(inside, around, key=lambda r: r.value)
 
     def _query_template(self, factor: float, band: tuple[float, float]) -> Gray | None:
+        """The query's template at a factor, made once (two threads may both make it: the same value)."""
         key = (round(factor, 4), band)
-        if key not in self._templates:
-            self._templates[key] = _template(self.thumb, factor, band)
-        return self._templates[key]
+        template = self._templates.get(key, _MISSING)
+        if template is _MISSING:
+            template = self._templates[key] = _template(self.thumb, factor, band)
+        return template
 
     def whole(self, work: Gray) -> DenseResult:
         """The whole pictures compared in the query's dihedral orientations (whole and block by block) and,
@@ -293,6 +300,7 @@ def _ridge(scores: npt.NDArray[np.float32], x: int, y: int) -> float:
 
 COARSE = (1.0, 4.0)  # the band the scale grid is searched on, at the small thumbnails' resolution
 FINE = (0.7, 3.0)  # the band the best scales are refined and scored on, at the larger resolution
+MIN_COARSE_PEAK = 0.45  # a placement whose coarse search peaks lower is not refined (copies peak far higher)
 REFINE = (0.955, 0.97, 0.985, 1.0, 1.015, 1.03, 1.045)
 
 
@@ -302,8 +310,10 @@ def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[f
     grid in the coarse band, then the best scale refined in finer steps and the fine band, which gives the
     value. `template(factor, band)` makes the template; `unit` turns a scale into a factor."""
     coarse, fine = big
-    _, scale = max((coarse.peak(template(scale * unit, COARSE)), scale) for scale in SCALES)
+    peak, scale = max((coarse.peak(template(scale * unit, COARSE)), scale) for scale in SCALES)
     best = DenseResult(0.0, "placed")
+    if peak < MIN_COARSE_PEAK:
+        return best  # nothing there worth refining
     for step in REFINE:
         value = fine.peak(template(scale * step * unit, FINE))
         if value > best.value:

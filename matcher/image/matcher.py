@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from matcher.base import Match, OriginalSource
 from matcher.image import features as lf
@@ -202,26 +203,33 @@ class ImageMatcher:
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
         dark pictures have too few keypoints) compared densely (`dense.py`), whole for each, and searched for
-        a placement for the best of them; each is scored again with those values."""
+        a placement for the best of them (on the worker threads, both at once, while this thread compares
+        the wholes); each is scored again with those values."""
         t0 = time.perf_counter()
         cal = self.calibration
         unverified = [w for w in results if found[w][1] is None]
         unverified.sort(key=lambda w: -max([results[w].score, *(v for k, v in found[w][0].items()
                                                                   if kind_of(k) == "embedding")]))
-        for rank, wid in enumerate(unverified[: cal.dense_candidates]):
+        thumbs: dict[str, npt.NDArray[np.uint8]] = {}
+        for wid in unverified[: cal.dense_candidates]:
             try:
                 thumb = self._read_features(wid).thumb
             except FileNotFoundError:
                 continue  # withdrawn meanwhile
-            if not thumb.size:
-                continue
-            values = query.dense().compare(thumb, placement=rank < cal.placed_candidates)
+            if thumb.size:
+                thumbs[wid] = thumb
+        dense = query.dense()
+        placements = {wid: _POOL.submit(dense.placed_thumb, thumb)
+                      for wid, thumb in list(thumbs.items())[: cal.placed_candidates]}
+        for wid, thumb in thumbs.items():
+            whole = dense.whole_thumb(thumb)
             signals, geometry = found[wid]
-            signals = {**signals, "dense": round(values.whole.value, 4)}
-            best = values.whole
-            if values.placed is not None:
-                signals["placed"] = round(values.placed.value, 4)
-                best = max(best, values.placed, key=lambda r: r.value)
+            signals = {**signals, "dense": round(whole.value, 4)}
+            best = whole
+            if wid in placements:
+                placed = placements[wid].result()
+                signals["placed"] = round(placed.value, 4)
+                best = max(best, placed, key=lambda r: r.value)
             alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale)
             match = self._score(wid, query, signals, geometry, alignment)
             if match is not None:
