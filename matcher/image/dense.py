@@ -4,16 +4,18 @@ SIFT verifies a copy by matching keypoints, and a gradient wallpaper, a soft ren
 too few stable ones. This module aligns the two pictures at low resolution instead and compares them pixel
 by pixel, as a copy-detection system does for such images:
 
-- the whole picture in each of its eight dihedral orientations and, upright, a few small rotations (resized,
-  mirrored, rotated by 90 degrees, recoloured, blurred, re-encoded or partly covered copies);
+- the whole picture in each of its eight dihedral orientations (also without a uniform border, when the query
+  has one: padding, letterboxing, a frame), whole and block by block, and, upright, a few small rotations
+  (resized, mirrored, rotated, recoloured, blurred, re-encoded, padded or partly covered copies);
 - the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
-  placed into a larger picture or padded, a crop cut out of the work).
+  placed into a larger picture, a crop cut out of the work); a fit that also holds a few pixels away from
+  its peak (a horizon against any straight edge) is discounted.
 
 Both compare band-pass images (the picture minus its smooth trend, at a few pixels' scale) by normalised
-cross-correlation, after a trimmed fit that ignores the pixels a caption or a logo covers. The smooth trend is
-left out on purpose: two different sky gradients correlate almost perfectly, their clouds and shapes do not.
-The value is the best correlation; its calibrated curve (`fusion`, `scripts/calibrate_image.py`) was fitted on
-unrelated low-detail pairs of the development images, so an unrelated gradient does not pass.
+cross-correlation, robust to the pixels a caption or a logo covers. The smooth trend is left out on purpose:
+two different sky gradients correlate almost perfectly, their clouds and shapes do not. The two values
+("dense": whole, "placed") have calibrated curves (`fusion`, `scripts/calibrate_image.py`): steps just above
+the largest value any unrelated pair of the calibration half reached, most of them low-detail look-alikes.
 """
 
 import math
