@@ -17,11 +17,11 @@ from api.settings import Settings
 from api.web.evidence import Box, excerpts, merge
 from api.web.export import csv_lines
 from api.web.forms import terms_from_form
-from api.web.views import region
+from api.web.views import region, strength, view_for
 from matcher.image.embed import Embedder
 from registry.blobs import BlobStore
 from registry.errors import InvalidInput
-from registry.evidence import Geometry, ImageEvidence
+from registry.evidence import DenseAlignment, Geometry, ImageEvidence
 from registry.ids import utcnow
 from registry.models import Check, MatchRecord, Role, Verdict, WorkKind
 from registry.store import Store
@@ -217,6 +217,19 @@ def test_region_reads_the_verified_boxes() -> None:
     assert box is not None and (box.x, box.y, box.w) == (0.1, 0.2, 0.5) and abs(box.h - 0.7) < 1e-9
     assert region(ImageEvidence(geometry=geometry), "work") == Box(x=0.0, y=0.0, w=1.0, h=1.0)
     assert region(ImageEvidence(), "query") is None
+
+
+def test_a_dense_match_says_what_it_rests_on() -> None:
+    """A low-detail match has no local features and no PDQ distance: the score line and the evidence table
+    name the dense alignment instead of a bare "matched"."""
+    evidence = ImageEvidence(cosine=0.91, dense=DenseAlignment(correlation=0.934, how="placed", scale=0.62))
+    assert strength(evidence) == "pixel structure aligned, correlation 0.93"
+    rows = dict(view_for(evidence).rows(evidence))
+    assert rows["Dense alignment"] == "correlation 0.934 (one inside the other, at 0.62x)"
+    with_sift = ImageEvidence(geometry=Geometry(inliers=20, matches=30, scale=1.0, rotation_deg=0.0, mirrored=False,
+                                                query_box=(0, 0, 1, 1), work_box=(0, 0, 1, 1)),
+                              dense=DenseAlignment(correlation=0.9, how="whole"))
+    assert strength(with_sift) == "20 matching local features"
 
 
 def test_terms_form_round_trip() -> None:
