@@ -25,7 +25,7 @@ from registry.errors import (
     UnsupportedContent,
 )
 from registry.models import Verdict
-from registry.terms import PURPOSES
+from registry.terms import PURPOSES, RELEASE_USES, TDM_USES
 
 log = logging.getLogger("provenance.api")
 
@@ -85,9 +85,9 @@ def provenance_error(request: Request, exc: ProvenanceError) -> Response[Any]:  
 
 # the accepted values of the choices a request names, for messages that say what to send instead
 ACCEPTED: dict[str, tuple[str, ...]] = {
-    "use": ("allowed", "notAllowed", "constrained"),
-    "release": ("allowed", "attribution", "license", "notAllowed"),
-    "release.use": ("allowed", "attribution", "license", "notAllowed"),
+    "use": TDM_USES,
+    "release": RELEASE_USES,
+    "release.use": RELEASE_USES,
     "purpose": PURPOSES,
     "reason": tuple(r.value for r in DisputeReason),
     "keep": tuple(k.value for k in Keep),
