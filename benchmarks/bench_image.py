@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from benchmarks import edits
-from benchmarks.devdata import DEFAULT, LOW_DETAIL_SOURCES, DevSet
+from benchmarks.devdata import DEFAULT, LOW_DETAIL_SOURCES, DevSet, select
 from benchmarks.stats import pct, rss_mb, table
 from matcher.base import Match
 from matcher.image.embed_onnx import OnnxEmbedder
@@ -79,14 +79,8 @@ def dev_benchmark(args: argparse.Namespace) -> None:
     legit = dev.overlapping("overlaps_images.json")
     files = dev.files("benchmark")
     random.Random(4).shuffle(files)
-    low = [f for f in files if f[1] in LOW_DETAIL_SOURCES]
-    rest = [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
-    cut = round(len(low) * args.low_detail_share)  # enrolled; the rest of them are queried as non-enrolled
-    n_rest = max(0, args.enrolled - cut)
-    enrolled = low[:cut] + rest[:n_rest]
-    queried = low[:cut] + rest[: max(0, args.queries - cut)]  # every enrolled low-detail image is queried
-    others = rest[n_rest:]
-    negatives = low[cut:] + others[10 : 10 + args.negatives]
+    enrolled, queried, held_low, others = select(files, args.enrolled, args.queries, args.low_detail_share)
+    negatives = held_low + others[10 : 10 + args.negatives]
     embedder = OnnxEmbedder()
     matcher = ImageMatcher(None, embedder, index_dir=args.index_dir)
     if matcher.work_ids():

@@ -10,6 +10,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT = Path(os.environ.get("PROVENANCE_DEV_DATA", Path(__file__).resolve().parents[2] / "shared/data/dev"))
 
@@ -21,9 +22,24 @@ LOW_DETAIL_SOURCES = frozenset({
     "marsshooter-starfields", "frozen-bubble-backgrounds", "xplanet-maps", "lxde-wallpapers", "etr-skyboxes"})
 
 
-def low_detail_first(files: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """The files with the low-detail ones first (each group in its given order)."""
-    return [f for f in files if f[1] in LOW_DETAIL_SOURCES] + [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
+class Selection(NamedTuple):
+    """Files to enroll and to query, and the low-detail and other files held out of the index."""
+
+    enrolled: list[tuple[Path, str]]
+    queried: list[tuple[Path, str]]
+    held_low: list[tuple[Path, str]]
+    held_rest: list[tuple[Path, str]]
+
+
+def select(files: list[tuple[Path, str]], enrolled: int, queries: int, low_share: float = 0.6) -> Selection:
+    """The low-detail images over-represented: `low_share` of them enrolled and every one of those queried,
+    the others filling `enrolled` and `queries`; the remaining low-detail images are held out (negatives)."""
+    low = [f for f in files if f[1] in LOW_DETAIL_SOURCES]
+    rest = [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
+    cut = round(len(low) * low_share)
+    n_rest = max(0, enrolled - cut)
+    return Selection(low[:cut] + rest[:n_rest], low[:cut] + rest[: max(0, queries - cut)], low[cut:],
+                     rest[n_rest:])
 
 
 # pairs that share content but are missing from the overlaps files, each checked by eye

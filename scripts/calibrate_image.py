@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks import edits
-from benchmarks.devdata import DEFAULT, LOW_DETAIL_SOURCES, DevSet
+from benchmarks.devdata import DEFAULT, DevSet, select
 from matcher.image.embed_onnx import OnnxEmbedder
 from matcher.image.fusion import FEATURES, Curve, ImageCalibration, features, fuse, kind_of
 from matcher.image.matcher import ImageMatcher
@@ -92,14 +92,10 @@ def collect(args: argparse.Namespace) -> list[Row]:
     legit = dev.overlapping("overlaps_images.json")
     files = dev.files("calibration")
     random.Random(0).shuffle(files)
-    # the low-detail images over-represented: every enrolled one is queried, the rest are negatives, so that
-    # the dense curve is fitted against unrelated smooth, flat and dark pairs
-    low = [f for f in files if f[1] in LOW_DETAIL_SOURCES]
-    rest = [f for f in files if f[1] not in LOW_DETAIL_SOURCES]
-    cut = round(len(low) * 0.6)
-    n_rest = max(0, args.enrolled - cut)
-    enrolled, queried = low[:cut] + rest[:n_rest], low[:cut] + rest[: max(0, args.queries - cut)]
-    others = low[cut:] + rest[n_rest : n_rest + args.negatives]
+    # the low-detail images over-represented, so that the dense curves are fitted against unrelated smooth,
+    # flat and dark pairs
+    enrolled, queried, held_low, held_rest = select(files, args.enrolled, args.queries)
+    others = held_low + held_rest[: args.negatives]
     # a threshold above any confidence, so that every candidate is verified and its evidence seen
     matcher = ImageMatcher(None, OnnxEmbedder(), calibration=ImageCalibration(threshold=2.0))
     for path, _ in enrolled:

@@ -31,6 +31,10 @@ THUMB_SIDE = 96  # long side of the stored thumbnail (grayscale, aspect kept)
 WHOLE_SIDE = 64  # both pictures are compared whole at this square size
 ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # small rotations tried on the upright query
 SCALES = tuple(min(1.0, round(0.36 * 1.09**i, 3)) for i in range(13))  # placement: smaller side / larger, 0.36-1
+COARSE = (1.0, 4.0)  # the band (Gaussian sigmas) the placement's scale grid is searched in
+FINE = (0.7, 3.0)  # the band the best scale is refined and scored in
+MIN_COARSE_PEAK = 0.45  # a placement whose coarse search peaks lower is not refined (copies peak far higher)
+REFINE = (0.955, 0.97, 0.985, 1.0, 1.015, 1.03, 1.045)  # steps around the best scale of the grid
 TRIM = 0.12  # share of the pixels with the largest residual left out of the correlation (covered parts)
 MIN_WINDOW_ENERGY = 0.3  # share of the template's detail a window must hold to be scored
 MIN_TEMPLATE = 28  # smallest template side (interior pixels) slid over a picture: smaller ones fit look-alikes
@@ -67,7 +71,7 @@ def thumbnail(img: Image.Image, side: int = THUMB_SIDE) -> npt.NDArray[np.uint8]
     return np.asarray(g.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR), np.uint8)
 
 
-def _band(img: Gray, fine: float = 0.7, coarse: float = 3.0) -> Gray:
+def _band(img: Gray, fine: float = FINE[0], coarse: float = FINE[1]) -> Gray:
     """Difference of Gaussians: shapes at a few pixels' scale, without the noise or the smooth trend."""
     out: Gray = cv2.GaussianBlur(img, (0, 0), fine) - cv2.GaussianBlur(img, (0, 0), coarse)
     return out
@@ -182,19 +186,13 @@ class DenseQuery:
     def compare(self, work: npt.NDArray[np.uint8], *, placement: bool = True) -> "DenseValues":
         """The dense correlations with a work's thumbnail (from `thumbnail`); the placement search, the
         costlier part, only when asked."""
-        return DenseValues(self.whole_thumb(work), self.placed_thumb(work) if placement else None)
+        return DenseValues(self.whole(work), self.placed(work) if placement else None)
 
-    def whole_thumb(self, work: npt.NDArray[np.uint8]) -> DenseResult:
-        return self.whole(work.astype(np.float32))
-
-    def placed_thumb(self, work: npt.NDArray[np.uint8]) -> DenseResult:
-        """`placed` for a work's thumbnail; safe to call from several threads at once."""
-        return self.placed(work.astype(np.float32))
-
-    def placed(self, work: Gray) -> DenseResult:
-        """The smaller picture slid over the larger at each scale: the work inside the query (placed in a
-        larger picture, padded), then the query inside the work (cut out of it). The query's side of both
-        searches is prepared once for all candidates."""
+    def placed(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
+        """The smaller picture slid over the larger at each scale: the work (its thumbnail) inside the query
+        (placed in a larger picture), then the query inside the work (cut out of it). The query's side of both
+        searches is prepared once for all candidates; safe to call from several threads at once."""
+        work = thumb.astype(np.float32)
         inside = _search(self._searched, lambda f, band: _template(work, f, band),
                          max(self.thumb.shape) / max(work.shape))
         around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
@@ -209,10 +207,10 @@ class DenseQuery:
             template = self._templates[key] = _template(self.thumb, factor, band)
         return template
 
-    def whole(self, work: Gray) -> DenseResult:
-        """The whole pictures compared in the query's dihedral orientations (whole and block by block) and,
-        upright, in small rotations (their centres)."""
-        w = _band(_square(work))
+    def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
+        """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole and
+        block by block) and, upright, in small rotations (their centres)."""
+        w = _band(_square(thumb.astype(np.float32)))
         best = DenseResult(0.0, "whole")
         plain = self._plain @ _unit(w.ravel())
         for group in range(0, len(plain), 8):  # the query as it is, then without its border
@@ -298,12 +296,6 @@ def _ridge(scores: npt.NDArray[np.float32], x: int, y: int) -> float:
     around = [scores[y + dy, x + dx] for dy in (-d, 0, d) for dx in (-d, 0, d)
               if (dx or dy) and 0 <= y + dy < h and 0 <= x + dx < w]
     return max(0.0, float(max(around, default=0.0)))
-
-
-COARSE = (1.0, 4.0)  # the band the scale grid is searched on, at the small thumbnails' resolution
-FINE = (0.7, 3.0)  # the band the best scales are refined and scored on, at the larger resolution
-MIN_COARSE_PEAK = 0.45  # a placement whose coarse search peaks lower is not refined (copies peak far higher)
-REFINE = (0.955, 0.97, 0.985, 1.0, 1.015, 1.03, 1.045)
 
 
 def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[float, float]], Gray | None],

@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from matcher.image import dense
 from registry.evidence import Geometry
 
 MAX_SIDE = 256  # SIFT runs on the image scaled to this (OpenCV doubles it for the first octave); on the
@@ -25,7 +24,8 @@ VERIFY_WORK_FEATURES = 200  # a work's strongest features matched in verificatio
 
 class LocalFeatures(msgspec.Struct, frozen=True):
     """Keypoint positions in [0, 1] image coordinates, uint8 SIFT descriptors, and the image's aspect; with
-    them, what dense verification needs of a work (`dense.thumbnail`), kept in the same file."""
+    them, for a work, what dense verification needs of it (`dense.thumbnail`, set by the matcher), kept in the
+    same file."""
 
     xy: npt.NDArray[np.float32]
     desc: npt.NDArray[np.uint8]
@@ -61,14 +61,13 @@ def _gray(img: Image.Image) -> npt.NDArray[np.uint8]:
 def extract(img: Image.Image) -> LocalFeatures:
     gray = _gray(img)
     h, w = gray.shape
-    thumb = dense.thumbnail(img)
     keypoints, desc = _sift.detectAndCompute(gray, None)
     if desc is None or not keypoints:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h, thumb)
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h)
     order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
     points = np.array([keypoints[i].pt for i in order], dtype=np.float32)
     xy = (points / np.array([w, h], dtype=np.float32)).astype(np.float32)
-    return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h, thumb)
+    return LocalFeatures(xy, np.clip(desc[order], 0, 255).astype(np.uint8), w, h)
 
 
 # A SIFT descriptor is 4 x 4 cells (rows along the keypoint's own y axis) of 8 orientation bins. Mirroring
@@ -82,8 +81,7 @@ def mirror_of(features: LocalFeatures) -> LocalFeatures:
     """The features of the horizontally mirrored image."""
     xy = features.xy.copy()
     xy[:, 0] = 1.0 - xy[:, 0]
-    return LocalFeatures(xy, np.ascontiguousarray(features.desc[:, _MIRROR]), features.width, features.height,
-                         np.ascontiguousarray(features.thumb[:, ::-1]))
+    return LocalFeatures(xy, np.ascontiguousarray(features.desc[:, _MIRROR]), features.width, features.height)
 
 
 def root_sift(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

@@ -15,11 +15,16 @@ from importlib import resources
 
 import msgspec
 
+
+def _pdq_similarity(distance: float) -> float:
+    return max(0.0, 1.0 - distance / 64.0)
+
+
 # signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed",
 # "embedding:<embedder name>"
 FEATURES: dict[str, Callable[[float], float]] = {
-    "pdq": lambda distance: max(0.0, 1.0 - distance / 64.0),
-    "pdq_low": lambda distance: max(0.0, 1.0 - distance / 64.0),  # either hash of quality < 50
+    "pdq": _pdq_similarity,
+    "pdq_low": _pdq_similarity,  # either hash of quality < 50
     "dense": lambda correlation: correlation,  # the whole pictures aligned (dense.py)
     "placed": lambda correlation: correlation,  # one placed in or cut out of the other (dense.py)
     "sift": math.log1p,

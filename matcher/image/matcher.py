@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.base import Match, OriginalSource
+from matcher.image import dense
 from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
@@ -101,7 +102,7 @@ class ImageMatcher:
         parts = {s.name: s.fingerprint(query) for s in self.signals}
         _, quality = parts["pdq"]
         return ImageFingerprint(parts=parts, phash=query.phash(), pdq_quality=int(quality),
-                                features=query.features())
+                                features=msgspec.structs.replace(query.features(), thumb=query.thumb()))
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, fp: ImageFingerprint) -> None:
@@ -218,11 +219,11 @@ class ImageMatcher:
                 continue  # withdrawn meanwhile
             if thumb.size:
                 thumbs[wid] = thumb
-        dense = query.dense()
-        placements = {wid: _POOL.submit(dense.placed_thumb, thumb)
+        prepared = query.dense()
+        placements = {wid: _POOL.submit(prepared.placed, thumb)
                       for wid, thumb in list(thumbs.items())[: cal.placed_candidates]}
         for wid, thumb in thumbs.items():
-            whole = dense.whole_thumb(thumb)
+            whole = prepared.whole(thumb)
             signals, geometry = found[wid]
             signals = {**signals, "dense": round(whole.value, 4)}
             best = whole
@@ -347,7 +348,7 @@ class ImageMatcher:
             from registry.formats.image import decode_image
 
             img, _ = decode_image(self.originals.original(work_id), 2**40)
-            feats = lf.extract(img)
+            feats = msgspec.structs.replace(lf.extract(img), thumb=dense.thumbnail(img))
             self._write_features(work_id, feats.to_bytes())
             return feats
 

@@ -89,11 +89,16 @@ class ImageQuery:
             return self.cached("features:mirror", lambda: lf.mirror_of(self.features()))
         return self.cached("features", self._extract)
 
+    def thumb(self) -> npt.NDArray[np.uint8]:
+        """The dense-verification thumbnail (`dense.thumbnail`): stored for a work, made for a query only when
+        the search gets to dense verification."""
+        return self.cached("thumb", lambda: thumbnail(self.img))
+
     def dense(self) -> DenseQuery:
-        """The query prepared for dense verification (from the thumbnail its local features carry)."""
+        """The query prepared for dense verification."""
         def prepare() -> DenseQuery:
             inner = unframed(self.img)
-            return DenseQuery(self.features().thumb, None if inner is None else thumbnail(inner))
+            return DenseQuery(self.thumb(), None if inner is None else thumbnail(inner))
 
         return self.cached("dense", prepare)
 
