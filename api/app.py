@@ -38,6 +38,8 @@ from api.controllers.disputes import (
 )
 from api.controllers.lookups import LookupsController
 from api.controllers.notifications import DomainsController, NotificationsController, WebhooksController
+from api.controllers.public import MatchesController, PublicController
+from api.controllers.sites import SiteFilesController
 from api.controllers.training import TrainingRunsController
 from api.controllers.works import WorksController
 from api.deps import loaded_registry
@@ -130,7 +132,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         TrainingRunsController, BankController, AuditController,
                         TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
                         NotificationsController, WebhooksController, ExclusionsController, DomainsController,
-                        MeController, health, live, metrics,
+                        MeController, PublicController, MatchesController, SiteFilesController,
+                        health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages, ClaimPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE),

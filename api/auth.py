@@ -7,7 +7,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
-from api.deps import loaded_registry
+from api.deps import UNKNOWN_KEY, loaded_registry
 from api.ratelimit import FailureThrottle, RateLimiter
 from registry.errors import Unauthenticated
 from registry.models import Account
@@ -16,11 +16,6 @@ from service.access import UseCase
 
 # the bearer key guards the API; the web pages (route option `exclude_from_auth`) use a session (api/web)
 PUBLIC_PATHS = ["^/v1/health$", "^/schema"]
-
-UNKNOWN_KEY = ("the API key is unknown or revoked. Keys belong to one registry: one made with `provenance keys "
-               "create` works only when it was pointed at this server's data directory or database "
-               "(--data-dir or PROVENANCE_DATA_DIR, --database or PROVENANCE_DATABASE_URL)")
-
 
 class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]

@@ -10,11 +10,14 @@ from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
 from api.errors import accepted_hint
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, Unauthenticated
 from registry.models import Account
 from service.registry import Registry
 
 T = TypeVar("T")
+UNKNOWN_KEY = ("the API key is unknown or revoked. Keys belong to one registry: one made with `provenance keys "
+               "create` works only when it was pointed at this server's data directory or database "
+               "(--data-dir or PROVENANCE_DATA_DIR, --database or PROVENANCE_DATABASE_URL)")
 
 
 def loaded_registry(state: State) -> Registry:
@@ -91,3 +94,25 @@ async def read_form(request: Request, files: dict[str, bool], fields: set[str]) 
         if not uploads[name]:
             raise InvalidInput(f"the multipart body needs a {name!r} part")
     return uploads, values
+
+
+def public_base(request: Request) -> str:  # type: ignore[type-arg]
+    """The registry's public base URL for links it signs: `PROVENANCE_PUBLIC_URL`, else the address it serves
+    on (never the request's Host header, which a caller chooses)."""
+    settings = request.app.state.settings
+    configured: str | None = settings.service.public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"http://{settings.server.host}:{settings.server.port}"
+
+
+def optional_account(request: Request, registry: Registry) -> Account | None:  # type: ignore[type-arg]
+    """The account of the bearer key sent, None when none is sent; 401 for a key that is not valid."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    found = registry.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
+    if found is None:
+        raise Unauthenticated(UNKNOWN_KEY)
+    return found[1]

@@ -14,6 +14,7 @@ from registry.claims import DisputeReason, Keep
 from registry.errors import (
     Conflict,
     ContentTooLarge,
+    Gone,
     IdempotencyKeyReused,
     IntegrityError,
     InvalidInput,
@@ -33,6 +34,7 @@ STATUS: list[tuple[type[ProvenanceError], int]] = [
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (NotFound, 404),
+    (Gone, 410),
     (Conflict, 409),
     (PreconditionFailed, 412),
     (IdempotencyKeyReused, 422),
@@ -44,6 +46,7 @@ STATUS: list[tuple[type[ProvenanceError], int]] = [
 
 
 HEADINGS = {400: "That did not work", 401: "Sign in first", 403: "Not for your role", 404: "Not found",
+            410: "Withdrawn",
             413: "Too large", 415: "Not a supported file", 429: "Slow down", 503: "Starting up"}
 
 
@@ -94,7 +97,7 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "verdict": tuple(v.value for v in Verdict),
 }
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 410: "gone",
                405: "method_not_allowed", 409: "conflict", 413: "content_too_large", 415: "unsupported_content",
                422: "invalid_input", 429: "too_many_requests"}
 

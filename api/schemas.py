@@ -18,7 +18,7 @@ from registry.models import (
     Work,
     work_etag,
 )
-from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Purpose
+from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Publication, Purpose
 from service.lookups import LookupItem
 from service.ownership import Enrollment
 
@@ -28,8 +28,9 @@ class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     title: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     license: LicenseTerms | None = None
-    opt_outs: OptOuts | None = None
+    opt_outs: OptOuts | None = None  # none: what the file declares (C2PA, XMP), then the account's defaults
     locations: list[str] = []  # where the owner publishes the work: http(s) URLs
+    publish: Publication | None = None  # what its public declaration shows; none: the account's default
 
 
 class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -39,6 +40,7 @@ class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     license: LicensePatch | None = None
     opt_outs: OptOutsPatch | None = None
     locations: list[str] | None = None  # replaces the list (send [] to clear it)
+    publish: Publication | None = None  # what the public declaration shows (title, owner)
 
 
 class WorkOut(msgspec.Struct, kw_only=True):
@@ -56,6 +58,11 @@ class WorkOut(msgspec.Struct, kw_only=True):
     cawg_training_mining: dict[str, Any]
     locations: list[str]
     etag: str  # also the ETag header: send it back as If-Match to change the work only if nobody did since
+    iscc: str | None  # the ISCC-CODE (Content, Data and Instance units)
+    publish: Publication  # what the public declaration (/public/works/{id}) shows besides the terms
+    opt_out_sources: dict[str, str]  # per use: request, c2pa:..., xmp:plus:DataMining, account_default, ...
+    declaration_url: str  # the public declaration, readable without a key
+    withdrawn_at: datetime | None = None
 
     @classmethod
     def of(cls, work: Work, owner: str) -> "WorkOut":
@@ -63,7 +70,9 @@ class WorkOut(msgspec.Struct, kw_only=True):
                    license=work.license, opt_outs=work.opt_outs, status=work.status.value,
                    created_at=work.created_at, media_type=work.media_type, size=work.size,
                    cawg_training_mining=work.opt_outs.to_cawg(), locations=list(work.locations),
-                   etag=work_etag(work))
+                   etag=work_etag(work), iscc=work.iscc or None, publish=work.publish,
+                   opt_out_sources=work.opt_out_sources, declaration_url=f"/public/works/{work.id}",
+                   withdrawn_at=work.withdrawn_at)
 
 
 class SimilarOut(msgspec.Struct, kw_only=True):
@@ -193,9 +202,10 @@ class CheckOut(msgspec.Struct, kw_only=True):
 
 
 class TextCheck(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A text check sent as JSON instead of a multipart upload."""
+    """A check sent as JSON instead of a multipart upload: the output's text, or only its ISCC code."""
 
-    text: Annotated[str, msgspec.Meta(min_length=1)]
+    text: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    iscc: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     purpose: Purpose = "release"
 
 

@@ -34,6 +34,12 @@ class NotFound(ProvenanceError):
     code = "not_found"
 
 
+class Gone(ProvenanceError):
+    """The thing existed and was withdrawn: it is not coming back at this address."""
+
+    code = "gone"
+
+
 class Conflict(ProvenanceError):
     code = "conflict"
 

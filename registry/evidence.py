@@ -80,4 +80,14 @@ class TextEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal"
     passages: list[Passage] = msgspec.field(default_factory=list)
 
 
-Evidence = ImageEvidence | TextEvidence
+class CodeEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal", tag="iscc"):
+    """Why a code-only check matched: the ISCC Content-Codes of the output (as sent) and of the work are this
+    many bits apart, of 64. No pixels or words were compared: the caller sent only the code."""
+
+    query_code: str
+    work_code: str
+    distance: int
+    bits: int = 64
+
+
+Evidence = ImageEvidence | TextEvidence | CodeEvidence

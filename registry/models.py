@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from registry.evidence import Evidence
-from registry.terms import LicenseTerms, OptOuts
+from registry.terms import LicenseTerms, OptOuts, Publication
 
 
 class Role(StrEnum):
@@ -44,6 +44,7 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     default_license: LicenseTerms | None = None
     default_opt_outs: OptOuts | None = None
+    default_publish: Publication | None = None  # what new works' public declarations show
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +71,10 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     license: LicenseTerms
     opt_outs: OptOuts
     locations: tuple[str, ...] = ()  # where its owner publishes it: normalised http(s) URLs
+    iscc: str = ""  # the ISCC-CODE (Content, Data and Instance units), computed at enrollment
+    publish: Publication = Publication()  # what its public declaration shows besides the terms
+    opt_out_sources: dict[str, str] = {}  # where each opt-out came from, when not from the creator's request
+    withdrawn_at: datetime | None = None
 
 
 def work_etag(work: Work) -> str:
@@ -77,6 +82,8 @@ def work_etag(work: Work) -> str:
     state: list[object] = [work.license, work.opt_outs, work.status.value]
     if work.locations:  # works without locations keep the ETags they had before locations existed
         state.append(list(work.locations))
+    if work.publish != Publication():  # likewise works whose declaration shows only the terms
+        state.append(work.publish)
     state_bytes = msgspec.json.encode(state, order="sorted")
     return '"' + hashlib.sha256(state_bytes).hexdigest()[:24] + '"'
 
@@ -212,7 +219,7 @@ class LookupMatch(msgspec.Struct, frozen=True, kw_only=True):
     work_id: str
     confidence: float
     use: str  # the CAWG use for the lookup's purpose: allowed, notAllowed or constrained
-    by: str  # what matched: sha256, pdq, url, text or file
+    by: str  # what matched: sha256, pdq, iscc, url, text or file
     verified_owner: bool = False  # the work is published on a host its owner verified
 
 

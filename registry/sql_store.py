@@ -37,7 +37,7 @@ from registry.models import (
 from registry.sql_base import Before, Cursor, Row, _dt, _enc, _ts, keyset
 from registry.sql_claims import CLAIMS_MIGRATION, ClaimsSql, _check_row
 from registry.store import INDEX_ACTIONS, ContestNotices, TermsChange, WorkChange
-from registry.terms import LicenseTerms, OptOuts
+from registry.terms import LicenseTerms, OptOuts, Publication
 
 SCHEMA = """
 CREATE TABLE accounts (
@@ -129,6 +129,12 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     """ALTER TABLE checks ADD COLUMN likeness TEXT NOT NULL DEFAULT '';
     ALTER TABLE released_matches ADD COLUMN likeness TEXT NOT NULL DEFAULT '';
     CREATE INDEX released_matches_work ON released_matches (account_id, work_id)""",
+    # 11: public declarations: ISCC codes, what each declaration shows, where opt-outs came from, withdrawal dates
+    """ALTER TABLE works ADD COLUMN iscc TEXT NOT NULL DEFAULT '';
+    ALTER TABLE works ADD COLUMN publish TEXT;
+    ALTER TABLE works ADD COLUMN opt_out_sources TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE works ADD COLUMN withdrawn_at TEXT;
+    ALTER TABLE accounts ADD COLUMN default_publish TEXT""",
 ]
 
 
@@ -143,6 +149,8 @@ def _account(r: Row) -> Account:
         if r["default_license"] else None,
         default_opt_outs=msgspec.json.decode(r["default_opt_outs"], type=OptOuts)
         if r["default_opt_outs"] else None,
+        default_publish=msgspec.json.decode(r["default_publish"], type=Publication)
+        if r["default_publish"] else None,
     )
 
 
@@ -161,6 +169,9 @@ def _work(r: Row) -> Work:
         license=msgspec.json.decode(r["license"], type=LicenseTerms),
         opt_outs=msgspec.json.decode(r["opt_outs"], type=OptOuts),
         locations=tuple(msgspec.json.decode(r["locations"], type=list[str])),
+        iscc=r["iscc"], publish=msgspec.json.decode(r["publish"], type=Publication) if r["publish"] else Publication(),
+        opt_out_sources=msgspec.json.decode(r["opt_out_sources"], type=dict[str, str]),
+        withdrawn_at=_dt(r["withdrawn_at"]) if r["withdrawn_at"] else None,
     )
 
 
@@ -220,17 +231,21 @@ class SqlStore(ClaimsSql):
         return [_account(r) for r in self._all("SELECT * FROM accounts ORDER BY created_at, id")]
 
     def set_account_defaults(
-        self, account_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str
+        self, account_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str,
+        publish: Publication | None = None,
     ) -> Account:
         self.get_account(account_id)
         with self._write() as c:
             c.execute(
-                "UPDATE accounts SET default_license = ?, default_opt_outs = ? WHERE id = ?",
+                "UPDATE accounts SET default_license = ?, default_opt_outs = ?, default_publish = ? WHERE id = ?",
                 (_enc.encode(license).decode() if license else None,
-                 _enc.encode(opt_outs).decode() if opt_outs else None, account_id),
+                 _enc.encode(opt_outs).decode() if opt_outs else None,
+                 _enc.encode(publish).decode() if publish else None, account_id),
             )
-            self._audit(c, actor, "account.defaults_set", account_id,
-                        {"license": license, "opt_outs": opt_outs})
+            details: dict[str, Any] = {"license": license, "opt_outs": opt_outs}
+            if publish is not None:
+                details["publish"] = publish
+            self._audit(c, actor, "account.defaults_set", account_id, details)
         return self.get_account(account_id)
 
     def create_key(self, account_id: str, key_hash: str, prefix: str, actor: str) -> ApiKey:
@@ -285,10 +300,12 @@ class SqlStore(ClaimsSql):
                                existing_id=existing["id"])
             c.execute(
                 "INSERT INTO works (id, owner_id, kind, title, sha256, media_type, size, created_at, status,"
-                " license, opt_outs, locations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " license, opt_outs, locations, iscc, publish, opt_out_sources)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (work.id, work.owner_id, work.kind.value, work.title, work.sha256, work.media_type, work.size,
                  _ts(work.created_at), work.status.value, _enc.encode(work.license).decode(),
-                 _enc.encode(work.opt_outs).decode(), _enc.encode(list(work.locations)).decode()),
+                 _enc.encode(work.opt_outs).decode(), _enc.encode(list(work.locations)).decode(), work.iscc,
+                 _enc.encode(work.publish).decode(), _enc.encode(work.opt_out_sources).decode()),
             )
             c.executemany("INSERT INTO work_locations (url, work_id) VALUES (?, ?)",
                           [(url, work.id) for url in work.locations])
@@ -296,6 +313,12 @@ class SqlStore(ClaimsSql):
                                        "title": work.title, "license": work.license, "opt_outs": work.opt_outs}
             if work.locations:
                 details["locations"] = list(work.locations)
+            if work.iscc:
+                details["iscc"] = work.iscc
+            if work.publish != Publication():
+                details["publish"] = work.publish
+            if work.opt_out_sources:
+                details["opt_out_sources"] = work.opt_out_sources
             self._audit(c, actor, "work.enrolled", work.id, details)
             if work.status == WorkStatus.ACTIVE:
                 work = self._contest_if_rival(c, work, rivals, actor, contest)
@@ -313,10 +336,10 @@ class SqlStore(ClaimsSql):
             if work.status != WorkStatus.WITHDRAWN:
                 raise Conflict(f"work {work_id} is {work.status.value}, not withdrawn: only a withdrawn work is "
                                "restored")
-            c.execute("UPDATE works SET status = 'active' WHERE id = ?", (work_id,))
+            c.execute("UPDATE works SET status = 'active', withdrawn_at = NULL WHERE id = ?", (work_id,))
             self._audit(c, actor, "work.restored", work_id, {"owner_id": work.owner_id})
-            work = self._contest_if_rival(c, msgspec.structs.replace(work, status=WorkStatus.ACTIVE), rivals, actor,
-                                          contest)
+            work = self._contest_if_rival(c, msgspec.structs.replace(work, status=WorkStatus.ACTIVE, withdrawn_at=None),
+                                          rivals, actor, contest)
         return work
 
     def active_works_by(self, column: str, values: list[str]) -> dict[str, list[Work]]:
@@ -418,9 +441,23 @@ class SqlStore(ClaimsSql):
                               [(url, work_id) for url in new.locations])
                 self._audit(c, actor, "work.locations_changed", work_id,
                             {"before": list(work.locations), "after": list(new.locations)})
+            if new.publish != work.publish:
+                c.execute("UPDATE works SET publish = ? WHERE id = ?", (_enc.encode(new.publish).decode(), work_id))
+                self._audit(c, actor, "work.publication_changed", work_id,
+                            {"before": work.publish, "after": new.publish})
+            sources = new.opt_out_sources if terms else work.opt_out_sources
+            if sources != work.opt_out_sources:
+                c.execute("UPDATE works SET opt_out_sources = ? WHERE id = ?", (_enc.encode(sources).decode(), work_id))
         if not terms:
             new = msgspec.structs.replace(new, license=work.license, opt_outs=work.opt_outs)
-        return msgspec.structs.replace(work, license=new.license, opt_outs=new.opt_outs, locations=new.locations)
+        return msgspec.structs.replace(work, license=new.license, opt_outs=new.opt_outs, locations=new.locations,
+                                       publish=new.publish, opt_out_sources=sources)
+
+    def set_iscc(self, work_id: str, iscc: str) -> None:
+        """Record the ISCC-CODE of a work enrolled before codes were computed (derived from its bytes: not
+        a change of the work, so not audited)."""
+        with self._write() as c:
+            c.execute("UPDATE works SET iscc = ? WHERE id = ? AND iscc = ''", (iscc, work_id))
 
     def withdraw_work(self, work_id: str, actor: str) -> Work:
         with self._write() as c:
@@ -430,9 +467,10 @@ class SqlStore(ClaimsSql):
             work = _work(row)
             if work.status in (WorkStatus.WITHDRAWN, WorkStatus.REJECTED):
                 return work
-            c.execute("UPDATE works SET status = 'withdrawn' WHERE id = ?", (work_id,))
+            at = utcnow()
+            c.execute("UPDATE works SET status = 'withdrawn', withdrawn_at = ? WHERE id = ?", (_ts(at), work_id))
             self._audit(c, actor, "work.withdrawn", work_id, {"owner_id": work.owner_id})
-        return msgspec.structs.replace(work, status=WorkStatus.WITHDRAWN)
+        return msgspec.structs.replace(work, status=WorkStatus.WITHDRAWN, withdrawn_at=at)
 
     def work_changes(self, after_seq: int, limit: int = 1000,
                      actions: tuple[str, ...] = INDEX_ACTIONS) -> list[tuple[int, str, str]]:

@@ -48,6 +48,14 @@ class LicenseTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError(f"license id {self.id!r} is not an SPDX identifier; use e.g. 'CC-BY-4.0' or 'custom'")
 
 
+class Publication(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a work's public declaration shows besides its terms: its title, and its owner's name and the
+    places the owner publishes it. Both private unless the creator publishes them."""
+
+    title: bool = False
+    owner: bool = False
+
+
 def check_new_terms(license: LicenseTerms | None) -> None:
     """Rules for terms being set now (stored terms are read as they were written): the terms URL is a
     link people follow from the pages, so only http and https are accepted."""

@@ -51,7 +51,7 @@ RELEASE_PDQ_BITS = 8  # a re-encoded or resized copy of one output; two differen
 def same_output(sha256: str, likeness: str, released_sha256: str, released_likeness: str) -> bool:
     """Is this output the one a dispute released (its bytes, its normalised words, or its PDQ hash within
     `RELEASE_PDQ_BITS`)?"""
-    if sha256 == released_sha256:
+    if sha256 and sha256 == released_sha256:  # a code-only check has no bytes, hence no SHA-256
         return True
     if not likeness or not released_likeness:
         return False

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from matcher.base import Matcher
+from matcher.iscc import CodeIndex, iscc_codes
 from registry.blobs import BlobStore
 from registry.claims import Exclusion
 from registry.content import Decoder, load_content
@@ -45,6 +46,7 @@ class IndexKeeper:
         self._seen_seq = 0
         self._follower: threading.Thread | None = None
         self._stop = threading.Event()
+        self.codes = CodeIndex()  # the active works' ISCC Content-Codes, for code-only matching
 
     @property
     def opened(self) -> bool:
@@ -81,13 +83,16 @@ class IndexKeeper:
         return {k.value: sum(not i.startswith(EXCLUSION_PREFIX) for i in m.work_ids())
                 for k, m in self.matchers.items()}
 
-    def add(self, kind: WorkKind, work_id: str, fingerprint: object) -> None:
+    def add(self, kind: WorkKind, work_id: str, fingerprint: object, iscc: str = "") -> None:
         with self.lock:
             self.matcher_for(kind).add(work_id, fingerprint)
+            if iscc:
+                self.codes.add(work_id, iscc)
 
     def remove(self, kind: WorkKind, work_id: str) -> None:
         """Drop a work from its index; when the indexes are not open, the next opening's sync drops it."""
         with self.lock:
+            self.codes.remove(work_id)
             if self._matchers is not None:
                 self.matcher_for(kind).remove(work_id)
 
@@ -108,8 +113,12 @@ class IndexKeeper:
                         matcher = self.matcher_for(item.kind)
                         if not wanted:
                             matcher.remove(work_id)
-                        elif not matcher.has(work_id):
-                            self._index_work(matcher, item)
+                            self.codes.remove(work_id)
+                        else:
+                            if not matcher.has(work_id):
+                                self._index_work(matcher, item)
+                            if isinstance(item, Work) and item.iscc:
+                                self.codes.add(work_id, item.iscc)
                     except ProvenanceError as exc:  # one change that cannot be applied must not stall the feed
                         log.warning("cannot apply %s of %s: %s", action, work_id, exc)
                 self._seen_seq = seq
@@ -180,7 +189,24 @@ class IndexKeeper:
                 matcher.remove(stale)
                 report.removed += 1
             matcher.save()
+        self._sync_codes(report)
         return report
+
+    def _sync_codes(self, report: SyncReport) -> None:
+        """Every active work's Content-Code in `codes`; works enrolled before codes existed get theirs now."""
+        codes = CodeIndex()
+        for work in self._store.iter_active_works():
+            iscc = work.iscc
+            if not iscc:
+                try:
+                    iscc = iscc_codes(load_content(self._blobs.get(work.sha256), limits=_UNBOUNDED, kind=work.kind,
+                                                   decoders=self._decoders)).iscc
+                except Exception as exc:  # one bad original must not stop the rest
+                    report.failed.append(f"{work.id} (ISCC): {exc}")
+                    continue
+                self._store.set_iscc(work.id, iscc)
+            codes.add(work.id, iscc)
+        self.codes = codes
 
     def save(self) -> None:
         if self._matchers is None:

@@ -1,12 +1,12 @@
 """Bulk lookups for training: may each of these items be used for this purpose?
 
 A trainer sends up to `MAX_ITEMS` items, each with its own id and any of: the SHA-256 of its bytes, its PDQ
-hash, the URL it was fetched from, its text; or up to `MAX_FILES` files. Hashes and URLs search the indexes
-only (SHA-256 and locations exactly, PDQ within its calibrated distance); texts and files are matched as
-checks are. Each item's answer follows the CAWG training-and-data-mining semantics for the purpose: a
-matched work that says `notAllowed` makes it `reserved`, one that says `constrained` makes it `constrained`
-(not allowed without a licence), otherwise `allowed`; no match at all is `no_match`. The lookup is kept
-with every result and audited with the item count and a digest of the items.
+hash, its ISCC code, the URL it was fetched from, its text; or up to `MAX_FILES` files. Hashes and URLs search
+the indexes only (SHA-256 and locations exactly, PDQ and the ISCC Content-Code within their calibrated
+distances); texts and files are matched as checks are. Each item's answer follows the CAWG training-and-data-
+mining semantics for the purpose: a matched work that says `notAllowed` makes it `reserved`, one that says
+`constrained` makes it `constrained` (not allowed without a licence), otherwise `allowed`; no match at all is
+`no_match`. The lookup is kept with every result and audited with the item count and a digest of the items.
 """
 
 import hashlib
@@ -16,6 +16,7 @@ from typing import Annotated
 import msgspec
 
 from matcher.base import Match, PdqLookup
+from matcher.iscc import ISCC_MAX_DISTANCE, content_unit
 from registry.content import Content
 from registry.errors import InvalidInput, ProvenanceError
 from registry.ids import new_id, utcnow
@@ -30,7 +31,7 @@ from service.indexes import IndexKeeper
 MAX_ITEMS = 10_000
 MAX_FILES = 100
 Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
-_FIELDS = ("sha256", "pdq", "url", "text")
+_FIELDS = ("sha256", "pdq", "iscc", "url", "text")
 USE_RANK = {"allowed": 0, "constrained": 1, "notAllowed": 2}  # how far a use keeps an item out
 REASON = {"allowed": "allowed", "constrained": "constrained", "notAllowed": "reserved"}  # an item's reason by use
 
@@ -41,6 +42,7 @@ class LookupItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     sha256: Hex64 | None = None
     pdq: Hex64 | None = None
+    iscc: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # an ISCC-CODE or its Content-Code
     url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     text: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
@@ -52,8 +54,8 @@ class FileItem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def check_items(purpose: str, items: Sequence[LookupItem], files: Sequence[FileItem]) -> list[str | None]:
-    """Refuse a bad purpose, an over-limit batch or an item without anything to look up, naming the item;
-    return each item's normalised URL."""
+    """Refuse a bad purpose, an over-limit batch, an item without anything to look up or with an ISCC that
+    holds no Content-Code, naming the item; return each item's normalised URL."""
     if purpose not in TDM_KEYS:
         raise InvalidInput(f"unknown purpose {purpose!r} for a lookup; use one of {', '.join(TDM_KEYS)}")
     if len(items) > MAX_ITEMS:
@@ -69,6 +71,8 @@ def check_items(purpose: str, items: Sequence[LookupItem], files: Sequence[FileI
                                item=n)
         try:
             urls.append(None if item.url is None else normalize_url(item.url))
+            if item.iscc is not None:
+                content_unit(item.iscc)
         except InvalidInput as exc:
             raise InvalidInput(f"item {n} ({item.id!r}): {exc.message}", item=n) from None
     return urls
@@ -112,6 +116,12 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
             for (n, _), hits in zip(pdqs, image.lookup_pdq([h for _, h in pdqs]), strict=True):
                 for work_id, confidence in hits:
                     hit(n, work_id, confidence, "pdq")
+    coded = [(n, content_unit(it.iscc)) for n, it in enumerate(items) if it.iscc is not None]
+    if coded:
+        indexes.matchers  # noqa: B018 (opens the indexes: the codes are loaded with them)
+        for n, (kind, body) in coded:
+            for work_id, distance in indexes.codes.search(kind, body, ISCC_MAX_DISTANCE[kind]):
+                hit(n, work_id, 1.0 - distance / 64, "iscc")
     for n, item in enumerate(items):
         if item.text is not None:
             for m in _search(store, indexes, load, n, item.id, item.text.encode("utf-8"), None):

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from matcher.base import Match, Matcher
+from matcher.iscc import ISCC_MAX_DISTANCE, content_code_of, content_unit, iscc_codes, iscc_units
 from registry.audit import ChainReport
 from registry.blobs import BlobStore
 from registry.claims import Notice
@@ -29,6 +30,8 @@ from registry.errors import (
     ProvenanceError,
     Unauthenticated,
 )
+from registry.evidence import CodeEvidence
+from registry.formats.rights import declared_rights
 from registry.ids import hash_api_key, new_api_key, new_id, utcnow
 from registry.locations import normalize_locations
 from registry.models import (
@@ -46,6 +49,7 @@ from registry.models import (
     TrainingRun,
     Verdict,
     Work,
+    WorkKind,
     WorkStatus,
     work_etag,
 )
@@ -56,6 +60,7 @@ from registry.terms import (
     LicenseTerms,
     OptOuts,
     OptOutsPatch,
+    Publication,
     check_new_terms,
     combine,
     merged,
@@ -75,6 +80,7 @@ from service.modalities import likeness
 from service.notifications import Notifications
 from service.ownership import Conflicts, Enrollment, Similar, contest_notices, split_matches
 from service.periodic import run_every
+from service.publication import Publisher
 from service.settings import ServiceSettings
 from service.training import NewTrainingRun, included_works, new_run
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
@@ -119,6 +125,7 @@ class Registry:
         self.notifications = Notifications(store, settings)
         self.exclusions = Exclusions(store, blobs, self.indexes, self.load)
         self.domains = Domains(store, settings)
+        self.publication = Publisher(store, self.indexes, lambda: (self.log.key, self.log.key_id), self.load)
 
     def set_clock(self, clock: Clock) -> None:
         """The clock dispute deadlines run on (tests and drills move it forward)."""
@@ -259,27 +266,33 @@ class Registry:
             return [viewer.name]
         return sorted(a.name for a in self.store.list_accounts() if a.role == Role.OPERATOR)
 
-    def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None) -> Account:
-        """The terms a creator's new works get unless they choose others."""
+    def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None,
+                     publish: Publication | None = None) -> Account:
+        """The terms (and what public declarations show) a creator's new works get unless they choose others;
+        `publish` None keeps the account's current choice."""
         access.require(viewer, UseCase.ENROLL)
         check_new_terms(license)
-        return self.store.set_account_defaults(viewer.id, license, opt_outs, viewer.id)
+        return self.store.set_account_defaults(viewer.id, license, opt_outs, viewer.id,
+                                               publish if publish is not None else viewer.default_publish)
 
     # -- works ----------------------------------------------------------------------------------------
     def enroll(self, owner: Account, data: bytes, *, title: str | None = None,
                license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                actor: str | None = None, filename: str | None = None,
-               locations: Sequence[str] = ()) -> Work:
+               locations: Sequence[str] = (), publish: Publication | None = None) -> Work:
         return self.enroll_work(owner, data, title=title, license=license, opt_outs=opt_outs, actor=actor,
-                                filename=filename, locations=locations).work
+                                filename=filename, locations=locations, publish=publish).work
 
     def enroll_work(self, owner: Account, data: bytes, *, title: str | None = None,
                     license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                     actor: str | None = None, filename: str | None = None,
-                    locations: Sequence[str] = (), if_unique: bool = False) -> Enrollment:
+                    locations: Sequence[str] = (), if_unique: bool = False,
+                    publish: Publication | None = None) -> Enrollment:
         """Enroll a work. Content that matches another owner's active work (same bytes, or a verified match)
         is enrolled `contested` (see `service.ownership`); the owner's own similar works are named, and with
-        `if_unique` refuse the enrollment (409)."""
+        `if_unique` refuse the enrollment (409). Without `opt_outs`, what the file declares (C2PA
+        training-mining assertion, XMP `plus:DataMining`) fills the uses it names, the account's or the
+        registry's defaults the rest; `opt_out_sources` says which."""
         access.require(owner, UseCase.ENROLL)
         check_new_terms(license)
         clean_locations = normalize_locations(locations)
@@ -295,19 +308,34 @@ class Registry:
                            f"{similar[0].score:.2f}); enroll without if_unique to enroll it anyway",
                            similar_to=similar[0].work_id)
         clean_title = _clean_title(title, content)
+        codes = iscc_codes(content)
+        chosen, sources = self._opt_outs_for(owner, content, opt_outs)
         self.blobs.put(content.data)
         work = Work(
             id=new_id("wrk"), owner_id=owner.id, kind=content.kind, title=clean_title,
             sha256=content.sha256, media_type=content.media_type, size=len(content.data),
             created_at=utcnow(), status=WorkStatus.ACTIVE,
             license=license or owner.default_license or LicenseTerms(),
-            opt_outs=opt_outs or owner.default_opt_outs or OptOuts(), locations=clean_locations,
+            opt_outs=chosen, locations=clean_locations, iscc=codes.iscc,
+            publish=publish or owner.default_publish or Publication(), opt_out_sources=sources,
         )
         work = self.store.add_work(work, actor or owner.id, rivals, contest_notices(self._admin_ids))
         if work.status == WorkStatus.ACTIVE:
-            self.indexes.add(work.kind, work.id, fingerprint)
+            self.indexes.add(work.kind, work.id, fingerprint, work.iscc)
         self.counts["enrollment", work.kind.value] += 1
         return Enrollment(work=work, similar=similar)
+
+    @staticmethod
+    def _opt_outs_for(owner: Account, content: Content, opt_outs: OptOuts | None) -> tuple[OptOuts, dict[str, str]]:
+        """The opt-outs a new work gets and where each use's value came from: the request's whole, else the
+        file's declarations over the account's defaults (or the registry's)."""
+        if opt_outs is not None:
+            return opt_outs, dict.fromkeys(PURPOSES, "request")
+        base = owner.default_opt_outs or OptOuts()
+        fallback = "account_default" if owner.default_opt_outs else "registry_default"
+        declared = declared_rights(content.data, content.media_type)
+        chosen = msgspec.structs.replace(base, **declared.uses) if declared.uses else base
+        return chosen, {key: declared.sources.get(key, fallback) for key in PURPOSES}
 
     def _rivals(self, owner: Account, matcher: Matcher, content: Content,
                 skip: str = "") -> tuple[list[tuple[str, str, float]], list[Similar]]:
@@ -327,7 +355,7 @@ class Registry:
         rivals, _ = self._rivals(self.store.get_account(work.owner_id), matcher, content, skip=work.id)
         restored = self.store.restore_work(work_id, viewer.id, rivals, contest_notices(self._admin_ids))
         if restored.status == WorkStatus.ACTIVE:
-            self.indexes.add(work.kind, work.id, matcher.fingerprint(content))
+            self.indexes.add(work.kind, work.id, matcher.fingerprint(content), work.iscc)
         return restored
 
     def enroll_file(self, owner: Account, filename: str, data: bytes, license: LicenseTerms | None,
@@ -377,13 +405,14 @@ class Registry:
 
     def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | LicensePatch | None,
                      opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None,
-                     locations: Sequence[str] | None = None) -> Work:
-        """Change a work's terms and/or locations, in one transaction. A whole `LicenseTerms`/`OptOuts`
-        replaces the old value; a patch changes only the fields it names; `locations` replaces the list. With
-        `if_match` (the ETag the caller read), a work changed since is refused."""
+                     locations: Sequence[str] | None = None, publish: Publication | None = None) -> Work:
+        """Change a work's terms, locations and/or what its public declaration shows, in one transaction. A
+        whole `LicenseTerms`/`OptOuts` replaces the old value; a patch changes only the fields it names;
+        `locations` replaces the list. With `if_match` (the ETag the caller read), a work changed since is
+        refused. Uses the change names count as the creator's choice from then on (`opt_out_sources`)."""
         access.require(viewer, UseCase.CHANGE_WORK)
-        if license is None and opt_outs is None and locations is None:
-            raise InvalidInput("nothing to change: give a license, opt-outs, locations or several")
+        if license is None and opt_outs is None and locations is None and publish is None:
+            raise InvalidInput("nothing to change: give a license, opt-outs, locations, publish or several")
         new_locations = None if locations is None else normalize_locations(locations)
 
         def change(work: Work) -> Work:  # runs inside the store's write transaction
@@ -398,9 +427,13 @@ class Registry:
             new_license = merged(work.license, license, LicenseTerms)
             if license is not None:
                 check_new_terms(new_license)
+            named = PURPOSES if isinstance(opt_outs, OptOuts) else () if opt_outs is None else [
+                k for k in PURPOSES if not isinstance(getattr(opt_outs, k), msgspec.UnsetType)]
+            sources = {**work.opt_out_sources, **dict.fromkeys(named, "request")} if work.opt_out_sources else {}
             return msgspec.structs.replace(
                 work, license=new_license, opt_outs=merged(work.opt_outs, opt_outs, OptOuts),
-                locations=work.locations if new_locations is None else new_locations)
+                locations=work.locations if new_locations is None else new_locations,
+                publish=work.publish if publish is None else publish, opt_out_sources=sources)
 
         terms = license is not None or opt_outs is not None
         return self.store.update_work(work_id, change, viewer.id, terms=terms)
@@ -433,14 +466,34 @@ class Registry:
     # -- checks ---------------------------------------------------------------------------------------
     def check(self, account: Account, data: bytes, purpose: str = "release", filename: str | None = None) -> Check:
         access.require(account, UseCase.CHECK)
-        if purpose not in PURPOSES:
-            raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
+        _check_purpose(purpose)
         content = self.load(data, filename)
         found: list[Match] = drop_excluded(self.store, self.indexes.matcher_for(content.kind).search(content))
         like = likeness(content, found) if found else ""
+        return self._record_check(account, purpose, content.kind, content.sha256, found, like, content.data)
+
+    def check_code(self, account: Account, iscc: str, purpose: str = "release") -> Check:
+        """A check of an output known only by its ISCC code: the works whose Content-Code is within the
+        calibrated distance (`matcher.iscc.ISCC_MAX_DISTANCE`), each with the distance as its evidence."""
+        access.require(account, UseCase.CHECK)
+        _check_purpose(purpose)
+        kind, body = content_unit(iscc)
+        query = "ISCC:" + content_code_of(kind, body)
+        self.indexes.matchers  # noqa: B018 (opens the indexes: the codes are loaded with them)
+        hits = self.indexes.codes.search(kind, body, ISCC_MAX_DISTANCE[kind])
+        works = self.store.get_works([w for w, _ in hits])
+        found = [Match(work_id=w, score=round(1.0 - d / 64, 4),
+                       evidence=CodeEvidence(query_code=query, work_code=iscc_units(works[w].iscc)["content"],
+                                             distance=d))
+                 for w, d in hits if w in works and works[w].iscc]
+        return self._record_check(account, purpose, kind, "", drop_excluded(self.store, found), f"iscc:{query}", None)
+
+    def _record_check(self, account: Account, purpose: str, kind: WorkKind, sha256: str, found: list[Match],
+                      like: str, data: bytes | None) -> Check:
+        """The check's records (each matched work's terms and requirement now), its verdict, kept and audited."""
         released = {work_id for work_id, sha, released_like, _ in
                     (self.store.released_matches(account.id, [m.work_id for m in found]) if found else [])
-                    if same_output(content.sha256, like, sha, released_like)}
+                    if same_output(sha256, like, sha, released_like)}
         works = self.store.get_works([m.work_id for m in found])
         verified = verified_works(self.store, works.values())
         records = []
@@ -454,10 +507,11 @@ class Registry:
                 requirement=requirement(purpose, work.license, work.opt_outs), verified_owner=work.id in verified,
             ))
         verdict = Verdict(combine(r.requirement for r in records))
-        keep = self.settings.store_check_content or (bool(records) and self.settings.keep_matched_outputs)
-        blob = self.blobs.put(content.data) if keep else None
+        keep = data is not None and (self.settings.store_check_content
+                                     or (bool(records) and self.settings.keep_matched_outputs))
+        blob = self.blobs.put(data) if keep and data is not None else None
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
-                      kind=content.kind, sha256=content.sha256, verdict=verdict, matches=records,
+                      kind=kind, sha256=sha256, verdict=verdict, matches=records,
                       matcher_version=self.indexes.version, content_blob=blob, likeness=like)
         notices = [Notice(account_id=r.owner_id, event="work.matched", subject=r.work_id,
                           details={"check_id": check.id, "work_id": r.work_id, "score": r.score,
@@ -698,6 +752,11 @@ class Registry:
             self._jobs.close()
         self.indexes.close()
         self.store.close()
+
+
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise InvalidInput(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
 
 
 def _clean_title(title: str | None, content: Content) -> str:

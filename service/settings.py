@@ -19,6 +19,8 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     job_stale_seconds: float = 120.0  # a bulk file claimed this long ago by a worker that died is taken up again
     head_interval: float = 300.0  # seconds between signed heads published to data_dir/heads for witnesses
     public_bank: bool = False  # the opt-out bank readable without a key (GET /v1/bank)
+    public_url: str | None = None  # the registry's public base URL in signed declarations; None: http://HOST:PORT
+    public_matching: bool = True  # soft-binding resolution (/v1/matches/by*) answers without a key
     dispute_interval: float = 60.0  # seconds between rounds that expire disputes whose deadline passed
     webhook_interval: float = 2.0  # seconds between rounds that send due webhook deliveries
     webhook_timeout: float = 5.0  # seconds a webhook receiver has to answer

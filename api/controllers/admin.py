@@ -4,18 +4,19 @@ from typing import Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import may
-from api.deps import AfterSeq, SeqParam, caller
+from api.deps import AfterSeq, SeqParam, caller, decode_json
 from api.errors import ERROR_RESPONSES
 from api.paging import CursorParam, Page, PageLimit
 from api.schemas import AccountOut, KeyCreate, KeyOut
 from registry.audit import ChainReport
 from registry.errors import InvalidInput
-from registry.models import AuditEntry, Role, SignedTreeHead
+from registry.models import Account, AuditEntry, Role, SignedTreeHead
+from registry.terms import LicenseTerms, OptOuts, Publication
 from service.access import UseCase
 from service.jobs import Job
 from service.registry import KeyInfo, Registry
@@ -87,6 +88,19 @@ class AuditController(Controller):
         return registry.verify_audit(caller(request))
 
 
+class Defaults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a creator's new works get unless the enrollment says otherwise."""
+
+    license: LicenseTerms | None = None
+    opt_outs: OptOuts | None = None
+    publish: Publication | None = None
+
+    @classmethod
+    def of(cls, account: Account) -> "Defaults":
+        return cls(license=account.default_license, opt_outs=account.default_opt_outs,
+                   publish=account.default_publish)
+
+
 class LogKey(msgspec.Struct, kw_only=True):
     key_id: str
     public_key_pem: str
@@ -150,6 +164,22 @@ class MeController(Controller):
          responses=ERROR_RESPONSES)
     async def me(self, request: Request) -> AccountOut:  # type: ignore[type-arg]
         return AccountOut.of(caller(request))
+
+    @get("/defaults", guards=[may(UseCase.ENROLL)], operation_id="GetDefaults", sync_to_thread=True,
+         summary="The terms and publication choices your new works get (creators).", responses=ERROR_RESPONSES)
+    def defaults(self, request: Request) -> Defaults:  # type: ignore[type-arg]
+        return Defaults.of(caller(request))
+
+    @put("/defaults", guards=[may(UseCase.ENROLL)], operation_id="SetDefaults",
+         summary="Set the licence, opt-outs and publication choices your new works get (creators); audited.",
+         description="Fields left out (or null) fall back to the registry's defaults; works enrolled already "
+                     "keep theirs.", responses=ERROR_RESPONSES)
+    async def set_defaults(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                           data: JSONBody[Defaults]) -> Defaults:
+        strict = decode_json(await request.body(), Defaults, "JSON body")  # litestar's decoding takes 0 for false
+        account = await anyio.to_thread.run_sync(lambda: registry.set_defaults(
+            caller(request), strict.license, strict.opt_outs, strict.publish or Publication()))
+        return Defaults.of(account)
 
 
 @get("/v1/health", operation_id="Health", tags=["health"], exclude_from_auth=True, security=[{}],

@@ -10,11 +10,10 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
-from api.auth import UNKNOWN_KEY
 from api.controllers.admin import LogKey
+from api.deps import optional_account
 from api.errors import ERROR_RESPONSES
-from registry.errors import InvalidInput, Unauthenticated
-from registry.models import Account
+from registry.errors import InvalidInput
 from service.registry import Registry
 
 BANK_DESCRIPTION = """Every active work whose use for `purpose` is not `allowed`, with what an offline filter
@@ -38,17 +37,6 @@ class BankOperation(Operation):
         self.responses = responses
 
 
-def _reader(request: Request, registry: Registry) -> Account | None:  # type: ignore[type-arg]
-    header = request.headers.get("authorization", "")
-    if not header:
-        return None
-    scheme, _, secret = header.partition(" ")
-    found = registry.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
-    if found is None:
-        raise Unauthenticated(UNKNOWN_KEY)
-    return found[1]
-
-
 class BankController(Controller):
     path = "/v1/bank"
     tags = ["bank"]
@@ -62,7 +50,7 @@ class BankController(Controller):
              purpose: FromQuery[str] = "ai_training",
              since: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
              format: FromQuery[str] = "ndjson") -> Response[bytes] | Stream:
-        reader = _reader(request, registry)
+        reader = optional_account(request, registry)
         if format == "hma":
             if since is not None:
                 raise InvalidInput("the HMA form is always the whole bank: leave out since")

@@ -21,10 +21,12 @@ from service.registry import Registry
 
 CHECK_DESCRIPTION = """Check a generated output against the registry.
 
-Send either `multipart/form-data` with a `file` part (an image or UTF-8 text) and an optional `purpose`
-field, or `application/json` `{"text": "...", "purpose": "..."}`. `purpose` is `release` (default),
-`ai_training`, `ai_generative_training`, `ai_inference` or `data_mining`. The answer holds the verdict and
-only the works above the decision threshold, best first, with their terms and the evidence."""
+Send either `multipart/form-data` with a `file` part (an image or UTF-8 text) and an optional `purpose` field,
+or `application/json` `{"text": "...", "purpose": "..."}`, or `{"iscc": "ISCC:...", "purpose": "..."}` when
+only the output's ISCC code is known (matched on its Content-Code within a calibrated distance). `purpose` is
+`release` (default), `ai_training`, `ai_generative_training`, `ai_inference` or `data_mining`. The answer
+holds the verdict and only the works above the decision threshold, best first, with their terms and the
+evidence."""
 
 _PURPOSE = Schema(type=OpenAPIType.STRING, enum=list(PURPOSES), default="release")
 
@@ -38,8 +40,10 @@ class CheckOperation(Operation):
             "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY,
                            description="The output to check: an image or UTF-8 text."),
             "purpose": _PURPOSE})
-        text = Schema(type=OpenAPIType.OBJECT, required=["text"], additional_properties=False, properties={
-            "text": Schema(type=OpenAPIType.STRING, min_length=1), "purpose": _PURPOSE})
+        text = Schema(type=OpenAPIType.OBJECT, additional_properties=False, properties={
+            "text": Schema(type=[OpenAPIType.STRING, OpenAPIType.NULL], min_length=1),
+            "iscc": Schema(type=[OpenAPIType.STRING, OpenAPIType.NULL], min_length=1, max_length=200),
+            "purpose": _PURPOSE})
         self.request_body = RequestBody(required=True, content={
             "multipart/form-data": OpenAPIMediaType(schema=multipart),
             "application/json": OpenAPIMediaType(schema=text)})
@@ -59,6 +63,13 @@ class ChecksController(Controller):
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
             body = decode_json(await request.body(), TextCheck, "JSON body")
+            if (body.text is None) == (body.iscc is None):
+                raise InvalidInput('send one of "text" (the output) or "iscc" (its ISCC code), not both or neither')
+            if body.iscc is not None:
+                code = body.iscc
+                check = await anyio.to_thread.run_sync(lambda: registry.check_code(account, code, str(body.purpose)))
+                return CheckOut.of(check, registry.account_names())
+            assert body.text is not None
             data, purpose, filename = body.text.encode("utf-8"), str(body.purpose), None
         elif content_type.startswith("multipart/form-data"):
             uploads, fields = await read_form(request, {"file": False}, {"purpose"})

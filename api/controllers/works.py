@@ -66,7 +66,8 @@ class WorksController(Controller):
         content = await upload.read()
         enrolled = await anyio.to_thread.run_sync(lambda: registry.enroll_work(
             account, content, title=meta.title or upload.filename or None, license=meta.license,
-            opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations, if_unique=if_unique))
+            opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations, if_unique=if_unique,
+            publish=meta.publish))
         return EnrolledOut.of_enrollment(enrolled, account.name)
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
@@ -121,7 +122,7 @@ class WorksController(Controller):
                data: JSONBody[WorkUpdate],
                if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None) -> Response[WorkOut]:
         work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs, if_match=if_match,
-                                     locations=data.locations)
+                                     locations=data.locations, publish=data.publish)
         out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
         return Response(out, headers={"ETag": out.etag})
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from api.web.evidence import Box, Pair, excerpts
 from api.web.media import dimensions
-from registry.evidence import Evidence, ImageEvidence, TextEvidence
+from registry.evidence import CodeEvidence, Evidence, ImageEvidence, TextEvidence
 
 
 class EvidenceView(Protocol):
@@ -115,7 +115,23 @@ class TextView:
         return pair
 
 
-VIEWS: dict[type, EvidenceView] = {ImageEvidence: ImageView(), TextEvidence: TextView()}
+class CodeView:
+    """A check sent as an ISCC code: only the codes' distance to show, no output to put beside the work."""
+
+    def strength(self, evidence: Evidence) -> str:
+        assert isinstance(evidence, CodeEvidence)
+        return f"ISCC Content-Codes {evidence.distance}/{evidence.bits} bits apart (code only)"
+
+    def rows(self, evidence: Evidence) -> list[tuple[str, str]]:
+        assert isinstance(evidence, CodeEvidence)
+        return [("ISCC Content-Code sent", evidence.query_code), ("Work's Content-Code", evidence.work_code),
+                ("Distance", f"{evidence.distance} of {evidence.bits} bits")]
+
+    def pair(self, evidence: Evidence, work_id: str, output: bytes | None, original: bytes | None) -> Pair:
+        return Pair(work_id=work_id)
+
+
+VIEWS: dict[type, EvidenceView] = {ImageEvidence: ImageView(), TextEvidence: TextView(), CodeEvidence: CodeView()}
 
 
 def view_for(evidence: Evidence) -> EvidenceView:
