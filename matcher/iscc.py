@@ -112,11 +112,13 @@ def content_unit(code: str) -> tuple[WorkKind, int]:
 
 
 class CodeIndex:
-    """Content-Code bodies by work, per kind: every work within a Hamming distance, nearest first."""
+    """Content-Code bodies by work, per kind: every work within a Hamming distance, nearest first. Adds and
+    removals edit Python lists (O(1)); the numpy array a search scans is rebuilt once after them."""
 
     def __init__(self) -> None:
         self._ids: dict[WorkKind, list[str]] = {}
-        self._codes: dict[WorkKind, np.ndarray] = {}
+        self._bodies: dict[WorkKind, list[int]] = {}
+        self._arrays: dict[WorkKind, np.ndarray] = {}  # a kind is missing here when its lists changed
         self._where: dict[str, tuple[WorkKind, int]] = {}
         self._lock = threading.Lock()
 
@@ -130,11 +132,11 @@ class CodeIndex:
         kind, body = content_unit(code)
         with self._lock:
             self._remove(work_id)
-            ids = self._ids.setdefault(kind, [])
-            codes = self._codes.get(kind, np.zeros(0, dtype=np.uint64))
+            ids, bodies = self._ids.setdefault(kind, []), self._bodies.setdefault(kind, [])
             self._where[work_id] = (kind, len(ids))
             ids.append(work_id)
-            self._codes[kind] = np.append(codes, np.uint64(body))
+            bodies.append(body)
+            self._arrays.pop(kind, None)
 
     def remove(self, work_id: str) -> None:
         with self._lock:
@@ -145,20 +147,21 @@ class CodeIndex:
         if found is None:
             return
         kind, pos = found
-        ids, codes = self._ids[kind], self._codes[kind]
-        last = len(ids) - 1
-        if pos != last:  # move the last entry into the hole
-            ids[pos], codes[pos] = ids[last], codes[last]
-            self._where[ids[pos]] = (kind, pos)
-        ids.pop()
-        self._codes[kind] = codes[:last]
+        ids, bodies = self._ids[kind], self._bodies[kind]
+        last_id, last_body = ids.pop(), bodies.pop()
+        if pos < len(ids):  # move the last entry into the hole
+            ids[pos], bodies[pos] = last_id, last_body
+            self._where[last_id] = (kind, pos)
+        self._arrays.pop(kind, None)
 
     def search(self, kind: WorkKind, body: int, max_distance: int) -> list[tuple[str, int]]:
         """(work id, Hamming distance) of every code of `kind` within `max_distance` bits, nearest first."""
         with self._lock:
-            codes = self._codes.get(kind)
-            if codes is None or not len(codes):
+            if not self._bodies.get(kind):
                 return []
+            codes = self._arrays.get(kind)
+            if codes is None:
+                codes = self._arrays[kind] = np.array(self._bodies[kind], dtype=np.uint64)
             distances = np.bitwise_count(codes ^ np.uint64(body))
             hits = np.flatnonzero(distances <= max_distance)
             order = hits[np.argsort(distances[hits], kind="stable")]

@@ -293,3 +293,29 @@ def test_training_runs_keep_first_terms_count_items_and_freeze(store: Store) -> 
         store.get_training_run("run_missing")
     assert [e.action for e in store.audit_entries()[-4:]] == [
         "training_run.created", "training_run.items_added", "training_run.items_added", "training_run.closed"]
+
+
+def test_publication_iscc_sources_and_withdrawal_dates_are_kept(store: Store) -> None:
+    from registry.terms import Publication
+
+    alice = store.create_account("alice", Role.CREATOR, "system")
+    work = msgspec.structs.replace(make_work(alice.id), iscc="ISCC:KACYPXW445FTYNJ3", publish=Publication(title=True),
+                                   opt_out_sources={"ai_training": "xmp:plus:DataMining"})
+    store.add_work(work, alice.id)
+    got = store.get_work(work.id)
+    assert got.iscc == work.iscc and got.publish == Publication(title=True)
+    assert got.opt_out_sources == {"ai_training": "xmp:plus:DataMining"} and got.withdrawn_at is None
+    changed = store.update_work(work.id, lambda w: msgspec.structs.replace(w, publish=Publication(owner=True)),
+                                alice.id, terms=False)
+    assert changed.publish == Publication(owner=True) == store.get_work(work.id).publish
+    assert store.audit_entries()[-1].action == "work.publication_changed"
+    withdrawn = store.withdraw_work(work.id, alice.id)
+    assert withdrawn.withdrawn_at is not None and store.get_work(work.id).withdrawn_at == withdrawn.withdrawn_at
+    assert store.restore_work(work.id, alice.id).withdrawn_at is None and store.get_work(work.id).withdrawn_at is None
+    older = make_work(alice.id, sha="b" * 64)
+    store.add_work(older, alice.id)
+    store.set_iscc(older.id, "ISCC:KACYPXW445FTYNJ3")
+    store.set_iscc(older.id, "ISCC:SOMETHINGELSE")  # only a work without a code gets one
+    assert store.get_work(older.id).iscc == "ISCC:KACYPXW445FTYNJ3"
+    updated = store.set_account_defaults(alice.id, None, None, alice.id, Publication(title=True, owner=True))
+    assert updated.default_publish == Publication(title=True, owner=True)

@@ -328,3 +328,14 @@ def test_the_auditor_pages_show_the_transparency_log(web: Web) -> None:
     web.registry.tree_head()
     page = client.get("/audit/log").text
     assert 'data-testid="transparency"' in page and "last signed head" in page and "INCONSISTENT" not in page
+
+
+def test_work_page_links_the_public_declaration_and_says_what_the_file_declared(web: Web) -> None:
+    from tests.test_crosswalk import jpeg, with_xmp, xmp_packet
+
+    alice = web.registry.store.find_account("alice")
+    assert alice is not None
+    work = web.registry.enroll(alice, with_xmp(jpeg(), xmp_packet("DMI-PROHIBITED-AIMLTRAINING")), title="tagged")
+    page = web.client("alice").get(f"/works/{work.id}").text
+    assert f'href="/public/works/{work.id}"' in page and work.iscc in page and "the terms only" in page
+    assert "Read from the file:" in page and "ai_training (xmp:plus:DataMining)" in page
