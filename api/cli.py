@@ -507,6 +507,28 @@ def audit_log(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
         sys.stdout.write(msgspec.json.encode(e).decode() + "\n")
 
 
+@app.command("verify-declaration")
+def verify_declaration_cmd(
+    declaration: Annotated[Path, typer.Argument(help="A saved public declaration (GET /public/works/{id}).")],
+    key: Annotated[Path, typer.Option(help="The registry's public key: PEM, or the JSON of GET /public/key.")],
+) -> None:
+    """Check offline that a saved declaration was signed by the registry's key and is unchanged."""
+    from service.declarations import verify_declaration
+
+    try:
+        doc = json.loads(declaration.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{declaration} is not a saved declaration (JSON): {exc}", 2) from None
+    if not isinstance(doc, dict) or "signature" not in doc:
+        raise _fail(f"{declaration} holds no signed declaration (no `signature` member)", 2)
+    if not verify_declaration(doc, _public_key(key)):
+        raise _fail(f"declaration of {doc.get('work_id', '?')} FAILS verification: it was changed or signed by "
+                    "another key")
+    reserved = doc.get("tdmrep", {}).get("tdm-reservation")
+    out.print(f"declaration OK: work {doc.get('work_id')} ({doc.get('status')}), issued {doc.get('issued_at')}, "
+              f"tdm-reservation {reserved}, signed by key {str(doc.get('key_id', ''))[:16]}...")
+
+
 @app.command()
 def reindex(data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
     """Rebuild every index from the stored originals (after changing the matcher or the embedder)."""

@@ -107,7 +107,8 @@ def _signer() -> c2pa.Signer:
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage),
+                         critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     leaf = (x509.CertificateBuilder().subject_name(_name("Test signer")).issuer_name(ca.subject)
@@ -154,7 +155,8 @@ def xmp_packet(value: str, other: str | None = None, as_element: bool = False) -
     extra = f'<plus:OtherConstraints><rdf:Alt><rdf:li xml:lang="x-default">{other}</rdf:li></rdf:Alt>' \
             "</plus:OtherConstraints>" if other else ""
     if as_element:
-        desc = f'<rdf:Description rdf:about=""><plus:DataMining rdf:resource="{vocab}{value}"/>{extra}</rdf:Description>'
+        desc = (f'<rdf:Description rdf:about=""><plus:DataMining rdf:resource="{vocab}{value}"/>{extra}'
+                "</rdf:Description>")
     else:
         desc = f'<rdf:Description rdf:about="" plus:DataMining="{vocab}{value}">{extra}</rdf:Description>'
     return (f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'

@@ -277,3 +277,24 @@ def test_code_index_agrees_with_brute_force() -> None:
             assert [d for _, d in got] == sorted(d for _, d in got)
     assert index.search(WorkKind.TEXT, 0, 64) == []
     assert content_unit("ISCC:EEA5Z4FRE4KI66SU")[0] == WorkKind.IMAGE
+
+
+def test_a_saved_declaration_verifies_offline_with_the_cli(env: Env, tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    work = env.enroll("alice", CHELSEA, "c.jpg", {"opt_outs": RESERVED}).json()
+    saved = tmp_path / "declaration.json"
+    saved.write_bytes(env.client.get(f"/public/works/{work['id']}").content)
+    key = tmp_path / "key.json"
+    key.write_bytes(env.client.get("/public/key").content)
+    ok = CliRunner().invoke(app, ["verify-declaration", str(saved), "--key", str(key)])
+    assert ok.exit_code == 0 and "declaration OK" in ok.output and "tdm-reservation 1" in ok.output
+    doc = json.loads(saved.read_bytes())
+    doc["tdmrep"]["tdm-reservation"] = 0
+    saved.write_text(json.dumps(doc))
+    bad = CliRunner().invoke(app, ["verify-declaration", str(saved), "--key", str(key)])
+    assert bad.exit_code == 1 and "FAILS" in bad.output
