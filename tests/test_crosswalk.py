@@ -4,8 +4,10 @@ manifests signed in the test, XMP packets written in the test)."""
 import datetime
 import io
 import itertools
+from typing import Any
 
 import c2pa
+import msgspec
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,7 +24,7 @@ LIMITED = TdmChoice(use="constrained", constraint_info="https://example.org/lice
 
 
 def _opt_outs(uses: dict[str, TdmChoice]) -> OptOuts:
-    return OptOuts(**{k: uses.get(k, YES) for k in TDM_KEYS})
+    return msgspec.structs.replace(OptOuts(), **{k: uses.get(k, YES) for k in TDM_KEYS})
 
 
 # (uses not allowed) -> (IPTC term, tdm-reservation, Content-Usage, X-Robots-Tag for an image)
@@ -50,7 +52,7 @@ def test_each_choice_maps_to_each_vocabulary(uses: dict[str, TdmChoice], iptc: s
     assert crosswalk.tdm_reservation(opt_outs) == tdm
     assert crosswalk.content_usage(opt_outs) == usage
     assert ", ".join(crosswalk.robots_directives(opt_outs, image=True)) == robots
-    cawg = opt_outs.to_cawg()["entries"]
+    cawg: Any = opt_outs.to_cawg()["entries"]
     assert set(cawg) == {"cawg.ai_training", "cawg.ai_generative_training", "cawg.ai_inference", "cawg.data_mining"}
     assert all(cawg[f"cawg.{k}"]["use"] == getattr(opt_outs, k).use for k in TDM_KEYS)
 
@@ -58,7 +60,7 @@ def test_each_choice_maps_to_each_vocabulary(uses: dict[str, TdmChoice], iptc: s
 def test_no_vocabulary_is_more_permissive_than_the_opt_outs() -> None:
     """Every combination of uses: what IPTC's term says back is never `allowed` where a use is not."""
     for combo in itertools.product((YES, NO, LIMITED), repeat=4):
-        opt_outs = OptOuts(**dict(zip(TDM_KEYS, combo, strict=True)))
+        opt_outs = msgspec.structs.replace(OptOuts(), **dict(zip(TDM_KEYS, combo, strict=True)))
         term, other = crosswalk.iptc_data_mining(opt_outs)
         read = crosswalk.from_iptc(term, other)
         for key in TDM_KEYS:
