@@ -36,6 +36,7 @@ from api.controllers.disputes import (
     DisputesController,
     ExclusionsController,
 )
+from api.controllers.licensing import GrantsController, PoolsController, StatementsController
 from api.controllers.lookups import LookupsController
 from api.controllers.notifications import DomainsController, NotificationsController, WebhooksController
 from api.controllers.public import MatchesController, PublicController
@@ -54,6 +55,7 @@ from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
 from api.web.pages.claims import ClaimPages
 from api.web.pages.creator import CreatorPages
+from api.web.pages.licensing import LicensingPages
 from api.web.pages.media import MediaPages
 from api.web.pages.operator import OperatorPages
 from api.web.pages.training import TrainingPages
@@ -133,8 +135,10 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
                         TransparencyController, CheckDisputesController, DisputesController, ConflictsController,
                         NotificationsController, WebhooksController, ExclusionsController, DomainsController,
                         MeController, PublicController, MatchesController, SiteFilesController,
+                        GrantsController, PoolsController, StatementsController,
                         health, live, metrics,
                         AuthPages, CreatorPages, OperatorPages, AuditorPages, MediaPages, TrainingPages, ClaimPages,
+                        LicensingPages,
                         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                                    cache_control=CacheControlHeader(max_age=300), opt=WEB_PAGE),
                         create_static_files_router(path=ASSETS_PATH, directories=[ASSETS], include_in_schema=False,

@@ -371,6 +371,32 @@ def works_withdraw(work_id: str, data_dir: DataDir = DEFAULT_DATA, database: Dat
     out.print(f"withdrawn {work.id}")
 
 
+@works_app.command("offers")
+def works_offers(work_id: str,
+                 offers: Annotated[Path, typer.Argument(help="A JSON file: a list of offers, as the API takes them "
+                                                              "([] withdraws them all).")],
+                 data_dir: DataDir = DEFAULT_DATA, database: Database = None) -> None:
+    """Set the licences a work offers (replaces its list; audited). Operators request one with POST /v1/grants."""
+    from registry.terms import Offer
+
+    try:
+        parsed = msgspec.json.decode(offers.read_bytes(), type=list[Offer])
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _fail(f"{offers} is not a list of offers: {exc}", 2) from None
+    reg = _open(data_dir, database)
+    try:
+        work = reg.update_terms(CLI, work_id, None, None, offers=parsed)
+    except ProvenanceError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        reg.close()
+    for offer in work.offers:
+        out.print(f"{work.id} offers {offer.id}: {offer.price} per {offer.per} for {', '.join(offer.purposes)}"
+                  f"{' (granted at once)' if offer.auto_grant else ''}")
+    if not work.offers:
+        out.print(f"{work.id} offers no licence")
+
+
 @checks_app.command("list")
 def checks_list(data_dir: DataDir = DEFAULT_DATA, database: Database = None,
                 verdict: Annotated[Verdict | None, typer.Option(

@@ -11,6 +11,7 @@ from registry.models import (
     Account,
     Check,
     CheckRevision,
+    Licensed,
     Lookup,
     LookupResult,
     MatchRecord,
@@ -18,7 +19,7 @@ from registry.models import (
     Work,
     work_etag,
 )
-from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, Publication, Purpose
+from registry.terms import LicensePatch, LicenseTerms, Offer, OptOuts, OptOutsPatch, Publication, Purpose
 from service.lookups import LookupItem
 from service.ownership import Enrollment
 
@@ -31,6 +32,7 @@ class WorkMetadata(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     opt_outs: OptOuts | None = None  # none: what the file declares (C2PA, XMP), then the account's defaults
     locations: list[str] = []  # where the owner publishes the work: http(s) URLs
     publish: Publication | None = None  # what its public declaration shows; none: the account's default
+    offers: list[Offer] | None = None  # licences offered; none: the account's default offers
 
 
 class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +43,7 @@ class WorkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     opt_outs: OptOutsPatch | None = None
     locations: list[str] | None = None  # replaces the list (send [] to clear it)
     publish: Publication | None = None  # what the public declaration shows (title, owner)
+    offers: list[Offer] | None = None  # replaces the list of licence offers (send [] to withdraw them all)
 
 
 class WorkOut(msgspec.Struct, kw_only=True):
@@ -62,6 +65,7 @@ class WorkOut(msgspec.Struct, kw_only=True):
     publish: Publication  # what the public declaration (/public/works/{id}) shows besides the terms
     opt_out_sources: dict[str, str]  # per use: request, c2pa:..., xmp:plus:DataMining, account_default, ...
     declaration_url: str  # the public declaration, readable without a key
+    offers: list[Offer]  # the licences its owner offers (request one: POST /v1/grants)
     withdrawn_at: datetime | None = None
 
     @classmethod
@@ -72,7 +76,7 @@ class WorkOut(msgspec.Struct, kw_only=True):
                    cawg_training_mining=work.opt_outs.to_cawg(), locations=list(work.locations),
                    etag=work_etag(work), iscc=work.iscc or None, publish=work.publish,
                    opt_out_sources=work.opt_out_sources, declaration_url=f"/public/works/{work.id}",
-                   withdrawn_at=work.withdrawn_at)
+                   withdrawn_at=work.withdrawn_at, offers=list(work.offers))
 
 
 class SimilarOut(msgspec.Struct, kw_only=True):
@@ -172,12 +176,14 @@ class MatchOut(msgspec.Struct, kw_only=True):
     evidence: Evidence
     released_by: str | None = None  # the dispute that released this match: it no longer counts in the verdict
     verified_owner: bool = False  # the work is published on a web host its owner verified
+    share: float = 0.0  # the work's attribution share of the output (a check's shares sum to 1)
+    licensed: Licensed | None = None  # the grant that licensed this match (requirement is then clear)
 
     @classmethod
     def of(cls, m: MatchRecord, owner: str) -> "MatchOut":
         return cls(work_id=m.work_id, score=m.score, title=m.title, owner=owner, license=m.license,
                    opt_outs=m.opt_outs, requirement=m.requirement, evidence=m.evidence, released_by=m.released_by,
-                   verified_owner=m.verified_owner)
+                   verified_owner=m.verified_owner, share=m.share, licensed=m.licensed)
 
 
 class CheckOut(msgspec.Struct, kw_only=True):
@@ -191,6 +197,8 @@ class CheckOut(msgspec.Struct, kw_only=True):
     matcher_version: str
     matches: list[MatchOut]
     revisions: list[CheckRevision] = []  # verdict changes since the check was made (released matches)
+    share_method: str = ""  # how the matches' attribution shares were computed
+
 
     @classmethod
     def of(cls, c: Check, names: dict[str, str]) -> "CheckOut":
@@ -198,7 +206,7 @@ class CheckOut(msgspec.Struct, kw_only=True):
                    created_at=c.created_at, operator=names.get(c.account_id, c.account_id),
                    matcher_version=c.matcher_version,
                    matches=[MatchOut.of(m, names.get(m.owner_id, m.owner_id)) for m in c.matches],
-                   revisions=list(c.revisions))
+                   revisions=list(c.revisions), share_method=c.share_method)
 
 
 class TextCheck(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 
 from registry.evidence import Evidence
-from registry.terms import LicenseTerms, OptOuts, Publication
+from registry.money import Money
+from registry.terms import LicenseTerms, Offer, OptOuts, Publication
 
 
 class Role(StrEnum):
@@ -45,6 +46,7 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     default_license: LicenseTerms | None = None
     default_opt_outs: OptOuts | None = None
     default_publish: Publication | None = None  # what new works' public declarations show
+    default_offers: tuple[Offer, ...] = ()  # the licence offers new works get
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +77,7 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     publish: Publication = Publication()  # what its public declaration shows besides the terms
     opt_out_sources: dict[str, str] = {}  # where each opt-out came from, when not from the creator's request
     withdrawn_at: datetime | None = None
+    offers: tuple[Offer, ...] = ()  # licences its owner offers (see `registry.terms.Offer`)
 
 
 def work_etag(work: Work) -> str:
@@ -84,6 +87,8 @@ def work_etag(work: Work) -> str:
         state.append(list(work.locations))
     if work.publish != Publication():  # likewise works whose declaration shows only the terms
         state.append(work.publish)
+    if work.offers:  # and works without offers
+        state.append(list(work.offers))
     state_bytes = msgspec.json.encode(state, order="sorted")
     return '"' + hashlib.sha256(state_bytes).hexdigest()[:24] + '"'
 
@@ -100,6 +105,14 @@ class CheckRevision(msgspec.Struct, frozen=True, kw_only=True):
     verdict_after: str
 
 
+class Licensed(msgspec.Struct, frozen=True, kw_only=True):
+    """The grant that licensed a match: the requirement it would have had without it."""
+
+    grant_id: str
+    offer_id: str
+    would_require: str
+
+
 class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One enrolled work matched by a check: the matcher's evidence and the work's terms at check time."""
 
@@ -113,6 +126,8 @@ class MatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     requirement: str
     released_by: str | None = None  # the dispute that released this match: no longer in the verdict
     verified_owner: bool = False  # the work is published on a host its owner verified (at check time)
+    share: float = 0.0  # the work's attribution share of the check (the shares of a check sum to 1)
+    licensed: "Licensed | None" = None  # the checking account held a grant for this work and purpose
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,6 +143,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     content_blob: str | None = None
     revisions: list[CheckRevision] = []  # verdict changes after the check (released matches), oldest first
     likeness: str = ""  # the output's fingerprint for releases: "pdq:<hex>" (images), "words:<sha256>" (texts)
+    share_method: str = ""  # how the matches' attribution shares were computed (name/version)
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,6 +237,7 @@ class LookupMatch(msgspec.Struct, frozen=True, kw_only=True):
     use: str  # the CAWG use for the lookup's purpose: allowed, notAllowed or constrained
     by: str  # what matched: sha256, pdq, iscc, url, text or file
     verified_owner: bool = False  # the work is published on a host its owner verified
+    grant_id: str | None = None  # the caller holds this grant for the work and purpose: `use` is allowed
 
 
 class LookupResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -277,3 +294,72 @@ class TrainingRun(msgspec.Struct, frozen=True, kw_only=True):
     works: int = 0
     violations: int = 0
     by_use: dict[str, int] = {}
+
+
+class Grant(msgspec.Struct, frozen=True, kw_only=True):
+    """A licence an operator asked for under one of a work's offers, and what became of it: `requested`,
+    `granted` (until `expires_at`), `denied` or `revoked`; `expired` is a granted one past its date."""
+
+    id: str
+    work_id: str
+    owner_id: str
+    grantee_id: str
+    offer_id: str
+    purpose: str
+    price: Money
+    per: str
+    note: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None = None
+    expires_at: datetime | None = None
+    decision_note: str = ""
+
+    def state(self, now: datetime) -> str:
+        """The status as of `now`: a granted grant past `expires_at` is `expired`."""
+        if self.status == "granted" and self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return self.status
+
+
+class Pool(msgspec.Struct, frozen=True, kw_only=True):
+    """Money an operator sets aside for the creators whose works its checks matched (basis `checks`) or a
+    training run included (basis `training_run`), shared when it is closed."""
+
+    id: str
+    account_id: str
+    name: str
+    amount: Money
+    basis: str
+    period_from: datetime
+    period_until: datetime
+    training_run_id: str | None
+    min_payout_minor: int
+    created_at: datetime
+    status: str = "open"  # open, closed
+    closed_at: datetime | None = None
+    method: str = ""  # the allocation method and version used at closing
+    digest: str = ""  # SHA-256 of the closed statement lines (canonical JSON), also in the audit entry
+
+
+class StatementItem(msgspec.Struct, frozen=True, kw_only=True):
+    """What earned part of a line: a check's match (its share) or a training run's inclusion of a work."""
+
+    work_id: str
+    check_id: str | None = None
+    weight: int  # the integer weight behind the allocation (parts per billion of a check, or 1 a work)
+
+
+class StatementLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One creator's line of a closed pool: the pool's amount allocated to them, what an earlier pool of the
+    same operator carried over, what is paid now and what is carried to the next statement."""
+
+    pool_id: str
+    creator_id: str
+    currency: str
+    weight: int
+    allocated_minor: int
+    carried_in_minor: int
+    paid_minor: int
+    carried_out_minor: int
+    items: list[StatementItem] = []

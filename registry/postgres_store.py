@@ -63,6 +63,11 @@ class PostgresStore(SqlStore):
             row: Row | None = conn.execute("SELECT max(version) AS v FROM schema_version").fetchone()
             version = int(row["v"] or 0) if row else 0
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                if callable(script):
+                    with conn.cursor() as cur:
+                        script(_PgCursor(cur))
+                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+                    continue
                 for statement in statements(script):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))

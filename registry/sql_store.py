@@ -4,7 +4,7 @@ The schema is the same on both (text timestamps in UTC ISO 8601, JSON as text) s
 queries serves both; a subclass supplies connections, the write transaction and the audit lock.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +36,9 @@ from registry.models import (
 )
 from registry.sql_base import Before, Cursor, Row, _dt, _enc, _ts, keyset
 from registry.sql_claims import CLAIMS_MIGRATION, ClaimsSql, _check_row
+from registry.sql_licensing import LicensingSql
 from registry.store import INDEX_ACTIONS, ContestNotices, TermsChange, WorkChange
-from registry.terms import LicenseTerms, OptOuts, Publication
+from registry.terms import LicenseTerms, Offer, OptOuts, Publication, legacy_fee_offer
 
 SCHEMA = """
 CREATE TABLE accounts (
@@ -71,7 +72,7 @@ CREATE TABLE audit_log (
     subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 )
 """
-MIGRATIONS: list[str] = [  # numbered by position; append, never edit
+MIGRATIONS: list[str | Callable[[Cursor], None]] = [  # numbered by position; append, never edit
     SCHEMA,
     # 2: a creator's works in order, for the web pages (newest first) and the API (oldest first)
     "CREATE INDEX works_owner_time ON works (owner_id, created_at, id)",
@@ -135,7 +136,46 @@ MIGRATIONS: list[str] = [  # numbered by position; append, never edit
     ALTER TABLE works ADD COLUMN opt_out_sources TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE works ADD COLUMN withdrawn_at TEXT;
     ALTER TABLE accounts ADD COLUMN default_publish TEXT""",
+    # 12: licensing: offers (stored fees become offers), grants, pools and their closed statement lines
+    """ALTER TABLE works ADD COLUMN offers TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE accounts ADD COLUMN default_offers TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE grants (
+        id TEXT PRIMARY KEY, work_id TEXT NOT NULL, owner_id TEXT NOT NULL, grantee_id TEXT NOT NULL,
+        purpose TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, body TEXT NOT NULL
+    );
+    CREATE INDEX grants_grantee ON grants (grantee_id, work_id, purpose);
+    CREATE INDEX grants_owner ON grants (owner_id, created_at);
+    CREATE TABLE pools (
+        id TEXT PRIMARY KEY, account_id TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX pools_account ON pools (account_id, created_at);
+    CREATE TABLE pool_lines (
+        pool_id TEXT NOT NULL REFERENCES pools(id), creator_id TEXT NOT NULL, account_id TEXT NOT NULL,
+        currency TEXT NOT NULL, closed_at TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pool_id, creator_id)
+    );
+    CREATE INDEX pool_lines_creator ON pool_lines (creator_id, closed_at);
+    CREATE INDEX pool_lines_carry ON pool_lines (account_id, creator_id, currency, closed_at)""",
+    # 13: (data) every stored float fee becomes an integer-priced offer; terms keep no fee
+    lambda c: fees_to_offers(c),
 ]
+
+
+def fees_to_offers(c: Cursor) -> None:
+    """Migration 13: the works' and accounts' float fees become offers (`registry.terms.legacy_fee_offer`)."""
+    for table, license_col, offers_col in (("works", "license", "offers"),
+                                           ("accounts", "default_license", "default_offers")):
+        rows = c.execute(f"SELECT id, {license_col} AS license, {offers_col} AS offers FROM {table}"
+                         f" WHERE {license_col} LIKE ?", ('%"fee":{%',)).fetchall()
+        for row in rows:
+            terms = msgspec.json.decode(row["license"], type=LicenseTerms)
+            if terms.fee is None:
+                continue
+            offers = [*msgspec.json.decode(row["offers"], type=list[Offer]),
+                      legacy_fee_offer(terms.fee, terms.terms_url)]
+            c.execute(f"UPDATE {table} SET {license_col} = ?, {offers_col} = ? WHERE id = ?",
+                      (_enc.encode(msgspec.structs.replace(terms, fee=None)).decode(), _enc.encode(offers).decode(),
+                       row["id"]))
 
 
 def statements(script: str) -> list[str]:
@@ -151,6 +191,7 @@ def _account(r: Row) -> Account:
         if r["default_opt_outs"] else None,
         default_publish=msgspec.json.decode(r["default_publish"], type=Publication)
         if r["default_publish"] else None,
+        default_offers=tuple(msgspec.json.decode(r["default_offers"], type=list[Offer])),
     )
 
 
@@ -172,6 +213,7 @@ def _work(r: Row) -> Work:
         iscc=r["iscc"], publish=msgspec.json.decode(r["publish"], type=Publication) if r["publish"] else Publication(),
         opt_out_sources=msgspec.json.decode(r["opt_out_sources"], type=dict[str, str]),
         withdrawn_at=_dt(r["withdrawn_at"]) if r["withdrawn_at"] else None,
+        offers=tuple(msgspec.json.decode(r["offers"], type=list[Offer])),
     )
 
 
@@ -201,7 +243,7 @@ def _audit(r: Row) -> AuditEntry:
     )
 
 
-class SqlStore(ClaimsSql):
+class SqlStore(ClaimsSql, LicensingSql):
     """The `Store` logic in portable SQL; subclasses supply connections, transactions and the audit lock."""
 
     # -- accounts and keys ----------------------------------------------------------------------------
@@ -232,19 +274,22 @@ class SqlStore(ClaimsSql):
 
     def set_account_defaults(
         self, account_id: str, license: LicenseTerms | None, opt_outs: OptOuts | None, actor: str,
-        publish: Publication | None = None,
+        publish: Publication | None = None, offers: Sequence[Offer] = (),
     ) -> Account:
         self.get_account(account_id)
         with self._write() as c:
             c.execute(
-                "UPDATE accounts SET default_license = ?, default_opt_outs = ?, default_publish = ? WHERE id = ?",
+                "UPDATE accounts SET default_license = ?, default_opt_outs = ?, default_publish = ?,"
+                " default_offers = ? WHERE id = ?",
                 (_enc.encode(license).decode() if license else None,
                  _enc.encode(opt_outs).decode() if opt_outs else None,
-                 _enc.encode(publish).decode() if publish else None, account_id),
+                 _enc.encode(publish).decode() if publish else None, _enc.encode(list(offers)).decode(), account_id),
             )
             details: dict[str, Any] = {"license": license, "opt_outs": opt_outs}
             if publish is not None:
                 details["publish"] = publish
+            if offers:
+                details["offers"] = list(offers)
             self._audit(c, actor, "account.defaults_set", account_id, details)
         return self.get_account(account_id)
 
@@ -300,12 +345,13 @@ class SqlStore(ClaimsSql):
                                existing_id=existing["id"])
             c.execute(
                 "INSERT INTO works (id, owner_id, kind, title, sha256, media_type, size, created_at, status,"
-                " license, opt_outs, locations, iscc, publish, opt_out_sources)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " license, opt_outs, locations, iscc, publish, opt_out_sources, offers)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (work.id, work.owner_id, work.kind.value, work.title, work.sha256, work.media_type, work.size,
                  _ts(work.created_at), work.status.value, _enc.encode(work.license).decode(),
                  _enc.encode(work.opt_outs).decode(), _enc.encode(list(work.locations)).decode(), work.iscc,
-                 _enc.encode(work.publish).decode(), _enc.encode(work.opt_out_sources).decode()),
+                 _enc.encode(work.publish).decode(), _enc.encode(work.opt_out_sources).decode(),
+                 _enc.encode(list(work.offers)).decode()),
             )
             c.executemany("INSERT INTO work_locations (url, work_id) VALUES (?, ?)",
                           [(url, work.id) for url in work.locations])
@@ -319,6 +365,8 @@ class SqlStore(ClaimsSql):
                 details["publish"] = work.publish
             if work.opt_out_sources:
                 details["opt_out_sources"] = work.opt_out_sources
+            if work.offers:
+                details["offers"] = list(work.offers)
             self._audit(c, actor, "work.enrolled", work.id, details)
             if work.status == WorkStatus.ACTIVE:
                 work = self._contest_if_rival(c, work, rivals, actor, contest)
@@ -428,11 +476,14 @@ class SqlStore(ClaimsSql):
             work = _work(row)
             new = change(work)
             if terms:
-                c.execute("UPDATE works SET license = ?, opt_outs = ? WHERE id = ?",
-                          (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(), work_id))
-                self._audit(c, actor, "work.terms_changed", work_id,
-                            {"before": {"license": work.license, "opt_outs": work.opt_outs},
-                             "after": {"license": new.license, "opt_outs": new.opt_outs}})
+                c.execute("UPDATE works SET license = ?, opt_outs = ?, offers = ? WHERE id = ?",
+                          (_enc.encode(new.license).decode(), _enc.encode(new.opt_outs).decode(),
+                           _enc.encode(list(new.offers)).decode(), work_id))
+                before: dict[str, Any] = {"license": work.license, "opt_outs": work.opt_outs}
+                after: dict[str, Any] = {"license": new.license, "opt_outs": new.opt_outs}
+                if work.offers or new.offers:
+                    before["offers"], after["offers"] = list(work.offers), list(new.offers)
+                self._audit(c, actor, "work.terms_changed", work_id, {"before": before, "after": after})
             if new.locations != work.locations:
                 c.execute("UPDATE works SET locations = ? WHERE id = ?",
                           (_enc.encode(list(new.locations)).decode(), work_id))
@@ -449,9 +500,9 @@ class SqlStore(ClaimsSql):
             if sources != work.opt_out_sources:
                 c.execute("UPDATE works SET opt_out_sources = ? WHERE id = ?", (_enc.encode(sources).decode(), work_id))
         if not terms:
-            new = msgspec.structs.replace(new, license=work.license, opt_outs=work.opt_outs)
+            new = msgspec.structs.replace(new, license=work.license, opt_outs=work.opt_outs, offers=work.offers)
         return msgspec.structs.replace(work, license=new.license, opt_outs=new.opt_outs, locations=new.locations,
-                                       publish=new.publish, opt_out_sources=sources)
+                                       publish=new.publish, opt_out_sources=sources, offers=new.offers)
 
     def set_iscc(self, work_id: str, iscc: str) -> None:
         """Record the ISCC-CODE of a work enrolled before codes were computed (derived from its bytes: not

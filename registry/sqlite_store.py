@@ -32,8 +32,11 @@ class SQLiteStore(SqlStore):
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 with self._write() as c:
-                    for statement in statements(script):
-                        c.execute(statement)
+                    if callable(script):
+                        script(c)
+                    else:
+                        for statement in statements(script):
+                            c.execute(statement)
                     c.execute(f"PRAGMA user_version={number}")
 
     @contextmanager

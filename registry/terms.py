@@ -7,11 +7,13 @@ The opt-out keys follow the CAWG `cawg.training-mining` assertion (`ai_training`
 
 import re
 from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
 from registry.errors import InvalidInput
+from registry.money import Money, exponent, from_decimal
 
 TdmUse = Literal["allowed", "notAllowed", "constrained"]
 ReleaseUse = Literal["allowed", "attribution", "license", "notAllowed"]
@@ -28,7 +30,8 @@ ShortText = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
 class Fee(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A fee per use, in minor-unit-free decimal amount and an ISO 4217 currency code."""
+    """The fee of registries before licence offers (a float amount). Kept only to read old records: the store's
+    migration 12 turned every stored fee into an offer (`legacy_fee_offer`), and new terms refuse it."""
 
     amount: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
@@ -56,11 +59,61 @@ class Publication(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     owner: bool = False
 
 
+OfferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+MAX_OFFERS = 20
+
+
+class Offer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A licence the owner offers: for which purposes, at what price, per what (an output, a training run, a
+    year), whether a request is granted at once (`auto_grant`) or waits for the owner, and how long a grant
+    lasts. The id is the owner's (or made from the position when left out)."""
+
+    id: OfferId | None = None
+    purposes: Annotated[tuple[Purpose, ...], msgspec.Meta(min_length=1, max_length=5)]
+    price: Money
+    per: Literal["output", "training_run", "year"]
+    auto_grant: bool = False
+    terms_url: ShortText | None = None
+    valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+
+    def covers(self, purpose: str) -> bool:
+        return purpose in self.purposes
+
+
+def checked_offers(offers: "Iterable[Offer]") -> tuple[Offer, ...]:
+    """Offers as stored: each with an id (`offer-N` when left out), ids unique, at most `MAX_OFFERS`, terms
+    URLs http(s)."""
+    out: list[Offer] = []
+    for n, offer in enumerate(offers, start=1):
+        if offer.terms_url is not None and not _HTTP_URL.match(offer.terms_url):
+            raise InvalidInput(f"offer {n}: terms_url {offer.terms_url[:80]!r} is not an http:// or https:// URL")
+        out.append(offer if offer.id else msgspec.structs.replace(offer, id=f"offer-{n}"))
+    ids = [o.id for o in out]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(f"offer ids must be unique; {sorted({str(i) for i in ids if ids.count(i) > 1})} repeat")
+    if len(out) > MAX_OFFERS:
+        raise InvalidInput(f"a work has at most {MAX_OFFERS} offers, not {len(out)}")
+    return tuple(out)
+
+
+def legacy_fee_offer(fee: Fee, terms_url: str | None) -> Offer:
+    """The offer a stored float `fee` became: the same amount, exactly as written in decimal, per output, for
+    every purpose (a fee applied to every use), granted on request by the owner."""
+    digits = exponent(fee.currency)
+    exact = Decimal(repr(fee.amount)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    price = from_decimal(exact, fee.currency)
+    return Offer(id="fee", purposes=tuple(PURPOSES), price=price, per="output",  # type: ignore[arg-type]
+                 terms_url=terms_url if terms_url and _HTTP_URL.match(terms_url) else None)
+
+
 def check_new_terms(license: LicenseTerms | None) -> None:
     """Rules for terms being set now (stored terms are read as they were written): the terms URL is a
-    link people follow from the pages, so only http and https are accepted."""
+    link people follow from the pages, so only http and https are accepted; a fee is an offer now."""
     if license is not None and license.terms_url is not None and not _HTTP_URL.match(license.terms_url):
         raise InvalidInput(f"terms_url {license.terms_url[:80]!r} is not an http:// or https:// URL")
+    if license is not None and license.fee is not None:
+        raise InvalidInput('license.fee is replaced by offers: send "offers": [{"purposes": ["release"], '
+                           '"price": {"amount_minor": 500, "currency": "EUR"}, "per": "output"}] with the work')
 
 
 class TdmChoice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -178,13 +231,15 @@ def parse_opt_out_pairs(pairs: Iterable[str], base: OptOuts | None = None) -> Op
 _RANK = {"clear": 0, "attribution_required": 1, "license_required": 2, "blocked": 3}
 
 
-def requirement(purpose: str, license: LicenseTerms, opt_outs: OptOuts) -> str:
-    """What one matched work requires for `purpose`: clear, attribution_required, license_required, blocked."""
+def requirement(purpose: str, license: LicenseTerms, opt_outs: OptOuts, offers: "Iterable[Offer]" = ()) -> str:
+    """What one matched work requires for `purpose`: clear, attribution_required, license_required, blocked.
+    A priced offer for the purpose (or a fee of old records) makes a use that is otherwise open need a licence."""
+    priced = license.fee is not None or any(o.covers(purpose) and o.price.amount_minor > 0 for o in offers)
     if purpose == "release":
         release = opt_outs.release
         if release == "notAllowed":
             return "blocked"
-        if release == "license" or license.fee is not None:
+        if release == "license" or priced:
             return "license_required"
         if release == "attribution" or license.attribution_required:
             return "attribution_required"
@@ -194,7 +249,7 @@ def requirement(purpose: str, license: LicenseTerms, opt_outs: OptOuts) -> str:
     choice: TdmChoice = getattr(opt_outs, purpose)
     if choice.use == "notAllowed":
         return "blocked"
-    if choice.use == "constrained" or license.fee is not None:
+    if choice.use == "constrained" or priced:
         return "license_required"
     return "attribution_required" if license.attribution_required else "clear"
 

@@ -46,6 +46,12 @@ class UseCase(StrEnum):
     EXCLUDE = "exclude content from matching"
     VERIFY_DOMAIN = "verify their web domains"
     READ_EXCLUSIONS = "read exclusions"
+    REQUEST_GRANT = "request licences"
+    DECIDE_GRANT = "grant, deny and revoke licences of their works"
+    READ_GRANTS = "read licence grants"
+    MANAGE_POOLS = "declare and close payout pools"
+    READ_POOLS = "read payout pools and their statements"
+    READ_STATEMENTS = "read their own payout statements"
 
 
 ROLES: dict[UseCase, frozenset[Role]] = {
@@ -73,6 +79,12 @@ ROLES: dict[UseCase, frozenset[Role]] = {
     UseCase.VERIFY_DOMAIN: frozenset({Role.CREATOR}),
     UseCase.EXCLUDE: frozenset({Role.CREATOR}),  # for their own works; admins for every work
     UseCase.READ_EXCLUSIONS: frozenset({Role.CREATOR, Role.AUDITOR}),  # creators their own, auditors all
+    UseCase.REQUEST_GRANT: frozenset({Role.OPERATOR}),
+    UseCase.DECIDE_GRANT: frozenset({Role.CREATOR}),  # grants on their own works
+    UseCase.READ_GRANTS: frozenset({Role.CREATOR, Role.OPERATOR, Role.AUDITOR}),  # their parties, auditors all
+    UseCase.MANAGE_POOLS: frozenset({Role.OPERATOR}),  # their own pools
+    UseCase.READ_POOLS: frozenset({Role.OPERATOR, Role.AUDITOR}),  # operators their own, auditors all
+    UseCase.READ_STATEMENTS: frozenset({Role.CREATOR}),  # their own lines
 }
 
 

@@ -132,8 +132,10 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
     drop_excluded_rows(store, found, [it.sha256.lower() if it.sha256 else None for it in items])
     works = store.get_works(sorted({w for row in found for w in row}))
     verified = verified_works(store, works.values())
+    grants = {w: g.id for w, g in store.active_grants(account.id, list(works), purpose, utcnow()).items()}
     ids = [it.id for it in items] + [f.id for f in files]
-    results = [_result(item_id, row, works, purpose, verified) for item_id, row in zip(ids, found, strict=True)]
+    results = [_result(item_id, row, works, purpose, verified, grants)
+               for item_id, row in zip(ids, found, strict=True)]
     return Lookup(id=new_id("lku"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                   items=len(ids), digest=digest(purpose, items, files),
                   not_allowed=sum(not r.allowed for r in results), results=results)
@@ -150,9 +152,10 @@ def _search(store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | Non
 
 
 def _result(item_id: str, row: dict[str, tuple[float, str]], works: dict[str, Work], purpose: str,
-            verified: set[str]) -> LookupResult:
-    matches = [LookupMatch(work_id=w, confidence=conf, use=use_for(works[w].opt_outs, purpose), by=by,
-                           verified_owner=w in verified)
+            verified: set[str], grants: dict[str, str]) -> LookupResult:
+    """One item's answer; a work the caller holds a grant for is `allowed`, naming the grant."""
+    matches = [LookupMatch(work_id=w, confidence=conf, by=by, verified_owner=w in verified, grant_id=grants.get(w),
+                           use="allowed" if w in grants else use_for(works[w].opt_outs, purpose))
                for w, (conf, by) in sorted(row.items(), key=lambda kv: -kv[1][0])
                if w in works and works[w].status == WorkStatus.ACTIVE]
     if not matches:

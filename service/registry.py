@@ -7,6 +7,7 @@ if orphaned), then the work row and its audit entry in one transaction, then the
 """
 
 import difflib
+import functools
 import logging
 import threading
 from collections import Counter
@@ -41,6 +42,7 @@ from registry.models import (
     Check,
     CheckFilter,
     IncludedWork,
+    Licensed,
     Lookup,
     MatchRecord,
     Role,
@@ -58,15 +60,17 @@ from registry.terms import (
     PURPOSES,
     LicensePatch,
     LicenseTerms,
+    Offer,
     OptOuts,
     OptOutsPatch,
     Publication,
     check_new_terms,
+    checked_offers,
     combine,
     merged,
     requirement,
 )
-from service import access, bank
+from service import access, attribution, bank
 from service.access import UseCase
 from service.chain import ChainMonitor, ChainStatus
 from service.clock import Clock, SystemClock
@@ -75,6 +79,7 @@ from service.domains import Domains, verified_works
 from service.exclusions import Exclusions, drop_excluded
 from service.indexes import IndexKeeper
 from service.jobs import FileOutcome, Job, JobRunner, enroll_file
+from service.licensing import Licensing
 from service.lookups import FileItem, LookupItem, run_lookup
 from service.modalities import likeness
 from service.notifications import Notifications
@@ -126,10 +131,11 @@ class Registry:
         self.exclusions = Exclusions(store, blobs, self.indexes, self.load)
         self.domains = Domains(store, settings)
         self.publication = Publisher(store, self.indexes, lambda: (self.log.key, self.log.key_id), self.load)
+        self.licensing = Licensing(store, self.clock)
 
     def set_clock(self, clock: Clock) -> None:
         """The clock dispute deadlines run on (tests and drills move it forward)."""
-        self.clock = self.disputes.clock = clock
+        self.clock = self.disputes.clock = self.licensing.clock = clock
 
     def _admin_ids(self) -> list[str]:
         return [a.id for a in self.store.list_accounts() if a.role == Role.ADMIN]
@@ -267,27 +273,29 @@ class Registry:
         return sorted(a.name for a in self.store.list_accounts() if a.role == Role.OPERATOR)
 
     def set_defaults(self, viewer: Account, license: LicenseTerms | None, opt_outs: OptOuts | None,
-                     publish: Publication | None = None) -> Account:
-        """The terms (and what public declarations show) a creator's new works get unless they choose others;
-        `publish` None keeps the account's current choice."""
+                     publish: Publication | None = None, offers: Sequence[Offer] | None = None) -> Account:
+        """The terms (what public declarations show, the licence offers) a creator's new works get unless they
+        choose others; `publish` and `offers` None keep the account's current choice."""
         access.require(viewer, UseCase.ENROLL)
         check_new_terms(license)
-        return self.store.set_account_defaults(viewer.id, license, opt_outs, viewer.id,
-                                               publish if publish is not None else viewer.default_publish)
+        return self.store.set_account_defaults(
+            viewer.id, license, opt_outs, viewer.id, publish if publish is not None else viewer.default_publish,
+            checked_offers(offers) if offers is not None else viewer.default_offers)
 
     # -- works ----------------------------------------------------------------------------------------
     def enroll(self, owner: Account, data: bytes, *, title: str | None = None,
                license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                actor: str | None = None, filename: str | None = None,
-               locations: Sequence[str] = (), publish: Publication | None = None) -> Work:
+               locations: Sequence[str] = (), publish: Publication | None = None,
+               offers: Sequence[Offer] | None = None) -> Work:
         return self.enroll_work(owner, data, title=title, license=license, opt_outs=opt_outs, actor=actor,
-                                filename=filename, locations=locations, publish=publish).work
+                                filename=filename, locations=locations, publish=publish, offers=offers).work
 
     def enroll_work(self, owner: Account, data: bytes, *, title: str | None = None,
                     license: LicenseTerms | None = None, opt_outs: OptOuts | None = None,
                     actor: str | None = None, filename: str | None = None,
                     locations: Sequence[str] = (), if_unique: bool = False,
-                    publish: Publication | None = None) -> Enrollment:
+                    publish: Publication | None = None, offers: Sequence[Offer] | None = None) -> Enrollment:
         """Enroll a work. Content that matches another owner's active work (same bytes, or a verified match)
         is enrolled `contested` (see `service.ownership`); the owner's own similar works are named, and with
         `if_unique` refuse the enrollment (409). Without `opt_outs`, what the file declares (C2PA
@@ -295,6 +303,7 @@ class Registry:
         registry's defaults the rest; `opt_out_sources` says which."""
         access.require(owner, UseCase.ENROLL)
         check_new_terms(license)
+        clean_offers = checked_offers(owner.default_offers if offers is None else offers)
         clean_locations = normalize_locations(locations)
         content = self.load(data, filename)
         existing = self.store.find_work(owner.id, content.sha256)
@@ -318,6 +327,7 @@ class Registry:
             license=license or owner.default_license or LicenseTerms(),
             opt_outs=chosen, locations=clean_locations, iscc=codes.iscc,
             publish=publish or owner.default_publish or Publication(), opt_out_sources=sources,
+            offers=clean_offers,
         )
         work = self.store.add_work(work, actor or owner.id, rivals, contest_notices(self._admin_ids))
         if work.status == WorkStatus.ACTIVE:
@@ -359,9 +369,10 @@ class Registry:
         return restored
 
     def enroll_file(self, owner: Account, filename: str, data: bytes, license: LicenseTerms | None,
-                    opt_outs: OptOuts | None) -> tuple[FileOutcome, ProvenanceError | None]:
+                    opt_outs: OptOuts | None,
+                    offers: Sequence[Offer] | None = None) -> tuple[FileOutcome, ProvenanceError | None]:
         """One file of a batch (titled by its name): what became of it, and the error that refused it."""
-        return enroll_file(self.enroll, owner, filename, data, license, opt_outs)
+        return enroll_file(functools.partial(self.enroll, offers=offers), owner, filename, data, license, opt_outs)
 
     def submit_job(self, owner: Account, files: list[tuple[str, bytes]], license: LicenseTerms | None,
                    opt_outs: OptOuts | None) -> Job:
@@ -405,15 +416,17 @@ class Registry:
 
     def update_terms(self, viewer: Account, work_id: str, license: LicenseTerms | LicensePatch | None,
                      opt_outs: OptOuts | OptOutsPatch | None, if_match: str | None = None,
-                     locations: Sequence[str] | None = None, publish: Publication | None = None) -> Work:
+                     locations: Sequence[str] | None = None, publish: Publication | None = None,
+                     offers: Sequence[Offer] | None = None) -> Work:
         """Change a work's terms, locations and/or what its public declaration shows, in one transaction. A
         whole `LicenseTerms`/`OptOuts` replaces the old value; a patch changes only the fields it names;
         `locations` replaces the list. With `if_match` (the ETag the caller read), a work changed since is
         refused. Uses the change names count as the creator's choice from then on (`opt_out_sources`)."""
         access.require(viewer, UseCase.CHANGE_WORK)
-        if license is None and opt_outs is None and locations is None and publish is None:
-            raise InvalidInput("nothing to change: give a license, opt-outs, locations, publish or several")
+        if license is None and opt_outs is None and locations is None and publish is None and offers is None:
+            raise InvalidInput("nothing to change: give a license, opt-outs, offers, locations, publish or several")
         new_locations = None if locations is None else normalize_locations(locations)
+        new_offers = None if offers is None else checked_offers(offers)
 
         def change(work: Work) -> Work:  # runs inside the store's write transaction
             access.changeable_work(viewer, work, work_id)
@@ -433,9 +446,10 @@ class Registry:
             return msgspec.structs.replace(
                 work, license=new_license, opt_outs=merged(work.opt_outs, opt_outs, OptOuts),
                 locations=work.locations if new_locations is None else new_locations,
-                publish=work.publish if publish is None else publish, opt_out_sources=sources)
+                publish=work.publish if publish is None else publish, opt_out_sources=sources,
+                offers=work.offers if new_offers is None else new_offers)
 
-        terms = license is not None or opt_outs is not None
+        terms = license is not None or opt_outs is not None or offers is not None
         return self.store.update_work(work_id, change, viewer.id, terms=terms)
 
     def withdraw(self, viewer: Account, work_id: str) -> Work:
@@ -496,23 +510,33 @@ class Registry:
                     if same_output(sha256, like, sha, released_like)}
         works = self.store.get_works([m.work_id for m in found])
         verified = verified_works(self.store, works.values())
+        grants = self.store.active_grants(account.id, [m.work_id for m in found], purpose,
+                                          self.clock.now()) if found else {}
         records = []
         for m in found:
             work = works.get(m.work_id)
             if work is None or work.status != WorkStatus.ACTIVE or work.id in released:
                 continue
+            need = requirement(purpose, work.license, work.opt_outs, work.offers)
+            grant = grants.get(work.id)
+            licensed = Licensed(grant_id=grant.id, offer_id=grant.offer_id, would_require=need) \
+                if grant is not None and need != "clear" else None
             records.append(MatchRecord(
                 work_id=work.id, score=m.score, evidence=m.evidence, title=work.title, owner_id=work.owner_id,
-                license=work.license, opt_outs=work.opt_outs,
-                requirement=requirement(purpose, work.license, work.opt_outs), verified_owner=work.id in verified,
+                license=work.license, opt_outs=work.opt_outs, requirement="clear" if licensed else need,
+                verified_owner=work.id in verified, licensed=licensed,
             ))
+        records = [msgspec.structs.replace(r, share=share)
+                   for r, share in zip(records, attribution.shares([(r.score, r.evidence) for r in records]),
+                                       strict=True)]
         verdict = Verdict(combine(r.requirement for r in records))
         keep = data is not None and (self.settings.store_check_content
                                      or (bool(records) and self.settings.keep_matched_outputs))
         blob = self.blobs.put(data) if keep and data is not None else None
         check = Check(id=new_id("chk"), account_id=account.id, created_at=utcnow(), purpose=purpose,
                       kind=kind, sha256=sha256, verdict=verdict, matches=records,
-                      matcher_version=self.indexes.version, content_blob=blob, likeness=like)
+                      matcher_version=self.indexes.version, content_blob=blob, likeness=like,
+                      share_method=attribution.SHARE_METHOD if records else "")
         notices = [Notice(account_id=r.owner_id, event="work.matched", subject=r.work_id,
                           details={"check_id": check.id, "work_id": r.work_id, "score": r.score,
                                    "purpose": purpose, "requirement": r.requirement})

@@ -47,6 +47,7 @@ def included_works(account: Account, run: TrainingRun, items: Sequence[LookupIte
     """(item count, digest of the items, the works they matched with their terms now)."""
     lookup = run_lookup(account, run.purpose, items, files, store=store, indexes=indexes, load=load)
     counts: Counter[str] = Counter(m.work_id for r in lookup.results for m in r.matches)
+    licensed = {m.work_id for r in lookup.results for m in r.matches if m.grant_id}
     works = store.get_works(sorted(counts))
     now = utcnow()
     included = []
@@ -54,7 +55,7 @@ def included_works(account: Account, run: TrainingRun, items: Sequence[LookupIte
         work = works.get(work_id)
         if work is None:
             continue
-        use = use_for(work.opt_outs, run.purpose)
+        use = "allowed" if work_id in licensed else use_for(work.opt_outs, run.purpose)  # a grant licenses it
         included.append(IncludedWork(work_id=work_id, owner_id=work.owner_id, use=use, violation=use != "allowed",
                                      items=n, license=work.license, opt_outs=work.opt_outs, first_at=now))
     return lookup.items, lookup.digest, included

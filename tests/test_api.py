@@ -185,7 +185,7 @@ def test_a_pdf_gets_415_naming_the_formats_accepted(env: Env) -> None:
 
 def test_patch_merges_named_fields_and_honours_if_match(env: Env) -> None:
     work = env.enroll("alice", EMMA.encode(), "emma.txt", {"license": {
-        "id": "CC-BY-4.0", "fee": {"amount": 2, "currency": "EUR"}, "terms_url": "https://example.org/t"},
+        "id": "CC-BY-4.0", "commercial_use": True, "terms_url": "https://example.org/t"},
         "opt_outs": {"ai_training": {"use": "allowed"}, "release": "attribution"}}).json()
     r = env.client.get(f"/v1/works/{work['id']}", headers=env.h("alice"))
     etag = r.headers["etag"]
@@ -194,7 +194,7 @@ def test_patch_merges_named_fields_and_honours_if_match(env: Env) -> None:
                          headers={**env.h("alice"), "If-Match": etag})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["license"]["fee"] == {"amount": 2.0, "currency": "EUR"}  # not named, so kept
+    assert body["license"]["commercial_use"] is True  # not named, so kept
     assert body["opt_outs"]["ai_training"]["use"] == "allowed" and r.headers["etag"] != etag
     r = env.client.patch(f"/v1/works/{work['id']}", json={"opt_outs": {"release": "allowed"}},
                          headers={**env.h("alice"), "If-Match": etag})  # the ETag read before the last change

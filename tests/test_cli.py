@@ -149,3 +149,19 @@ def test_serve_listens_where_the_environment_says(monkeypatch: pytest.MonkeyPatc
     assert (seen["host"], seen["port"]) == ("0.0.0.0", 9123) and "http://0.0.0.0:9123" in result.output
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "d"), "--port", "9200"])
     assert seen["port"] == 9200  # a flag still wins over the environment
+
+
+def test_works_offers_sets_a_works_licences(data_dir: Path, tmp_path: Path) -> None:
+    text = tmp_path / "poem.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog " * 40)
+    code, out, err = run("enroll", str(text), "--owner", "alice", "--data-dir", str(data_dir))
+    assert code == 0, err
+    work_id = next(w for w in out.split() if w.startswith("wrk_"))
+    offers = tmp_path / "offers.json"
+    offers.write_text('[{"id": "std", "purposes": ["release"], "per": "output", '
+                      '"price": {"amount_minor": 1250, "currency": "EUR"}}]')
+    code, out, err = run("works", "offers", work_id, str(offers), "--data-dir", str(data_dir))
+    assert code == 0 and "offers std: 12.50 EUR per output for release" in out, err
+    offers.write_text('[{"purposes": ["release"], "per": "output", "price": {"amount_minor": 1.5, "currency": "EUR"}}]')
+    code, out, err = run("works", "offers", work_id, str(offers), "--data-dir", str(data_dir))
+    assert code == 2 and "not a list of offers" in out + err

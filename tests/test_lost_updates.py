@@ -14,7 +14,7 @@ from registry.errors import InvalidInput, PreconditionFailed
 from registry.ids import new_id, utcnow
 from registry.models import Role, Work, WorkKind, WorkStatus, work_etag
 from registry.store import Store
-from registry.terms import Fee, LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, TdmChoice
+from registry.terms import LicensePatch, LicenseTerms, OptOuts, OptOutsPatch, TdmChoice
 from service.registry import Registry
 from service.settings import ServiceSettings
 
@@ -33,14 +33,12 @@ def _patch(field: str, i: int) -> tuple[LicensePatch | None, OptOutsPatch | None
         return LicensePatch(attribution_required=i % 2 == 0), None
     if field == "commercial_use":
         return LicensePatch(commercial_use=i % 2 == 1), None
-    if field == "fee":
-        return LicensePatch(fee=Fee(amount=float(i), currency="EUR")), None
     if field == "release":
         return None, OptOutsPatch(release=RELEASES[i % 4])  # type: ignore[arg-type]
     return None, OptOutsPatch(**{field: TdmChoice(use=USES[i % 2])})  # type: ignore[arg-type]
 
 
-FIELDS = ["id", "terms_url", "attribution_required", "commercial_use", "fee", "release",
+FIELDS = ["id", "terms_url", "attribution_required", "commercial_use", "release",
           "ai_training", "ai_generative_training", "ai_inference", "data_mining"]
 
 
@@ -91,13 +89,13 @@ def test_a_patch_keeps_what_it_does_not_name_and_if_match_refuses_a_stale_change
     store = store_factory()
     registry = Registry(ServiceSettings(), store, BlobStore(tmp_path / "blobs"), lambda: [])
     alice = store.create_account("alice", Role.CREATOR, "system")
-    terms = LicenseTerms(id="CC-BY-4.0", terms_url="https://example.org/t", fee=Fee(amount=5, currency="EUR"))
+    terms = LicenseTerms(id="CC-BY-4.0", terms_url="https://example.org/t", commercial_use=True)
     opts = OptOuts(ai_training=TdmChoice(use="allowed"), data_mining=TdmChoice(use="allowed"), release="allowed")
     work = store.add_work(Work(id=new_id("wrk"), owner_id=alice.id, kind=WorkKind.TEXT, title="t",
                                sha256="b" * 64, media_type="text/plain", size=1, created_at=utcnow(),
                                status=WorkStatus.ACTIVE, license=terms, opt_outs=opts), alice.id)
     changed = registry.update_terms(alice, work.id, LicensePatch(id="CC-BY-SA-4.0"), None)
-    assert changed.license.fee == terms.fee and changed.license.terms_url == terms.terms_url
+    assert changed.license.commercial_use and changed.license.terms_url == terms.terms_url
     changed = registry.update_terms(alice, work.id, None, OptOutsPatch(release="attribution"))
     assert changed.opt_outs.ai_training.use == "allowed" and changed.opt_outs.data_mining.use == "allowed"
     etag = work_etag(changed)

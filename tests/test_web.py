@@ -233,18 +233,30 @@ def test_a_dense_match_says_what_it_rests_on() -> None:
 
 
 def test_terms_form_round_trip() -> None:
-    license, opt_outs = terms_from_form({"license_id": "CC-BY-NC-4.0", "attribution_required": "on",
-                                         "fee_amount": "3", "fee_currency": "eur", "release": "license",
-                                         "ai_training": "constrained", "ai_training_info": "ask first",
-                                         "data_mining": "allowed"})
+    from api.web.forms import offer_from_form, with_form_offer
+
+    form = {"license_id": "CC-BY-NC-4.0", "attribution_required": "on", "offer_price": "3.10",
+            "offer_currency": "eur", "offer_per": "year", "offer_purposes": "training", "release": "license",
+            "ai_training": "constrained", "ai_training_info": "ask first", "data_mining": "allowed"}
+    license, opt_outs = terms_from_form(form)
     assert license.id == "CC-BY-NC-4.0" and license.attribution_required and not license.commercial_use
-    assert license.fee is not None and license.fee.currency == "EUR"
+    offer = offer_from_form(form)
+    assert offer is not None and offer.price.amount_minor == 310 and offer.price.currency == "EUR"
+    assert offer.per == "year" and offer.purposes == ("ai_training", "ai_generative_training")
+    assert offer_from_form({"offer_price": ""}) is None
+    kept = with_form_offer([msgspec.structs.replace(offer, id="api-offer"), offer], None)
+    assert [o.id for o in kept] == ["api-offer"]  # the form's own offer removed, the API's kept
+    edited = with_form_offer([msgspec.structs.replace(offer, id="api-offer")], offer)
+    assert [o.id for o in edited] == ["api-offer"] and edited[0].per == "year"  # no form offer: the first
     assert opt_outs.ai_training.constraint_info == "ask first" and opt_outs.data_mining.use == "allowed"
     assert opt_outs.ai_inference.use == "notAllowed"
-    for bad in ({"license_id": "not a license!"}, {"release": "sometimes"}, {"ai_inference": "maybe"},
-                {"fee_amount": "-1"}, {"fee_amount": "5", "fee_currency": "EURO"}):
+    for bad in ({"license_id": "not a license!"}, {"release": "sometimes"}, {"ai_inference": "maybe"}):
         with pytest.raises(InvalidInput):
             terms_from_form(bad)
+    for bad in ({"offer_price": "-1"}, {"offer_price": "5", "offer_currency": "EURO"}, {"offer_price": "1.234"},
+                {"offer_price": "1", "offer_per": "forever"}):
+        with pytest.raises(InvalidInput):
+            offer_from_form(bad)
 
 
 def test_the_session_secret_is_made_once_and_shared(tmp_path: Path) -> None:
@@ -339,3 +351,45 @@ def test_work_page_links_the_public_declaration_and_says_what_the_file_declared(
     page = web.client("alice").get(f"/works/{work.id}").text
     assert f'href="/public/works/{work.id}"' in page and work.iscc in page and "the terms only" in page
     assert "Read from the file:" in page and "ai_training (xmp:plus:DataMining)" in page
+
+
+def test_licensing_pages_grants_pools_and_the_auditors_recomputation(web: Web) -> None:
+    from datetime import timedelta
+
+    from registry.money import Money
+    from registry.terms import Offer
+    from service.clock import SettableClock
+    from service.licensing import GrantRequest, NewPool
+
+    clock = SettableClock()
+    web.registry.set_clock(clock)
+    store = web.registry.store
+    alice, op = store.find_account("alice"), store.find_account("op")
+    assert alice is not None and op is not None
+    offer = Offer(id="std", purposes=("release",), price=Money(amount_minor=990, currency="EUR"), per="output")
+    work = web.registry.enroll(alice, CHELSEA, title="chelsea.jpg", offers=[offer])
+    grant = web.registry.licensing.request(op, GrantRequest(work_id=work.id, offer_id="std", purpose="release"))
+    creator = web.client("alice")
+    page = creator.get("/licensing").text
+    assert grant.id in page and "9.90 EUR" in page and f'action="/licensing/grants/{grant.id}/approve"' in page
+    r = creator.post(f"/licensing/grants/{grant.id}/approve", data={"_csrf_token": csrf_token(creator, "/licensing")},
+                     follow_redirects=False)
+    assert r.status_code in (302, 303) and store.get_grant(grant.id).status == "granted"
+    terms_page = creator.get(f"/works/{work.id}/terms").text
+    assert 'name="offer_price" inputmode="decimal" value="9.90"' in terms_page
+    start = utcnow()
+    web.registry.check(op, CHELSEA, "release", "c.jpg")
+    pool = web.registry.licensing.create_pool(op, NewPool(name="Nov", amount_minor=5000, currency="EUR",
+                                                          basis="checks", from_=start - timedelta(seconds=5),
+                                                          until=start + timedelta(seconds=30)))
+    clock.advance(minutes=1)
+    operator = web.client("op")
+    assert f'action="/licensing/pools/{pool.id}/close"' in operator.get("/licensing").text
+    r = operator.post(f"/licensing/pools/{pool.id}/close", data={"_csrf_token": csrf_token(operator, "/licensing")},
+                      follow_redirects=False)
+    assert r.status_code in (302, 303)
+    auditor_page = web.client("audit").get(f"/licensing/pools/{pool.id}").text
+    assert "every line agrees" in auditor_page and "50.00 EUR" in auditor_page
+    earnings = creator.get("/licensing").text
+    assert "Earnings" in earnings and "50.00 EUR" in earnings
+    assert web.client("bob").get(f"/licensing/pools/{pool.id}").status_code == 403

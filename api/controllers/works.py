@@ -67,7 +67,7 @@ class WorksController(Controller):
         enrolled = await anyio.to_thread.run_sync(lambda: registry.enroll_work(
             account, content, title=meta.title or upload.filename or None, license=meta.license,
             opt_outs=meta.opt_outs, filename=upload.filename, locations=meta.locations, if_unique=if_unique,
-            publish=meta.publish))
+            publish=meta.publish, offers=meta.offers))
         return EnrolledOut.of_enrollment(enrolled, account.name)
 
     @post("/bulk", guards=[may(UseCase.ENROLL)], operation_id="EnrollBulk", status_code=202,
@@ -81,6 +81,9 @@ class WorksController(Controller):
         if meta.locations:
             raise InvalidInput("locations name the places of one work: enroll it alone with them, or set each "
                                "work's locations with PATCH /v1/works/{id} after the job")
+        if meta.offers is not None or meta.publish is not None:
+            raise InvalidInput("a bulk job takes license and opt_outs only: set offers and publish as your account's "
+                               "defaults first (PUT /v1/me/defaults), or per work with PATCH /v1/works/{id}")
         files = [(u.filename or f"file-{i}", await u.read()) for i, u in enumerate(uploads["files"])]
         return registry.submit_job(account, files, meta.license, meta.opt_outs)
 
@@ -122,7 +125,7 @@ class WorksController(Controller):
                data: JSONBody[WorkUpdate],
                if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None) -> Response[WorkOut]:
         work = registry.update_terms(caller(request), work_id, data.license, data.opt_outs, if_match=if_match,
-                                     locations=data.locations, publish=data.publish)
+                                     locations=data.locations, publish=data.publish, offers=data.offers)
         out = WorkOut.of(work, registry.account_names().get(work.owner_id, work.owner_id))
         return Response(out, headers={"ETag": out.etag})
 

@@ -11,9 +11,18 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
-from api.web.forms import RELEASE_LABELS, TDM_LABELS, USE_LABELS, describe_license
+from api.web.forms import (
+    PER_LABELS,
+    RELEASE_LABELS,
+    TDM_LABELS,
+    USE_LABELS,
+    describe_license,
+    describe_offer,
+    form_offer,
+)
 from api.web.views import strength
 from registry.models import Account
+from registry.money import Money
 
 WebRequest = Request[Any, Any, Any]
 OptionalQuery = FromQuery[str | None]
@@ -42,11 +51,19 @@ def when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def money_amount(money: Money) -> str:
+    """The amount alone, in decimal (`12.50`), for form fields."""
+    return str(money).rsplit(" ", 1)[0]
+
+
 def _configure(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["when"] = when
+    engine.engine.filters["money_amount"] = money_amount
     engine.engine.globals.update(
         verdict_labels=VERDICT_LABELS, purposes=PURPOSE_LABELS, tdm_labels=TDM_LABELS, use_labels=USE_LABELS,
-        release_labels=RELEASE_LABELS, describe_license=describe_license, strength=strength)
+        release_labels=RELEASE_LABELS, describe_license=describe_license, strength=strength,
+        describe_offer=describe_offer, form_offer=form_offer, per_labels=PER_LABELS, minor=lambda amount, currency: str(
+            Money(amount_minor=amount, currency=currency)))
 
 
 template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_configure)

@@ -1,6 +1,7 @@
 """Creators: their works, enrollment of many files at once, terms, withdrawal, and the matches of each work."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -12,13 +13,13 @@ from litestar.response import Redirect, Template
 
 from api.deps import read_form
 from api.errors import status_of
-from api.web.forms import TERMS_FIELDS, terms_from_form
+from api.web.forms import TERMS_FIELDS, offer_from_form, terms_from_form, with_form_offer
 from api.web.pages.shared import build_pair, figures, text_preview
 from api.web.render import PAGE_SIZE, OptionalQuery, PageQuery, WebRequest, flash, pager, render
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import NotFound, ProvenanceError
 from registry.models import Account, WorkKind, WorkStatus, work_etag
-from registry.terms import LicenseTerms, OptOuts
+from registry.terms import LicenseTerms, Offer, OptOuts
 from service import access
 from service.access import UseCase
 from service.registry import Registry
@@ -36,9 +37,9 @@ class Outcome(msgspec.Struct, kw_only=True):
 
 
 def enroll_one(registry: Registry, account: Account, upload: tuple[str, bytes], license: LicenseTerms,
-               opt_outs: OptOuts) -> Outcome:
+               opt_outs: OptOuts, offers: Sequence[Offer] = ()) -> Outcome:
     """One uploaded file, enrolled as the bulk jobs enroll each file, as the page reports it."""
-    done, error = registry.enroll_file(account, *upload, license, opt_outs)
+    done, error = registry.enroll_file(account, *upload, license, opt_outs, offers)
     if done.status == "enrolled":
         return Outcome(filename=done.filename, outcome="enrolled", status=201, message=done.error or "enrolled",
                        work_id=done.work_id, code=done.code)
@@ -71,7 +72,7 @@ class CreatorPages(Controller):
         account, registry = signed_in(request, UseCase.ENROLL)
         return render(request, "enroll.html", account, max_mb=registry.settings.limits.max_upload_bytes // 2**20,
                       license=account.default_license or LicenseTerms(),
-                      opt_outs=account.default_opt_outs or OptOuts(),
+                      opt_outs=account.default_opt_outs or OptOuts(), offers=account.default_offers,
                       has_defaults=account.default_license is not None or account.default_opt_outs is not None)
 
     @post("/works/defaults")
@@ -79,8 +80,10 @@ class CreatorPages(Controller):
         """The enrollment page's terms become this creator's defaults (for the web, the API and the CLI)."""
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.ENROLL)
         form = await request.form()
-        license, opt_outs = terms_from_form({k: v for k, v in form.items() if isinstance(v, str)})
-        await anyio.to_thread.run_sync(registry.set_defaults, account, license, opt_outs)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        license, opt_outs = terms_from_form(fields)
+        offers = with_form_offer(account.default_offers, offer_from_form(fields))
+        await anyio.to_thread.run_sync(lambda: registry.set_defaults(account, license, opt_outs, offers=offers))
         flash(request, "ok", "Saved as your default terms: new works get them unless you choose others.")
         return Redirect("/works/enroll")
 
@@ -90,11 +93,12 @@ class CreatorPages(Controller):
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.ENROLL)
         uploads, fields = await read_form(request, {"file": True}, TERMS_FIELDS | {"_csrf_token"})
         license, opt_outs = terms_from_form(fields)
+        offers = with_form_offer(account.default_offers, offer_from_form(fields))
         files: list[tuple[str, bytes]] = []
         upload: UploadFile
         for i, upload in enumerate(uploads["file"]):
             files.append((upload.filename or f"file-{i + 1}", await upload.read()))
-        results = [await anyio.to_thread.run_sync(enroll_one, registry, account, f, license, opt_outs)
+        results = [await anyio.to_thread.run_sync(enroll_one, registry, account, f, license, opt_outs, offers)
                    for f in files]
         if "application/json" in request.headers.get("accept", "") and len(results) == 1:
             return Response(msgspec.to_builtins(results[0]), status_code=results[0].status)
@@ -124,7 +128,7 @@ class CreatorPages(Controller):
         if not access.may_change_work(account, work):
             raise NotFound(f"no work {work_id}")
         return render(request, "terms.html", account, work=work, license=work.license, opt_outs=work.opt_outs,
-                      etag=work_etag(work))
+                      offers=work.offers, etag=work_etag(work))
 
     @post("/works/{work_id:str}/terms")
     async def save_terms(self, request: WebRequest, work_id: FromPath[str]) -> Template | Redirect:
@@ -136,13 +140,14 @@ class CreatorPages(Controller):
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
             license, opt_outs = terms_from_form(fields)
+            offers = with_form_offer(work.offers, offer_from_form(fields))
             await anyio.to_thread.run_sync(lambda: registry.update_terms(
-                account, work.id, license, opt_outs, if_match=fields.get("etag") or None))
+                account, work.id, license, opt_outs, if_match=fields.get("etag") or None, offers=offers))
         except ProvenanceError as exc:  # bad terms, or the work changed since the form was opened
             current = await anyio.to_thread.run_sync(registry.get_work, account, work_id)
             return render(request, "terms.html", account, status_code=status_of(exc), work=current,
                           error=exc.message, license=current.license, opt_outs=current.opt_outs,
-                          etag=work_etag(current))
+                          offers=current.offers, etag=work_etag(current))
         flash(request, "ok", "Terms saved. Checks from now on use them.")
         return Redirect(f"/works/{work.id}")
 

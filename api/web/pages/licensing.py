@@ -1,0 +1,67 @@
+"""Licences and payouts on the web: a creator's grant requests to answer, grants and earnings (with the works
+and checks behind each amount); an operator's grants and pools; an auditor's ledger of pools, each with the
+recomputation from the record."""
+
+from typing import Literal
+
+import anyio
+from litestar import Controller, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.web.render import WebRequest, flash, render
+from api.web.session import WEB_PAGE, signed_in
+from registry.errors import ProvenanceError
+from registry.models import Role
+from service.access import UseCase
+
+
+class LicensingPages(Controller):
+    include_in_schema = False
+    opt = WEB_PAGE
+
+    @get("/licensing", sync_to_thread=True)
+    def overview(self, request: WebRequest) -> Template:
+        account, registry = signed_in(request, UseCase.READ_GRANTS)
+        now = registry.clock.now()
+        grants = registry.licensing.grants(account, limit=200)
+        statements = registry.licensing.creator_statements(account) if account.role == Role.CREATOR else []
+        pools = registry.licensing.pools(account) if account.role in (Role.OPERATOR, Role.AUDITOR, Role.ADMIN) else []
+        return render(request, "licensing.html", account, grants=grants, states={g.id: g.state(now) for g in grants},
+                      statements=statements, pools=pools, names=registry.account_names())
+
+    @post("/licensing/grants/{grant_id:str}/{outcome:str}")
+    async def decide(self, request: WebRequest, grant_id: FromPath[str], outcome: FromPath[str]) -> Redirect:
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.DECIDE_GRANT)
+        form = await request.form()
+        if outcome not in ("approve", "deny", "revoke"):
+            flash(request, "error", "Approve, deny or revoke.")
+            return Redirect("/licensing")
+        action: Literal["approve", "deny", "revoke"] = outcome  # type: ignore[assignment]
+        note = str(form.get("note", ""))[:2000]
+        try:
+            grant = await anyio.to_thread.run_sync(lambda: registry.licensing.decide(account, grant_id, action, note))
+        except ProvenanceError as exc:
+            flash(request, "error", exc.message)
+            return Redirect("/licensing")
+        flash(request, "ok", f"Grant {grant.id} is {grant.status} now.")
+        return Redirect("/licensing")
+
+    @post("/licensing/pools/{pool_id:str}/close")
+    async def close(self, request: WebRequest, pool_id: FromPath[str]) -> Redirect:
+        account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.MANAGE_POOLS)
+        try:
+            pool, lines = await anyio.to_thread.run_sync(registry.licensing.close, account, pool_id)
+        except ProvenanceError as exc:
+            flash(request, "error", exc.message)
+            return Redirect("/licensing")
+        flash(request, "ok", f"Pool “{pool.name}” closed: {len(lines)} statement lines.")
+        return Redirect(f"/licensing/pools/{pool.id}")
+
+    @get("/licensing/pools/{pool_id:str}", sync_to_thread=True)
+    def pool(self, request: WebRequest, pool_id: FromPath[str]) -> Template:
+        account, registry = signed_in(request, UseCase.READ_POOLS)
+        pool, lines = registry.licensing.statements(account, pool_id)
+        check = registry.licensing.recompute(account, pool_id) if pool.status == "closed" else None
+        return render(request, "pool.html", account, pool=pool, lines=lines, recomputed=check,
+                      names=registry.account_names(), total=sum(li.allocated_minor for li in lines))
