@@ -5,8 +5,8 @@
   its RFC 8785 (JCS) canonical form without the `signature` member, so a trainer can keep it and check it
   offline (`verify_declaration`). Title, owner and locations appear only when the creator publishes them.
 - The **policy** (`GET /public/policies/{id}`): an ODRL 2.2 `Offer` in JSON-LD with the TDMRep profile: mining
-  (`tdm:mine`) permitted, with the duty `obtainConsent` when the work is reserved and `compensate` when its
-  licence asks a fee.
+  (`tdm:mine`) permitted, with the duty `obtainConsent` when the work is reserved and `compensate` when it
+  offers a priced licence for mining or training.
 - For a creator's site: **tdmrep.json** rules (one exact-path rule per location, `$`-anchored, reserved ones
   first for a path two works share, and an optional catch-all last: TDMRep applies the first rule that
   matches), a Spawning **ai.txt** and a **robots.txt** fragment for the AI crawlers that name their purpose.
@@ -27,6 +27,7 @@ from matcher.iscc import iscc_units
 from registry.crosswalk import (
     AIPREF_DRAFT,
     PLUS_VOCAB,
+    TDM_MINING_KEYS,
     constraint_text,
     content_usage,
     iptc_data_mining,
@@ -67,7 +68,8 @@ def declaration(work: Work, base: str, owner_name: str, key_id: str, issued_at: 
         "license": {"spdx": None if license.id == "custom" else license.id, "id": license.id,
                     "terms_url": license.terms_url, "attribution_required": license.attribution_required,
                     "commercial_use": license.commercial_use,
-                    "fee": msgspec.to_builtins(license.fee) if license.fee else None},
+                    "offers": msgspec.to_builtins(list(work.offers)),
+                    "request_licence": f"{base}/v1/grants"},
         "release": opt_outs.release_use,
         "cawg.training-mining": opt_outs.to_cawg(),
         "iptc": {"plus:DataMining": PLUS_VOCAB + dmi, **({"plus:OtherConstraints": other} if other else {})},
@@ -118,7 +120,8 @@ def odrl_policy(work: Work, base: str, owner_name: str) -> dict[str, Any]:
     duties: list[dict[str, str]] = []
     if tdm_reservation(opt_outs):
         duties.append({"action": "obtainConsent"})
-    if license.fee is not None:
+    if license.fee is not None or any(o.price.amount_minor > 0 and set(o.purposes) & set(TDM_MINING_KEYS)
+                                      for o in work.offers):
         duties.append({"action": "compensate"})
     permission: dict[str, Any] = {"target": declaration_url(base, work.id), "action": "tdm:mine"}
     if duties:

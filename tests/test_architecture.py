@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"registry": 0, "matcher": 1, "service": 2, "api": 3}
-STORES = {"registry.store", "registry.sql_store", "registry.sql_base", "registry.sql_claims", "registry.sqlite_store",
+STORES = {"registry.store", "registry.sql_store", "registry.sql_base", "registry.sql_claims", "registry.sql_licensing",
+          "registry.sqlite_store",
           "registry.postgres_store",
           "registry.blobs"}
 

@@ -89,13 +89,13 @@ def test_a_patch_keeps_what_it_does_not_name_and_if_match_refuses_a_stale_change
     store = store_factory()
     registry = Registry(ServiceSettings(), store, BlobStore(tmp_path / "blobs"), lambda: [])
     alice = store.create_account("alice", Role.CREATOR, "system")
-    terms = LicenseTerms(id="CC-BY-4.0", terms_url="https://example.org/t", commercial_use=True)
+    terms = LicenseTerms(id="CC-BY-4.0", terms_url="https://example.org/t", attribution_required=False)
     opts = OptOuts(ai_training=TdmChoice(use="allowed"), data_mining=TdmChoice(use="allowed"), release="allowed")
     work = store.add_work(Work(id=new_id("wrk"), owner_id=alice.id, kind=WorkKind.TEXT, title="t",
                                sha256="b" * 64, media_type="text/plain", size=1, created_at=utcnow(),
                                status=WorkStatus.ACTIVE, license=terms, opt_outs=opts), alice.id)
     changed = registry.update_terms(alice, work.id, LicensePatch(id="CC-BY-SA-4.0"), None)
-    assert changed.license.commercial_use and changed.license.terms_url == terms.terms_url
+    assert not changed.license.attribution_required and changed.license.terms_url == terms.terms_url
     changed = registry.update_terms(alice, work.id, None, OptOutsPatch(release="attribution"))
     assert changed.opt_outs.ai_training.use == "allowed" and changed.opt_outs.data_mining.use == "allowed"
     etag = work_etag(changed)

@@ -103,8 +103,10 @@ def test_an_open_works_headers_allow_and_the_creator_may_publish_title_and_owner
 
 
 def test_the_policy_is_an_odrl_offer_with_the_tdmrep_profile(env: Env) -> None:
-    work = env.enroll("alice", CHELSEA, "c.jpg", {"opt_outs": RESERVED, "license": {
-        "id": "custom", "fee": {"amount": 5, "currency": "EUR"}}}).json()
+    work = env.enroll("alice", CHELSEA, "c.jpg", {"opt_outs": RESERVED, "offers": [{
+        "purposes": ["ai_training"], "price": {"amount_minor": 500, "currency": "EUR"}, "per": "training_run"}]}).json()
+    declared = env.client.get(f"/public/works/{work['id']}").json()["license"]
+    assert declared["offers"][0]["price"] == {"amount_minor": 500, "currency": "EUR"}
     r = env.client.get(f"/public/policies/{work['id']}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/ld+json")
     policy = r.json()

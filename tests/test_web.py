@@ -139,7 +139,7 @@ def test_bad_uploads_and_terms_leave_nothing(web: Web) -> None:
     assert r.status_code == 415 and r.json()["message"].startswith("PDF is not supported; send JPEG")
     r = client.post("/works/upload", files={"file": ("empty.png", b"")}, headers=csrf)
     assert r.status_code == 415 and r.json()["outcome"] == "rejected" and "empty" in r.json()["message"]
-    r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)}, data={"fee_amount": "lots"},
+    r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)}, data={"offer_price": "lots"},
                     headers=csrf)
     assert r.status_code == 400 and "not a number" in r.json()["error"]["message"]
     r = client.post("/works/upload", files={"file": ("chelsea.jpg", CHELSEA)},

@@ -77,12 +77,13 @@ class GrantsController(Controller):
     tags = ["licensing"]
 
     @post("/", guards=[may(UseCase.REQUEST_GRANT)], operation_id="RequestGrant", status_code=201,
-          sync_to_thread=True, opt={"idempotent": True},
+          opt={"idempotent": True},
           summary="Request a licence under one of a work's offers (granted at once when the offer says auto_grant).",
           responses=ERROR_RESPONSES)
-    def request_grant(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
-                      data: GrantRequest) -> Grant:
-        return registry.licensing.request(caller(request), data)
+    async def request_grant(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
+                            data: GrantRequest) -> Grant:
+        spec = decode_json(await request.body(), GrantRequest, "JSON body")  # strict: litestar's decoding is lax
+        return await anyio.to_thread.run_sync(lambda: registry.licensing.request(caller(request), spec))
 
     @get("/", guards=[may(UseCase.READ_GRANTS)], operation_id="ListGrants", sync_to_thread=True,
          summary="Grants: a creator's on their works, an operator's own, auditors all; newest first.",
@@ -117,11 +118,12 @@ class PoolsController(Controller):
     path = "/v1/pools"
     tags = ["licensing"]
 
-    @post("/", guards=[may(UseCase.MANAGE_POOLS)], operation_id="CreatePool", status_code=201, sync_to_thread=True,
+    @post("/", guards=[may(UseCase.MANAGE_POOLS)], operation_id="CreatePool", status_code=201,
           opt={"idempotent": True}, summary="Declare a payout pool over a period of your checks or a training run.",
           responses=ERROR_RESPONSES)
-    def create(self, request: Request, registry: NamedDependency[Registry], data: NewPool) -> Pool:  # type: ignore[type-arg]
-        return registry.licensing.create_pool(caller(request), data)
+    async def create(self, request: Request, registry: NamedDependency[Registry], data: NewPool) -> Pool:  # type: ignore[type-arg]
+        spec = decode_json(await request.body(), NewPool, "JSON body")  # strict: a number is not a time
+        return await anyio.to_thread.run_sync(lambda: registry.licensing.create_pool(caller(request), spec))
 
     @get("/", guards=[may(UseCase.READ_POOLS)], operation_id="ListPools", sync_to_thread=True,
          summary="Pools: an operator's own, auditors all; newest first.", responses=ERROR_RESPONSES)
