@@ -49,7 +49,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.idempotency import Idempotency
 from api.limits import FORM_OVERHEAD, BodyLimit
 from api.observability import Metrics, RequestObserver
-from api.ratelimit import FailureThrottle, RateLimiter, open_counter
+from api.ratelimit import FailureThrottle, PublicLimiter, RateLimiter, open_counter
 from api.settings import Settings
 from api.web.pages.auditor import AuditorPages
 from api.web.pages.auth import AuthPages, signin_required
@@ -91,6 +91,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> Litestar
         counter = open_counter(settings.server.rate_limit_redis)
         app.state.limiter = RateLimiter(settings.server.rate_limit_per_minute, counter)
         app.state.throttle = FailureThrottle(counter, settings.server.max_failed_signins)
+        app.state.public_limiter = PublicLimiter(settings.server.public_rate_limit_per_minute, counter)
         app.state.settings = settings
         app.state.metrics = Metrics(app.state)
         opener = None

@@ -107,12 +107,24 @@ def public_base(request: Request) -> str:  # type: ignore[type-arg]
 
 
 def optional_account(request: Request, registry: Registry) -> Account | None:  # type: ignore[type-arg]
-    """The account of the bearer key sent, None when none is sent; 401 for a key that is not valid."""
+    """The account of the bearer key sent, None when none is sent; 401 for a key that is not valid. On the
+    routes where a key is optional, as on the others: bad keys count against the caller's address (the
+    failure throttle) and a good key's requests against its rate."""
     header = request.headers.get("authorization", "")
     if not header:
         return None
+    state = request.app.state
+    address = request.client.host if request.client else "unknown"
+    throttle = getattr(state, "throttle", None)
+    if throttle is not None:
+        throttle.check(address)
     scheme, _, secret = header.partition(" ")
     found = registry.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
     if found is None:
+        if throttle is not None:
+            throttle.failed(address)
         raise Unauthenticated(UNKNOWN_KEY)
+    limiter = getattr(state, "limiter", None)
+    if limiter is not None:
+        limiter.hit(found[0].id)
     return found[1]

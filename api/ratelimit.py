@@ -76,6 +76,28 @@ class RateLimiter:
                 headers={"Retry-After": str(wait)})
 
 
+class PublicLimiter:
+    """`per_minute` request units a minute for each client address on the endpoints that need no key (public
+    declarations, soft-binding resolution); a request that matches content costs `MATCH_COST` units. 0: no
+    limit. A keyless client cannot be told apart from others behind its address, so this is deliberately
+    generous; operators with a key are limited by their key instead."""
+
+    MATCH_COST = 10
+
+    def __init__(self, per_minute: int, counter: Counter) -> None:
+        self.per_minute, self.counter = per_minute, counter
+
+    def hit(self, address: str, cost: int = 1) -> None:
+        if self.per_minute <= 0:
+            return
+        count, wait = self.counter.add(f"public:{address}", 60, cost)
+        if count > self.per_minute:
+            raise TooManyRequestsException(
+                detail=f"over {self.per_minute} requests a minute from your address without an API key (matching "
+                       f"content counts {self.MATCH_COST}); retry in {wait} s, or send an API key",
+                headers={"Retry-After": str(wait)})
+
+
 class FailureThrottle:
     """After `max_failures` failed sign-ins or unknown keys from one address in `window` seconds, that
     address is refused (even with a good key) until the window ends: guessing keys is not free."""

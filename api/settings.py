@@ -20,6 +20,7 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     rate_limit_per_minute: int = 6000  # requests a minute per API key on each replica; 0: no limit
+    public_rate_limit_per_minute: int = 1200  # keyless requests a minute per client address (matching counts 10)
     max_batch_bytes: int = 100 * 1024 * 1024  # a request carrying many files (bulk enrollment, the web form)
     rate_limit_redis: str | None = None  # redis://host:port/db: rate limits and sign-in throttling shared by replicas
     max_index_lag_changes: int = 1000  # readiness turns 503 when more changes than this await the indexes

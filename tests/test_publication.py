@@ -300,3 +300,20 @@ def test_a_saved_declaration_verifies_offline_with_the_cli(env: Env, tmp_path: A
     saved.write_text(json.dumps(doc))
     bad = CliRunner().invoke(app, ["verify-declaration", str(saved), "--key", str(key)])
     assert bad.exit_code == 1 and "FAILS" in bad.output
+
+
+def test_keyless_requests_are_rate_limited_per_address_and_bad_keys_throttled(tmp_path: Any, embedder: Any) -> None:
+    from tests.conftest import open_env
+
+    with open_env(tmp_path, embedder, public_rate_limit_per_minute=25, max_failed_signins=3) as env:
+        work = env.enroll("alice", CHELSEA, "c.jpg").json()
+        codes = [env.client.get(f"/public/works/{work['id']}").status_code for _ in range(20)]
+        assert set(codes) == {200}
+        matched = env.client.post("/v1/matches/byContent", content=CHELSEA)  # 10 units: 30 > 25
+        assert matched.status_code == 429 and matched.headers["retry-after"]
+        assert "API key" in matched.json()["error"]["message"]
+        with_key = env.client.post("/v1/matches/byContent", content=CHELSEA, headers=env.h("op"))
+        assert with_key.status_code == 200  # an operator's key has its own rate
+        bad = {"Authorization": "Bearer not-a-key"}
+        assert [env.client.get("/v1/matches/byBinding", params={"alg": "pdq", "value": "0" * 64},
+                               headers=bad).status_code for _ in range(4)] == [401, 401, 401, 429]

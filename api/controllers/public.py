@@ -12,6 +12,7 @@ from litestar.params import FromPath, QueryParameter
 from api.controllers.admin import LogKey
 from api.deps import optional_account, public_base
 from api.errors import ERROR_RESPONSES
+from api.ratelimit import PublicLimiter
 from registry.errors import Unauthenticated
 from service.publication import BindingMatches
 from service.registry import Registry
@@ -42,6 +43,7 @@ class PublicController(Controller):
          responses=ERROR_RESPONSES)
     def declaration(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                     work_id: FromPath[str]) -> Response[bytes]:
+        limit_public(request)
         doc = registry.publication.declaration(work_id, public_base(request))
         headers = {"Provenance-Signature": f'keyid="{doc["key_id"]}", alg="ed25519", sig="{doc["signature"]}"'}
         if doc["status"] == "withdrawn":
@@ -60,6 +62,7 @@ class PublicController(Controller):
          responses=ERROR_RESPONSES)
     def policy(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                work_id: FromPath[str]) -> Response[bytes]:
+        limit_public(request)
         return _json(registry.publication.policy(work_id, public_base(request)), media_type="application/ld+json")
 
     @get("/key", operation_id="GetPublicKey", sync_to_thread=True, security=[{}],
@@ -90,13 +93,24 @@ class MatchesController(Controller):
           responses=ERROR_RESPONSES)
     async def by_content(self, request: Request, registry: NamedDependency[Registry],  # type: ignore[type-arg]
                          maxResults: MaxResults = 10) -> BindingMatches:
-        _admit(request, registry)
+        _admit(request, registry, PublicLimiter.MATCH_COST)
         data = await request.body()
         base = public_base(request)
         return await anyio.to_thread.run_sync(lambda: registry.publication.by_content(data, None, base, maxResults))
 
 
-def _admit(request: Request, registry: Registry) -> None:  # type: ignore[type-arg]
-    if not request.app.state.settings.service.public_matching and optional_account(request, registry) is None:
+def _admit(request: Request, registry: Registry, cost: int = 1) -> None:  # type: ignore[type-arg]
+    """Soft-binding resolution: a key, if sent, must be valid (and the key's own rate applies); without one,
+    the registry must make resolution public and the caller's address is rate-limited."""
+    if optional_account(request, registry) is not None:
+        return
+    if not request.app.state.settings.service.public_matching:
         raise Unauthenticated("send your API key as 'Authorization: Bearer <key>': this registry's soft-binding "
                               "resolution is not public")
+    limit_public(request, cost)
+
+
+def limit_public(request: Request, cost: int = 1) -> None:  # type: ignore[type-arg]
+    limiter: PublicLimiter | None = getattr(request.app.state, "public_limiter", None)
+    if limiter is not None:
+        limiter.hit(request.client.host if request.client else "unknown", cost)
