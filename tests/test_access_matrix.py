@@ -6,6 +6,7 @@ Also: a creator sees a check that matched their work with only their own matches
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,11 @@ from api.app import create_app
 from api.settings import Settings
 from matcher.image.embed import Embedder
 from registry.claims import DisputeReason
+from registry.ids import utcnow
 from registry.models import Role
+from registry.money import Money
+from registry.terms import Offer
+from service.licensing import GrantRequest, NewPool
 from service.registry import Registry
 from service.wiring import open_registry
 from tests.conftest import FIXTURES
@@ -45,6 +50,9 @@ EXPECTED = {
     "list disputes":  "A    A    A    A    A    A",
     "conflicts":      "A    A    A    F    F    A",
     "inbox":          "A    A    A    A    A    A",
+    "licences":       "A    A    A    A    A    A",
+    "answer grant":   "A    A    H    F    F    F",
+    "pool statement": "A    F    F    A    H    A",
 }
 
 
@@ -58,6 +66,8 @@ class World:
     check: str
     shared_check: str  # matched alice's text and bob's text
     dispute: str  # op's dispute of the check's match with alice's work
+    grant: str  # op's request for a licence of alice's work
+    pool: str  # op's payout pool
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +87,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     shared = registry.check(op, mixed.encode())
     assert {m.owner_id for m in shared.matches} == {alice.id, bob.id}
     dispute = registry.disputes.open(op, check.id, work.id, DisputeReason.MISIDENTIFIED)
+    offer = Offer(id="std", purposes=("release",), price=Money(amount_minor=100, currency="EUR"), per="output")
+    registry.update_terms(alice, work.id, None, None, offers=[offer])
+    grant = registry.licensing.request(op, GrantRequest(work_id=work.id, offer_id="std", purpose="release"))
+    now = utcnow()
+    pool = registry.licensing.create_pool(op, NewPool(name="p", amount_minor=100, currency="EUR", basis="checks",
+                                                      from_=now - timedelta(days=1), until=now))
     api = TestClient(create_app(settings, registry))  # one app a client: each runs its own lifespan
     api.__enter__()
     web = {who: web_client(create_app(settings, registry), keys[who]) for who in PEOPLE}
-    yield World(registry, api, web, keys, work.id, check.id, shared.id, dispute.id)
+    yield World(registry, api, web, keys, work.id, check.id, shared.id, dispute.id, grant.id, pool.id)
     for c in [api, *web.values()]:
         c.__exit__(None, None, None)
     registry.close()
@@ -114,6 +130,9 @@ def _api(w: World, who: str, resource: str) -> int:
         "list disputes": lambda: c.get("/v1/disputes", headers=h),
         "conflicts": lambda: c.get("/v1/conflicts", headers=h),
         "inbox": lambda: c.get("/v1/notifications", headers=h),
+        "licences": lambda: c.get("/v1/grants", headers=h),
+        "answer grant": lambda: c.post(f"/v1/grants/{w.grant}/deny", headers=h),  # the first denies, then 409
+        "pool statement": lambda: c.get(f"/v1/pools/{w.pool}/statements", headers=h),
     }
     return int(requests[resource]().status_code)
 
@@ -137,6 +156,9 @@ def _web(w: World, who: str, resource: str) -> int:
         "list disputes": lambda: c.get("/disputes"),
         "conflicts": lambda: c.get("/conflicts"),
         "inbox": lambda: c.get("/inbox"),
+        "licences": lambda: c.get("/licensing"),
+        "answer grant": lambda: c.post(f"/licensing/grants/{w.grant}/deny", headers=token),
+        "pool statement": lambda: c.get(f"/licensing/pools/{w.pool}"),
     }
     return int(requests[resource]().status_code)
 

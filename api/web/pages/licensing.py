@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from api.web.render import WebRequest, flash, render
 from api.web.session import WEB_PAGE, signed_in
-from registry.errors import ProvenanceError
+from registry.errors import InvalidInput
 from registry.models import Role
 from service.access import UseCase
 
@@ -32,29 +32,21 @@ class LicensingPages(Controller):
 
     @post("/licensing/grants/{grant_id:str}/{outcome:str}")
     async def decide(self, request: WebRequest, grant_id: FromPath[str], outcome: FromPath[str]) -> Redirect:
+        """Errors (a grant answered already, not of your works) are shown on the error page with their status."""
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.DECIDE_GRANT)
         form = await request.form()
         if outcome not in ("approve", "deny", "revoke"):
-            flash(request, "error", "Approve, deny or revoke.")
-            return Redirect("/licensing")
+            raise InvalidInput(f"unknown action {outcome!r}: approve, deny or revoke")
         action: Literal["approve", "deny", "revoke"] = outcome  # type: ignore[assignment]
         note = str(form.get("note", ""))[:2000]
-        try:
-            grant = await anyio.to_thread.run_sync(lambda: registry.licensing.decide(account, grant_id, action, note))
-        except ProvenanceError as exc:
-            flash(request, "error", exc.message)
-            return Redirect("/licensing")
+        grant = await anyio.to_thread.run_sync(lambda: registry.licensing.decide(account, grant_id, action, note))
         flash(request, "ok", f"Grant {grant.id} is {grant.status} now.")
         return Redirect("/licensing")
 
     @post("/licensing/pools/{pool_id:str}/close")
     async def close(self, request: WebRequest, pool_id: FromPath[str]) -> Redirect:
         account, registry = await anyio.to_thread.run_sync(signed_in, request, UseCase.MANAGE_POOLS)
-        try:
-            pool, lines = await anyio.to_thread.run_sync(registry.licensing.close, account, pool_id)
-        except ProvenanceError as exc:
-            flash(request, "error", exc.message)
-            return Redirect("/licensing")
+        pool, lines = await anyio.to_thread.run_sync(registry.licensing.close, account, pool_id)
         flash(request, "ok", f"Pool “{pool.name}” closed: {len(lines)} statement lines.")
         return Redirect(f"/licensing/pools/{pool.id}")
 
