@@ -152,21 +152,21 @@ def test_creator_edits_terms(site: Site, browser: Browser) -> None:
     page.select_option("select[name=release]", "notAllowed")
     page.select_option("select[name=ai_training]", "constrained")
     page.fill("input[name=ai_training_info]", "https://example.org/training-terms")
-    page.fill("input[name=fee_amount]", "12.5")
-    page.fill("input[name=fee_currency]", "EUR")
+    page.fill("input[name=offer_price]", "12.5")
+    page.fill("input[name=offer_currency]", "EUR")
     follow(page, "button:has-text('Save terms')")
     assert "Terms saved" in page.inner_text("main")
     text = page.inner_text("main")
-    assert "Not allowed (blocked)" in text and "fee 12.5 EUR" in text
+    assert "Not allowed (blocked)" in text and "12.50 EUR per output for release, on approval" in text
     assert "Allowed with constraints: https://example.org/training-terms" in text
 
     # a bad value is refused with a message, and nothing changes
     follow(page, "text=Edit terms")
-    page.fill("input[name=fee_amount]", "lots")
+    page.fill("input[name=offer_price]", "lots")
     follow(page, "button:has-text('Save terms')")
     assert "not a number" in page.inner_text("[data-testid=error]")
     page.goto(site.state["coffee_url"])
-    assert "fee 12.5 EUR" in page.inner_text("main")
+    assert "12.50 EUR per output" in page.inner_text("main")
     page.context.close()
 
 
