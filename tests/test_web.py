@@ -391,5 +391,9 @@ def test_licensing_pages_grants_pools_and_the_auditors_recomputation(web: Web) -
     auditor_page = web.client("audit").get(f"/licensing/pools/{pool.id}").text
     assert "every line agrees" in auditor_page and "50.00 EUR" in auditor_page
     earnings = creator.get("/licensing").text
-    assert "Earnings" in earnings and "50.00 EUR" in earnings
+    assert "Earnings" in earnings and "50.00 EUR" in earnings and "1 match<" in earnings
+    exported = web.client("audit").get(f"/licensing/pools/{pool.id}/export", params={"format": "csv"})
+    assert exported.headers["content-type"].startswith("text/csv") and "alice" in exported.text
+    mine = creator.get("/licensing/earnings/export", params={"format": "ndjson"})
+    assert mine.status_code == 200 and '"allocated_minor":5000' in mine.text
     assert web.client("bob").get(f"/licensing/pools/{pool.id}").status_code == 403

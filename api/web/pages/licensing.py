@@ -5,11 +5,12 @@ recomputation from the record."""
 from typing import Literal
 
 import anyio
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.web.render import WebRequest, flash, render
+from api.controllers.licensing import export
+from api.web.render import OptionalQuery, WebRequest, flash, render
 from api.web.session import WEB_PAGE, signed_in
 from registry.errors import InvalidInput
 from registry.models import Role
@@ -49,6 +50,20 @@ class LicensingPages(Controller):
         pool, lines = await anyio.to_thread.run_sync(registry.licensing.close, account, pool_id)
         flash(request, "ok", f"Pool “{pool.name}” closed: {len(lines)} statement lines.")
         return Redirect(f"/licensing/pools/{pool.id}")
+
+    @get("/licensing/pools/{pool_id:str}/export", sync_to_thread=True)
+    def export_pool(self, request: WebRequest, pool_id: FromPath[str], format: OptionalQuery = None) -> Response[bytes]:
+        """A pool's statement lines as CSV or NDJSON, with the works and checks behind each amount."""
+        account, registry = signed_in(request, UseCase.READ_POOLS)
+        pool, lines = registry.licensing.statements(account, pool_id)
+        return export(lines, registry.account_names(), format or "csv", f"statement-{pool.id}")
+
+    @get("/licensing/earnings/export", sync_to_thread=True)
+    def export_earnings(self, request: WebRequest, format: OptionalQuery = None) -> Response[bytes]:
+        """A creator's own statement lines as CSV or NDJSON."""
+        account, registry = signed_in(request, UseCase.READ_STATEMENTS)
+        found = registry.licensing.creator_statements(account, 1000)
+        return export([line for _, line in found], registry.account_names(), format or "csv", "statements")
 
     @get("/licensing/pools/{pool_id:str}", sync_to_thread=True)
     def pool(self, request: WebRequest, pool_id: FromPath[str]) -> Template:
