@@ -378,7 +378,9 @@ def test_licensing_pages_grants_pools_and_the_auditors_recomputation(web: Web) -
     terms_page = creator.get(f"/works/{work.id}/terms").text
     assert 'name="offer_price" inputmode="decimal" value="9.90"' in terms_page
     start = utcnow()
-    web.registry.check(op, CHELSEA, "release", "c.jpg")
+    licensed = web.registry.check(op, CHELSEA, "release", "c.jpg")
+    check_page = web.client("op").get(f"/checks/{licensed.id}").text
+    assert f"Licensed by grant <code>{grant.id}</code>" in check_page and "100% of the output" in check_page
     pool = web.registry.licensing.create_pool(op, NewPool(name="Nov", amount_minor=5000, currency="EUR",
                                                           basis="checks", from_=start - timedelta(seconds=5),
                                                           until=start + timedelta(seconds=30)))
