@@ -348,3 +348,33 @@ def test_stored_fees_become_offers_in_the_migration(tmp_path: Path) -> None:
     assert offer.price == Money(amount_minor=250, currency="EUR") and offer.per == "output"
     assert offer.terms_url == "https://x.example/t" and set(offer.purposes) >= {"release", "ai_training"}
     store.close()
+
+
+def test_stored_fees_become_offers_in_the_migration_on_postgresql() -> None:
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import TEST_DATABASE_URL, postgres_or_skip
+    from tests.test_store_contract import make_work
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    store = postgres_or_skip(schema)
+    try:
+        alice = store.create_account("alice", Role.CREATOR, "system")
+        work = make_work(alice.id)
+        store.add_work(work, alice.id)
+        old = msgspec.json.encode(LicenseTerms(fee=Fee(amount=19.99, currency="USD"))).decode()
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:  # as a registry before offers stored it
+            conn.execute(f"UPDATE {schema}.works SET license = %s, offers = '[]' WHERE id = %s", (old, work.id))
+            conn.execute(f"DELETE FROM {schema}.schema_version WHERE version = 13")
+        from registry.postgres_store import PostgresStore
+
+        again = PostgresStore(TEST_DATABASE_URL, schema=schema)
+        migrated = again.get_work(work.id)
+        assert migrated.license.fee is None and [o.price for o in migrated.offers] == [
+            Money(amount_minor=1999, currency="USD")]
+        again.close()
+    finally:
+        store.drop_schema()
+        store.close()
