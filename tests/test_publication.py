@@ -237,13 +237,15 @@ def test_enrollment_reads_c2pa_and_xmp_and_the_creators_choice_wins(env: Env) ->
 
 
 def test_account_defaults_set_what_new_works_publish(env: Env) -> None:
+    offer = {"purposes": ["release"], "price": {"amount_minor": 300, "currency": "EUR"}, "per": "output"}
     r = env.client.put("/v1/me/defaults", json={"publish": {"title": True, "owner": False},
-                                                "opt_outs": RESERVED}, headers=env.h("alice"))
+                                                "opt_outs": RESERVED, "offers": [offer]}, headers=env.h("alice"))
     assert r.status_code == 200, r.text
+    assert r.json()["offers"][0]["id"] == "offer-1"
     assert env.client.get("/v1/me/defaults", headers=env.h("alice")).json()["publish"] == {"title": True,
                                                                                           "owner": False}
     work = env.enroll("alice", CHELSEA, "c.jpg").json()
-    assert work["publish"] == {"title": True, "owner": False}
+    assert work["publish"] == {"title": True, "owner": False} and work["offers"][0]["price"]["amount_minor"] == 300
     assert work["opt_out_sources"]["ai_training"] == "account_default"
     doc = env.client.get(f"/public/works/{work['id']}").json()
     assert doc["title"] == "c.jpg" and "owner" not in doc

@@ -16,7 +16,7 @@ from api.schemas import AccountOut, KeyCreate, KeyOut
 from registry.audit import ChainReport
 from registry.errors import InvalidInput
 from registry.models import Account, AuditEntry, Role, SignedTreeHead
-from registry.terms import LicenseTerms, OptOuts, Publication
+from registry.terms import LicenseTerms, Offer, OptOuts, Publication
 from service.access import UseCase
 from service.jobs import Job
 from service.registry import KeyInfo, Registry
@@ -94,11 +94,12 @@ class Defaults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     license: LicenseTerms | None = None
     opt_outs: OptOuts | None = None
     publish: Publication | None = None
+    offers: list[Offer] = []
 
     @classmethod
     def of(cls, account: Account) -> "Defaults":
         return cls(license=account.default_license, opt_outs=account.default_opt_outs,
-                   publish=account.default_publish)
+                   publish=account.default_publish, offers=list(account.default_offers))
 
 
 class LogKey(msgspec.Struct, kw_only=True):
@@ -178,7 +179,7 @@ class MeController(Controller):
                            data: JSONBody[Defaults]) -> Defaults:
         strict = decode_json(await request.body(), Defaults, "JSON body")  # litestar's decoding takes 0 for false
         account = await anyio.to_thread.run_sync(lambda: registry.set_defaults(
-            caller(request), strict.license, strict.opt_outs, strict.publish or Publication()))
+            caller(request), strict.license, strict.opt_outs, strict.publish or Publication(), strict.offers))
         return Defaults.of(account)
 
 
