@@ -36,7 +36,7 @@ from registry.models import (
 )
 from registry.money import MAX_MINOR, Money
 from registry.store import Store
-from service import access
+from service import access, attribution
 from service.access import UseCase
 from service.allocation import METHOD, SHARE_SCALE, statement
 from service.clock import Clock
@@ -242,8 +242,11 @@ class Licensing:
         if pool.basis == "checks":
             for check in self._checks(pool):
                 released = {r.work_id for r in check.revisions if r.at <= pool.closed_at}
-                for match in check.matches:
-                    weight = round(match.share * SHARE_SCALE)
+                # checks made before shares were recorded get them now, by the same method, from their evidence
+                shares = [m.share for m in check.matches] if check.share_method else \
+                    attribution.shares([(m.score, m.evidence) for m in check.matches])
+                for match, share in zip(check.matches, shares, strict=True):
+                    weight = round(share * SHARE_SCALE)
                     if match.work_id in released or weight <= 0:
                         continue
                     weights[match.owner_id] += weight

@@ -378,3 +378,30 @@ def test_stored_fees_become_offers_in_the_migration_on_postgresql() -> None:
     finally:
         store.drop_schema()
         store.close()
+
+
+def test_checks_recorded_before_shares_existed_still_count(env: Env) -> None:
+    from registry.evidence import TextEvidence
+    from registry.ids import new_id
+    from registry.models import Check, MatchRecord, Verdict, WorkKind
+
+    clock = _clocked(env)
+    store = env.registry.store
+    work = env.enroll("alice", EMMA.encode(), "emma.txt").json()
+    op = store.find_account("op")
+    assert op is not None
+    evidence = TextEvidence(copied_words=50, query_words=100, work_words=900, query_share=0.5, containment=0.1,
+                            jaccard=0.05)
+    stored = store.get_work(work["id"])
+    record = MatchRecord(work_id=stored.id, score=0.9, evidence=evidence, title="t", owner_id=stored.owner_id,
+                         license=stored.license, opt_outs=stored.opt_outs, requirement="license_required")
+    store.add_check(Check(id=new_id("chk"), account_id=op.id, created_at=utcnow(), purpose="release",
+                          kind=WorkKind.TEXT, sha256="c" * 64, verdict=Verdict.LICENSE_REQUIRED, matches=[record],
+                          matcher_version="old"), op.id)  # no share, no share_method: as older versions stored
+    now = utcnow()
+    spec = {"name": "p", "amount_minor": 700, "currency": "EUR", "basis": "checks",
+            "from": (now - timedelta(hours=1)).isoformat(), "until": (now + timedelta(seconds=1)).isoformat()}
+    pool_id = env.client.post("/v1/pools", json=spec, headers=env.h("op")).json()["id"]
+    clock.advance(seconds=5)
+    (line,) = env.client.post(f"/v1/pools/{pool_id}/close", headers=env.h("op")).json()["lines"]
+    assert line["allocated_minor"] == 700 and line["weight"] == 1_000_000_000
