@@ -28,7 +28,8 @@ class PdqQuality(msgspec.Struct, frozen=True, kw_only=True):
 class DenseAlignment(msgspec.Struct, frozen=True, kw_only=True):
     """The two pictures aligned at low resolution and compared pixel by pixel (pictures with too few local
     features): the band-pass correlation, how they were aligned ("whole", "blocks": whole but block by block,
-    "rotated", "placed": one inside the other) and, when placed, the smaller one's size relative to the larger."""
+    "rotated", "placed": one inside the other, "inset": a rectangle of the query cut out along its outline and
+    compared whole) and, when placed or cut out, the smaller one's size relative to the larger."""
 
     correlation: float
     how: str

@@ -63,7 +63,8 @@ class ImageView:
         if evidence.dense is not None:
             d = evidence.dense
             how = {"whole": "whole picture", "blocks": "whole picture, block by block", "rotated": "slightly rotated",
-                   "placed": f"one inside the other, at {d.scale:.2f}x"}.get(d.how, d.how)
+                   "placed": f"one inside the other, at {d.scale:.2f}x",
+                   "inset": f"cut out of the output along its outline ({d.scale:.2f} of its size)"}.get(d.how, d.how)
             rows.append(("Dense alignment", f"correlation {d.correlation:.3f} ({how})"))
         g = evidence.geometry
         if g is not None:

@@ -11,6 +11,7 @@ SIFT and a RANSAC similarity transform (on the query and on its mirror image). W
 """
 
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -235,7 +236,45 @@ class ImageMatcher:
             match = self._score(wid, query, signals, geometry, alignment)
             if match is not None:
                 results[wid] = match
+        if not any(m.score >= self.threshold for m in results.values()):
+            self._inset_stage(query, results, found)
         query.add_time("dense", time.perf_counter() - t0)
+
+    def _inset_stage(self, query: ImageQuery, results: dict[str, Match],
+                     found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
+        """A picture pasted into the query along a rectangular outline (`insets.py`), cut out and searched as a
+        query of its own: its embedding names the candidates, its whole-picture dense comparison verifies them."""
+        cal = self.calibration
+        embedding = next((s for s in self.signals if isinstance(s, Embedding)), None)
+        if embedding is None:
+            return
+        for box in query.insets():
+            crop = query.crop(box)
+            vectors = embedding.embedder.embed_regions(crop, [(0.0, 0.0, 1.0, 1.0)])
+            with self._lock.read():
+                hits = embedding.index.search(vectors, embedding.k)[0]
+            best: dict[str, float] = {}
+            for vid, cosine in hits:
+                wid = self.by_iid.get(vid // embedding.regions)
+                if wid is not None and wid in self.works and cosine >= cal.verify_min_cosine:
+                    best[wid] = max(best.get(wid, -1.0), cosine)
+            inset = dense.DenseQuery(dense.thumbnail(crop))
+            share = round(math.sqrt((box[2] - box[0]) * (box[3] - box[1])), 3)
+            for wid, cosine in sorted(best.items(), key=lambda kv: -kv[1])[: cal.dense_candidates]:
+                try:
+                    thumb = self._read_features(wid).thumb
+                except FileNotFoundError:
+                    continue
+                if not thumb.size:
+                    continue
+                whole = inset.whole(thumb)
+                signals = dict(found[wid][0]) if wid in found else {}
+                signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(cosine, 4))
+                signals["dense"] = max(signals.get("dense", 0.0), round(whole.value, 4))
+                alignment = DenseAlignment(correlation=round(whole.value, 4), how="inset", scale=share)
+                match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
+                if match is not None and (wid not in results or match.score > results[wid].score):
+                    results[wid] = match
 
     def lookup_pdq(self, hashes: list[bytes], qualities: list[int] | None = None) -> list[list[tuple[str, float]]]:
         """For each 32-byte PDQ hash (one orientation, as a trainer hashes its data; its quality when known):

@@ -24,6 +24,7 @@ from matcher.image.dense import DenseQuery, thumbnail, unframed
 from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
+from matcher.image.insets import insets
 
 T = TypeVar("T")
 
@@ -101,6 +102,16 @@ class ImageQuery:
             return DenseQuery(self.thumb(), None if inner is None else thumbnail(inner))
 
         return self.cached("dense", prepare)
+
+    def insets(self) -> list[Box]:
+        """Pictures pasted into this one along a rectangular outline (`insets.insets`), found once."""
+        return self.cached("insets", lambda: insets(self.img))
+
+    def crop(self, box: Box) -> Image.Image:
+        """The region `box` (fractions of the width and height) of the picture."""
+        w, h = self.img.size
+        return self.img.crop((round(box[0] * w), round(box[1] * h), max(round(box[0] * w) + 1, round(box[2] * w)),
+                              max(round(box[1] * h) + 1, round(box[3] * h))))
 
     def prefetch_features(self, pool: Executor) -> None:
         self.prefetch(pool, "features", self._extract)

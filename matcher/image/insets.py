@@ -1,0 +1,160 @@
+"""Find pictures pasted into a larger picture: axis-aligned rectangles whose four sides are straight edges.
+
+A copy placed in a collage, a mock-up, a screenshot or a social-media frame keeps its rectangular outline:
+each side is a straight line along which the brightness steps from the copy to whatever surrounds it. When
+the copy has little detail of its own (a gradient, a sky, a paper texture) and the picture around it has
+much, neither its local features nor the embeddings of the query's regions find it; cut out along that
+outline it is a whole picture again, which the whole-picture comparisons match like a resized copy.
+
+The search is on the picture reduced to `SIDE` pixels: rows (columns) where a run of strong vertical
+(horizontal) brightness steps is long are side candidates; a row and a column that meet at an end of each
+make a corner, and the rectangle reaches from it to a parallel line, the end of the run or the picture's own
+border (a copy pasted against it) on each axis. Every side off the border must be edge along most of its
+length. The best few by how much of their outline is
+edge are returned, as boxes in fractions of the picture.
+"""
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from matcher.image.embed import Box
+
+SIDE = 384  # the picture is searched at this long side
+MIN_STEP = 12.0  # grey levels a side's brightness step must reach (Sobel, normalised per pixel)
+GAP = 3  # pixels a side's run may skip (where copy and surroundings happen to match)
+MIN_SIDE = 0.2  # the shortest side a rectangle may have, as a share of the picture's side
+MAX_AREA = 0.85  # larger rectangles are the picture itself (or its border: `dense.unframed` handles those)
+TOLERANCE = 0.03  # how far (share of the side) two parallel sides' runs may start and end apart
+MIN_SIDE_SUPPORT = 0.5  # share of each side (not on the picture's border) that must be edge
+MIN_SUPPORT = 0.75  # and of the whole outline off the border
+MAX_INSETS = 2
+MAX_COORDS = 40  # candidate positions a side may take on each axis (40^4 rectangles scored at once)
+
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int, int]]:
+    """(row, start, end) of every run of True along the rows of `mask` at least a fifth of a row long, gaps of
+    up to `GAP` pixels bridged."""
+    h, w = mask.shape
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, GAP + 1), np.uint8)) > 0
+    padded = np.zeros((h, w + 2), np.int8)
+    padded[:, 1:-1] = closed
+    diff = np.diff(padded, axis=1)
+    out = []
+    for row, start in zip(*np.nonzero(diff == 1), strict=True):
+        end = int(np.argmax(diff[row, start + 1 :] == -1)) + start + 1
+        if end - start >= MIN_SIDE * w:
+            out.append((int(row), int(start), int(end)))
+    return out
+
+
+def _lines(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Runs on neighbouring rows (an edge two pixels thick) merged into one line: the longest of them."""
+    runs = sorted(runs)
+    merged: list[tuple[int, int, int]] = []
+    for row, start, end in runs:
+        if merged and row - merged[-1][0] <= 2 and min(end, merged[-1][2]) - max(start, merged[-1][1]) > 0:
+            if end - start > merged[-1][2] - merged[-1][1]:
+                merged[-1] = (row, start, end)
+            continue
+        merged.append((row, start, end))
+    return merged
+
+
+def insets(img: Image.Image) -> list[Box]:
+    """Rectangles pasted into the picture, best supported first (at most `MAX_INSETS`)."""
+    small = img.convert("L")
+    small.thumbnail((SIDE, SIDE), Image.Resampling.BILINEAR)
+    gray = np.asarray(small, np.float32)
+    h, w = gray.shape
+    if min(h, w) < 32:
+        return []
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) / 4.0
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    horizontal = (np.abs(gy) >= MIN_STEP) & (np.abs(gy) > 2 * np.abs(gx))  # a step between rows
+    vertical = (np.abs(gx) >= MIN_STEP) & (np.abs(gx) > 2 * np.abs(gy))
+    rows = _lines(_runs(horizontal))
+    cols = _lines(_runs(vertical.T))
+    xs = _coordinates([c[0] for c in cols], [e for r in rows for e in (r[1], r[2] - 1)], w)
+    ys = _coordinates([r[0] for r in rows], [e for c in cols for e in (c[1], c[2] - 1)], h)
+    score = _scores(_thicken(horizontal, axis=0), _thicken(vertical, axis=1), xs, ys)
+    out: list[Box] = []
+    for flat in np.argsort(-score, axis=None)[:200]:
+        if score.flat[flat] <= 0:
+            break
+        li, ri, ti, bi = (int(v) for v in np.unravel_index(flat, score.shape))
+        box = (xs[li] / w, ys[ti] / h, (xs[ri] + 1) / w, (ys[bi] + 1) / h)
+        if all(_overlap(box, other) < 0.7 for other in out):
+            out.append(box)
+        if len(out) == MAX_INSETS:
+            break
+    return out
+
+
+def _scores(near_h: npt.NDArray[np.float64], near_v: npt.NDArray[np.float64], xs: npt.NDArray[np.intp],
+            ys: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """For every rectangle with sides at `xs` (left, right) and `ys` (top, bottom), indexed [l, r, t, b]: the
+    share of its outline off the picture's border that is edge, or 0 when a side off the border is edge along
+    less than `MIN_SIDE_SUPPORT` of its length, the rectangle has the wrong size or the outline is edge along
+    less than `MIN_SUPPORT`. Side supports come from prefix sums, so every rectangle costs the same."""
+    h, w = near_h.shape
+    hx = np.concatenate([np.zeros((h, 1)), np.cumsum(near_h, axis=1)], axis=1)[ys]  # (ny, w + 1)
+    vy = np.concatenate([np.zeros((1, w)), np.cumsum(near_v, axis=0)], axis=0)[:, xs]  # (h + 1, nx)
+    span_x = (xs[None, :] - xs[:, None] + 1).astype(np.float64)  # [left, right]
+    span_y = (ys[None, :] - ys[:, None] + 1).astype(np.float64)  # [top, bottom]
+    safe_x, safe_y = np.where(span_x > 0, span_x, 1.0), np.where(span_y > 0, span_y, 1.0)
+    horiz = (hx[:, xs + 1][:, None, :] - hx[:, xs][:, :, None]) / safe_x[None]  # [row y, left, right]
+    vert = (vy[ys + 1][None, :, :] - vy[ys][:, None, :]).transpose(2, 0, 1) / safe_y[None]  # [col x, top, bottom]
+    sides = (np.transpose(horiz, (1, 2, 0))[:, :, :, None],  # top: [l, r, t, -]
+             np.transpose(horiz, (1, 2, 0))[:, :, None, :],  # bottom: [l, r, -, b]
+             vert[:, None, :, :],  # left: [l, -, t, b]
+             vert[None, :, :, :])  # right: [-, r, t, b]
+    borders = ((ys <= 2)[None, None, :, None], (ys >= h - 3)[None, None, None, :],
+               (xs <= 2)[:, None, None, None], (xs >= w - 3)[None, :, None, None])
+    shape = (len(xs), len(xs), len(ys), len(ys))
+    ok = np.ones(shape, bool)
+    total, count = np.zeros(shape), np.zeros(shape)
+    for support, border in zip(sides, borders, strict=True):
+        ok &= border | (support >= MIN_SIDE_SUPPORT)
+        total += np.where(border, 0.0, support)
+        count += ~border
+    width, height = span_x[:, :, None, None], span_y[None, None, :, :]
+    ok &= (width >= MIN_SIDE * w) & (height >= MIN_SIDE * h) & (width * height <= MAX_AREA * w * h) & (count >= 2)
+    score = np.where(ok, total / np.maximum(count, 1), 0.0)
+    score[score < MIN_SUPPORT] = 0.0
+    return score
+
+
+def _coordinates(lines: list[int], ends: list[int], side: int) -> npt.NDArray[np.intp]:
+    """Where a side may lie on one axis: the lines, the ends of the perpendicular lines' runs and the picture's
+    border; values within 2 pixels of one another merged (a line wins over a run's end), at most `MAX_COORDS`."""
+    picked: list[int] = []
+    for value in [0, side - 1, *lines, *ends]:
+        value = min(max(value, 0), side - 1)
+        if all(abs(value - p) > 2 for p in picked):
+            picked.append(value)
+        if len(picked) == MAX_COORDS:
+            break
+    return np.array(sorted(picked), dtype=np.intp)
+
+
+def _thicken(mask: npt.NDArray[np.bool_], axis: int) -> npt.NDArray[np.float64]:
+    """`mask` with each pixel also set where its neighbour across a line (along `axis`) is set."""
+    out = mask.copy()
+    if axis == 0:
+        out[1:] |= mask[:-1]
+        out[:-1] |= mask[1:]
+    else:
+        out[:, 1:] |= mask[:, :-1]
+        out[:, :-1] |= mask[:, 1:]
+    return out.astype(np.float64)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller if smaller > 0 else 0.0

@@ -1,0 +1,74 @@
+"""Pictures pasted into a larger one: their outline is found, and a low-detail copy cut out along it matches."""
+
+import random
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import edits
+from matcher.image.insets import insets
+from matcher.image.matcher import ImageMatcher
+from registry.evidence import ImageEvidence
+from tests.conftest import FIXTURES
+from tests.test_dense import LOW, OTHER, content_of, matcher, rgb
+
+__all__ = ["matcher"]  # the module-scoped matcher of test_dense, enrolled with the low-detail fixtures
+PHOTOS = [rgb(FIXTURES / "images" / name) for name in ("chelsea.jpg", "coffee.jpg")]
+
+
+def _pasted(img: Image.Image, background: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    base = background.resize((1024, round(1024 * background.height / background.width)))
+    w, h = base.size
+    x0, y0, x1, y1 = (round(v * s) for v, s in zip(box, (w, h, w, h), strict=True))
+    base.paste(img.resize((x1 - x0, y1 - y0)), (x0, y0))
+    return base
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_the_outline_of_a_pasted_picture_is_found() -> None:
+    rng = random.Random(3)
+    for path in LOW:
+        for background in PHOTOS:
+            wide = rng.uniform(0.4, 0.6)
+            x, y = rng.uniform(0, 1 - wide), rng.uniform(0, 0.4)
+            box = (x, y, x + wide, y + 0.55)
+            found = insets(_pasted(rgb(path), background, box))
+            assert found and max(_iou(f, box) for f in found) > 0.9, (path.name, box, found)
+
+
+def test_a_copy_against_the_border_and_no_copy_at_all() -> None:
+    found = insets(_pasted(rgb(LOW[0]), PHOTOS[0], (0.0, 0.3, 0.5, 1.0)))  # two sides on the picture's border
+    assert found and max(_iou(f, (0.0, 0.3, 0.5, 1.0)) for f in found) > 0.9
+    gradient = Image.fromarray(np.tile(np.linspace(0, 255, 640, dtype=np.uint8), (480, 1)))
+    assert insets(gradient.convert("RGB")) == []  # no edges: nothing pasted
+    assert insets(Image.new("RGB", (16, 16))) == []  # too small to look at
+
+
+def test_a_low_detail_copy_placed_in_a_photo_matches_by_its_outline(matcher: ImageMatcher) -> None:
+    missed = []
+    via_outline = 0
+    for i, path in enumerate(LOW):
+        query = edits.canvas(rgb(path), random.Random(i), PHOTOS[i % 2])
+        found = matcher.search(content_of(query))
+        if not (found and found[0].work_id == path.stem):
+            missed.append(path.name)
+            continue
+        evidence = found[0].evidence
+        assert isinstance(evidence, ImageEvidence)
+        if evidence.geometry is None:  # not verified by local features: by the copy cut out along its outline
+            assert evidence.dense is not None and evidence.dense.how == "inset", evidence
+            via_outline += 1
+    assert len(missed) <= 1, f"canvas: missed {missed}"
+    assert via_outline >= 3
+
+
+def test_other_skies_placed_in_a_photo_do_not_match(matcher: ImageMatcher) -> None:
+    for i, path in enumerate(OTHER):
+        query = edits.canvas(rgb(path), random.Random(i), PHOTOS[i % 2])
+        assert matcher.search(content_of(query)) == [], path.name
