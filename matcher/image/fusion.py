@@ -20,13 +20,14 @@ def _pdq_similarity(distance: float) -> float:
     return max(0.0, 1.0 - distance / 64.0)
 
 
-# signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed",
+# signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed", "inset",
 # "embedding:<embedder name>"
 FEATURES: dict[str, Callable[[float], float]] = {
     "pdq": _pdq_similarity,
     "pdq_low": _pdq_similarity,  # either hash of quality < 50
     "dense": lambda correlation: correlation,  # the whole pictures aligned (dense.py)
     "placed": lambda correlation: correlation,  # one placed in or cut out of the other (dense.py)
+    "inset": lambda correlation: correlation,  # a picture cut out of the query along its outline (insets.py)
     "sift": math.log1p,
     "embedding": lambda cosine: cosine,
 }

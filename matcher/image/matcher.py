@@ -270,7 +270,7 @@ class ImageMatcher:
                 whole = inset.whole(thumb)
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(cosine, 4))
-                signals["dense"] = max(signals.get("dense", 0.0), round(whole.value, 4))
+                signals["inset"] = max(signals.get("inset", 0.0), round(whole.value, 4))  # its own curve
                 alignment = DenseAlignment(correlation=round(whole.value, 4), how="inset", scale=share)
                 match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
                 if match is not None and (wid not in results or match.score > results[wid].score):
