@@ -72,3 +72,11 @@ def test_other_skies_placed_in_a_photo_do_not_match(matcher: ImageMatcher) -> No
     for i, path in enumerate(OTHER):
         query = edits.canvas(rgb(path), random.Random(i), PHOTOS[i % 2])
         assert matcher.search(content_of(query)) == [], path.name
+
+
+def test_a_cut_out_is_compared_only_with_works_of_its_proportions() -> None:
+    from matcher.image.matcher import _same_proportions
+
+    assert _same_proportions(1.5, 1.5) and _same_proportions(1.5, 1.6)  # the outline found to a pixel or two
+    assert _same_proportions(1.5, 1 / 1.5)  # a copy turned a quarter turn
+    assert not _same_proportions(0.59, 1.35) and not _same_proportions(4.4, 1.8)  # a strip, a caption box

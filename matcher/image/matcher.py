@@ -58,6 +58,15 @@ class _WorkEntry(msgspec.Struct, array_like=True):
     phash: str
 
 
+INSET_ASPECT_TOLERANCE = math.log(1.15)  # how far a cut-out's proportions may be from the work's (the outline's
+# position is found to a pixel or two of a reduced picture)
+
+
+def _same_proportions(a: float, b: float) -> bool:
+    """Whether two width/height ratios agree, or agree once one picture is turned a quarter turn."""
+    return min(abs(math.log(a / b)), abs(math.log(a * b))) <= INSET_ASPECT_TOLERANCE
+
+
 class ImageMatcher:
     kind = WorkKind.IMAGE
 
@@ -265,8 +274,8 @@ class ImageMatcher:
                     thumb = self._read_features(wid).thumb
                 except FileNotFoundError:
                     continue
-                if not thumb.size:
-                    continue
+                if not thumb.size or not _same_proportions(crop.width / crop.height, thumb.shape[1] / thumb.shape[0]):
+                    continue  # a resized copy keeps its proportions: a cut-out of others is not one
                 whole = inset.whole(thumb)
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(cosine, 4))
