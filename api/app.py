@@ -4,6 +4,7 @@ The registry (store, indexes, embedding model) is opened in a background thread 
 server answers at once: `/v1/health` says 503 until everything is loaded, then 200.
 """
 
+import re
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
+from litestar.typing import FieldDefinition
 
 from api.auth import auth_middleware
 from api.controllers.admin import (
@@ -77,6 +79,18 @@ def reject_unknown_query_parameters(request: Request) -> None:  # type: ignore[t
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes: {allowed}")
+    for name, value in request.query_params.items():  # litestar would read "5.0" or "1e3" as a whole number
+        if _whole_number(params[name]) and not _INTEGER.match(value.strip()):
+            raise InvalidInput(f"query parameter {name!r} must be a whole number, not {value[:40]!r}")
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def _whole_number(field: FieldDefinition) -> bool:
+    """Whether a parameter takes an int (or an optional one); a bool is not one here."""
+    kinds = [field, *field.inner_types] if field.is_optional else [field]
+    return any(k.is_subclass_of(int) and not k.is_subclass_of(bool) for k in kinds)
 
 
 def create_app(settings: Settings, registry: Registry | None = None) -> Litestar:

@@ -359,3 +359,11 @@ def test_refusals_are_counted_with_their_status(env: Env) -> None:
     text = env.client.get("/metrics").text
     assert 'provenance_http_requests_total{method="GET",route="/v1/works",status="401"} 1.0' in text
     assert 'provenance_http_requests_total{method="GET",route="/v1/keys",status="403"} 1.0' in text
+
+
+def test_whole_number_query_parameters_are_whole_numbers(env: Env) -> None:
+    for value in ("5.0", "1e3", "five", ""):
+        r = env.client.get("/v1/notifications", params={"limit": value}, headers=env.h("alice"))
+        assert r.status_code == 400 and "whole number" in r.json()["error"]["message"], value
+    assert env.client.get("/v1/notifications", params={"limit": "5"}, headers=env.h("alice")).status_code == 200
+    assert env.client.get("/v1/notifications", params={"unread": "true"}, headers=env.h("alice")).status_code == 200
