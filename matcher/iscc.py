@@ -154,6 +154,12 @@ class CodeIndex:
             self._where[last_id] = (kind, pos)
         self._arrays.pop(kind, None)
 
+    def near(self, code: str) -> list[tuple[str, int]]:
+        """(work id, distance) of the works whose Content-Code is within the calibrated distance of the one in
+        `code` (`ISCC_MAX_DISTANCE` for its kind), nearest first."""
+        kind, body = content_unit(code)
+        return self.search(kind, body, ISCC_MAX_DISTANCE[kind])
+
     def search(self, kind: WorkKind, body: int, max_distance: int) -> list[tuple[str, int]]:
         """(work id, Hamming distance) of every code of `kind` within `max_distance` bits, nearest first."""
         with self._lock:

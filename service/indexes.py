@@ -46,7 +46,13 @@ class IndexKeeper:
         self._seen_seq = 0
         self._follower: threading.Thread | None = None
         self._stop = threading.Event()
-        self.codes = CodeIndex()  # the active works' ISCC Content-Codes, for code-only matching
+        self._codes = CodeIndex()  # the active works' ISCC Content-Codes, filled with the matchers' indexes
+
+    @property
+    def codes(self) -> CodeIndex:
+        """The active works' ISCC Content-Codes, for code-only matching (opened with the matchers)."""
+        self.matchers  # noqa: B018 (opens and syncs the indexes, the codes with them, on first use)
+        return self._codes
 
     @property
     def opened(self) -> bool:
@@ -87,12 +93,12 @@ class IndexKeeper:
         with self.lock:
             self.matcher_for(kind).add(work_id, fingerprint)
             if iscc:
-                self.codes.add(work_id, iscc)
+                self._codes.add(work_id, iscc)
 
     def remove(self, kind: WorkKind, work_id: str) -> None:
         """Drop a work from its index; when the indexes are not open, the next opening's sync drops it."""
         with self.lock:
-            self.codes.remove(work_id)
+            self._codes.remove(work_id)
             if self._matchers is not None:
                 self.matcher_for(kind).remove(work_id)
 
@@ -113,12 +119,12 @@ class IndexKeeper:
                         matcher = self.matcher_for(item.kind)
                         if not wanted:
                             matcher.remove(work_id)
-                            self.codes.remove(work_id)
+                            self._codes.remove(work_id)
                         else:
                             if not matcher.has(work_id):
                                 self._index_work(matcher, item)
                             if isinstance(item, Work) and item.iscc:
-                                self.codes.add(work_id, item.iscc)
+                                self._codes.add(work_id, item.iscc)
                     except ProvenanceError as exc:  # one change that cannot be applied must not stall the feed
                         log.warning("cannot apply %s of %s: %s", action, work_id, exc)
                 self._seen_seq = seq
@@ -169,6 +175,7 @@ class IndexKeeper:
     def _sync(self, matchers: dict[WorkKind, Matcher], rebuild: bool) -> SyncReport:
         report = SyncReport()
         self._seen_seq = self._store.last_seq()  # changes after this are applied by apply_changes
+        codes = CodeIndex()
         for kind, matcher in matchers.items():
             if rebuild:
                 matcher.clear()
@@ -178,6 +185,8 @@ class IndexKeeper:
                                                                  self._store.active_exclusions(kind))
             for work in items:
                 active.add(work.id)
+                if isinstance(work, Work):
+                    self._add_code(codes, work, report)
                 if work.id in indexed:
                     continue
                 try:
@@ -189,24 +198,21 @@ class IndexKeeper:
                 matcher.remove(stale)
                 report.removed += 1
             matcher.save()
-        self._sync_codes(report)
+        self._codes = codes
         return report
 
-    def _sync_codes(self, report: SyncReport) -> None:
-        """Every active work's Content-Code in `codes`; works enrolled before codes existed get theirs now."""
-        codes = CodeIndex()
-        for work in self._store.iter_active_works():
-            iscc = work.iscc
-            if not iscc:
-                try:
-                    iscc = iscc_codes(load_content(self._blobs.get(work.sha256), limits=_UNBOUNDED, kind=work.kind,
-                                                   decoders=self._decoders)).iscc
-                except Exception as exc:  # one bad original must not stop the rest
-                    report.failed.append(f"{work.id} (ISCC): {exc}")
-                    continue
-                self._store.set_iscc(work.id, iscc)
-            codes.add(work.id, iscc)
-        self.codes = codes
+    def _add_code(self, codes: CodeIndex, work: Work, report: SyncReport) -> None:
+        """The work's Content-Code in `codes`; a work enrolled before codes existed gets its code now."""
+        iscc = work.iscc
+        if not iscc:
+            try:
+                iscc = iscc_codes(load_content(self._blobs.get(work.sha256), limits=_UNBOUNDED, kind=work.kind,
+                                               decoders=self._decoders)).iscc
+            except Exception as exc:  # one bad original must not stop the rest
+                report.failed.append(f"{work.id} (ISCC): {exc}")
+                return
+            self._store.set_iscc(work.id, iscc)
+        codes.add(work.id, iscc)
 
     def save(self) -> None:
         if self._matchers is None:

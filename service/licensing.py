@@ -31,7 +31,6 @@ from registry.models import (
     Role,
     StatementItem,
     StatementLine,
-    TrainingRun,
     WorkStatus,
 )
 from registry.money import MAX_MINOR, Money
@@ -40,6 +39,7 @@ from service import access, attribution
 from service.access import UseCase
 from service.allocation import METHOD, SHARE_SCALE, statement
 from service.clock import Clock
+from service.training import own_run
 
 GRANT_STATUSES = ("requested", "granted", "denied", "revoked", "expired")
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -85,10 +85,7 @@ class Licensing:
     # -- grants -------------------------------------------------------------------------------------------
     def request(self, viewer: Account, spec: GrantRequest) -> Grant:
         access.require(viewer, UseCase.REQUEST_GRANT)
-        try:
-            work = self.store.get_work(spec.work_id)
-        except NotFound:
-            raise NotFound(f"no work {spec.work_id}") from None
+        work = self.store.get_work(spec.work_id)  # NotFound names it
         if work.status != WorkStatus.ACTIVE:
             raise Conflict(f"work {work.id} is {work.status.value}: it offers no licence now")
         offer = next((o for o in work.offers if o.id == spec.offer_id), None)
@@ -182,7 +179,7 @@ class Licensing:
         else:
             if not spec.training_run_id:
                 raise InvalidInput('a pool on the basis "training_run" needs "training_run_id"')
-            run = self._own_run(viewer, spec.training_run_id)
+            run = own_run(self.store, viewer, spec.training_run_id)
             period = (run.created_at, run.closed_at or run.created_at)
         for name, value in (("from", period[0]), ("until", period[1])):
             if value.tzinfo is None:
@@ -192,15 +189,6 @@ class Licensing:
                     period_from=period[0], period_until=period[1], training_run_id=spec.training_run_id,
                     min_payout_minor=spec.min_payout_minor, created_at=self.clock.now())
         return self.store.add_pool(pool, viewer.id)
-
-    def _own_run(self, viewer: Account, run_id: str) -> TrainingRun:
-        try:
-            run = self.store.get_training_run(run_id)
-        except NotFound:
-            run = None
-        if run is None or (run.account_id != viewer.id and viewer.role != Role.ADMIN):
-            raise NotFound(f"no training run {run_id} of yours")
-        return run
 
     def _pool(self, viewer: Account, pool_id: str, own: bool = False) -> Pool:
         access.require(viewer, UseCase.MANAGE_POOLS if own else UseCase.READ_POOLS)

@@ -11,12 +11,13 @@ mining semantics for the purpose: a matched work that says `notAllowed` makes it
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from matcher.base import Match, PdqLookup
-from matcher.iscc import ISCC_MAX_DISTANCE, content_unit
+from matcher.iscc import content_unit
 from registry.content import Content
 from registry.errors import InvalidInput, ProvenanceError
 from registry.ids import new_id, utcnow
@@ -91,7 +92,9 @@ def use_for(opt_outs: OptOuts, purpose: str) -> str:
 
 
 def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], files: Sequence[FileItem], *,
-               store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | None], Content]) -> Lookup:
+               store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | None], Content],
+               now: datetime | None = None) -> Lookup:
+    """`now`: the time grants are judged at (the registry's clock; the system's by default)."""
     urls = check_items(purpose, items, files)
     found: list[dict[str, tuple[float, str]]] = [{} for _ in range(len(items) + len(files))]  # work -> (conf, by)
 
@@ -116,11 +119,9 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
             for (n, _), hits in zip(pdqs, image.lookup_pdq([h for _, h in pdqs]), strict=True):
                 for work_id, confidence in hits:
                     hit(n, work_id, confidence, "pdq")
-    coded = [(n, content_unit(it.iscc)) for n, it in enumerate(items) if it.iscc is not None]
-    if coded:
-        indexes.matchers  # noqa: B018 (opens the indexes: the codes are loaded with them)
-        for n, (kind, body) in coded:
-            for work_id, distance in indexes.codes.search(kind, body, ISCC_MAX_DISTANCE[kind]):
+    for n, item in enumerate(items):
+        if item.iscc is not None:
+            for work_id, distance in indexes.codes.near(item.iscc):
                 hit(n, work_id, 1.0 - distance / 64, "iscc")
     for n, item in enumerate(items):
         if item.text is not None:
@@ -132,7 +133,7 @@ def run_lookup(account: Account, purpose: str, items: Sequence[LookupItem], file
     drop_excluded_rows(store, found, [it.sha256.lower() if it.sha256 else None for it in items])
     works = store.get_works(sorted({w for row in found for w in row}))
     verified = verified_works(store, works.values())
-    grants = {w: g.id for w, g in store.active_grants(account.id, list(works), purpose, utcnow()).items()}
+    grants = {w: g.id for w, g in store.active_grants(account.id, list(works), purpose, now or utcnow()).items()}
     ids = [it.id for it in items] + [f.id for f in files]
     results = [_result(item_id, row, works, purpose, verified, grants)
                for item_id, row in zip(ids, found, strict=True)]

@@ -16,7 +16,6 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from matcher.base import Match, PdqLookup
-from matcher.iscc import ISCC_MAX_DISTANCE, content_unit
 from registry.content import Content
 from registry.errors import Gone, InvalidInput, NotFound
 from registry.ids import utcnow
@@ -70,7 +69,9 @@ class Publisher:
     def declaration(self, work_id: str, base: str) -> dict[str, Any]:
         """The signed declaration of a work; for a withdrawn one, the signed notice of its withdrawal (status
         `withdrawn`, with the date: the faces answer it with 410)."""
-        work = self._public_work(work_id)
+        return self._declare(self._public_work(work_id), base)
+
+    def _declare(self, work: Work, base: str) -> dict[str, Any]:
         key, key_id = self._key()
         if work.status == WorkStatus.WITHDRAWN:
             return declarations.sign(declarations.withdrawal(work, base, key_id, utcnow()), key)
@@ -115,9 +116,7 @@ class Publisher:
         limit = _limit(max_results)
         hits: list[tuple[str, float]] = []
         if alg == "io.iscc.v0":
-            kind, body = content_unit(value)
-            self._indexes.matchers  # noqa: B018 (opens the indexes: the codes are loaded with them)
-            hits = [(w, 1.0 - d / 64) for w, d in self._indexes.codes.search(kind, body, ISCC_MAX_DISTANCE[kind])]
+            hits = [(w, 1.0 - d / 64) for w, d in self._indexes.codes.near(value)]
         elif alg == "pdq":
             if not _PDQ.match(value.strip()):
                 raise InvalidInput("a pdq binding value is the 64 hex digits of a PDQ hash")
@@ -145,7 +144,7 @@ class Publisher:
                 continue
             matches.append(BindingMatch(manifestId=work.id, endpoint=base,
                                         similarityScore=max(0, min(100, round(score * 100))),
-                                        declaration=self.declaration(work.id, base)))
+                                        declaration=self._declare(work, base)))
             if len(matches) == limit:
                 break
         return BindingMatches(matches=matches)

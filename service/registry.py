@@ -87,7 +87,7 @@ from service.ownership import Conflicts, Enrollment, Similar, contest_notices, s
 from service.periodic import run_every
 from service.publication import Publisher
 from service.settings import ServiceSettings
-from service.training import NewTrainingRun, included_works, new_run
+from service.training import NewTrainingRun, included_works, new_run, own_run
 from service.transparency import LogStatus, TransparencyLog, public_pem, signing_key
 from service.webhooks import deliver_due
 
@@ -493,7 +493,6 @@ class Registry:
         _check_purpose(purpose)
         kind, body = content_unit(iscc)
         query = "ISCC:" + content_code_of(kind, body)
-        self.indexes.matchers  # noqa: B018 (opens the indexes: the codes are loaded with them)
         hits = self.indexes.codes.search(kind, body, ISCC_MAX_DISTANCE[kind])
         works = self.store.get_works([w for w, _ in hits])
         found = [Match(work_id=w, score=round(1.0 - d / 64, 4),
@@ -606,7 +605,8 @@ class Registry:
                files: Sequence[FileItem] = ()) -> Lookup:
         """May each item be used for `purpose`? Kept, with every result, and audited (see `service.lookups`)."""
         access.require(account, UseCase.LOOKUP)
-        lookup = run_lookup(account, purpose, items, files, store=self.store, indexes=self.indexes, load=self.load)
+        lookup = run_lookup(account, purpose, items, files, store=self.store, indexes=self.indexes, load=self.load,
+                            now=self.clock.now())
         stored = self.store.add_lookup(lookup, account.id)
         self.counts["lookup", purpose] += 1
         return stored
@@ -623,29 +623,20 @@ class Registry:
         access.require(account, UseCase.RECORD_TRAINING)
         return self.store.add_training_run(new_run(account, spec), account.id)
 
-    def _own_run(self, account: Account, run_id: str) -> TrainingRun:
-        try:
-            run: TrainingRun | None = self.store.get_training_run(run_id)
-        except NotFound:
-            run = None
-        if run is not None and run.account_id != account.id and account.role != Role.ADMIN:
-            run = None  # another operator's run does not exist for this one
-        return access.readable_run(account, run, run_id)
-
     def add_training_items(self, account: Account, run_id: str, items: Sequence[LookupItem],
                            files: Sequence[FileItem] = ()) -> TrainingRun:
         """Match a batch of the run's items and include the works they matched (see `service.training`)."""
         access.require(account, UseCase.RECORD_TRAINING)
-        run = self._own_run(account, run_id)
+        run = own_run(self.store, account, run_id)
         if run.status != "open":
             raise Conflict(f"training run {run_id} is closed: its record is frozen; record a new run")
         count, digest, included = included_works(account, run, items, files, store=self.store,
-                                                 indexes=self.indexes, load=self.load)
+                                                 indexes=self.indexes, load=self.load, now=self.clock.now())
         return self.store.add_training_items(run_id, count, digest, included, account.id)
 
     def close_training_run(self, account: Account, run_id: str) -> TrainingRun:
         access.require(account, UseCase.RECORD_TRAINING)
-        self._own_run(account, run_id)
+        own_run(self.store, account, run_id)
         return self.store.close_training_run(run_id, account.id)
 
     def get_training_run(self, viewer: Account, run_id: str) -> TrainingRun:

@@ -9,16 +9,18 @@ and flagged as a violation when its use for the run's purpose is not `allowed` (
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from registry.content import Content
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, NotFound
 from registry.ids import new_id, utcnow
-from registry.models import Account, IncludedWork, TrainingRun
+from registry.models import Account, IncludedWork, Role, TrainingRun
 from registry.store import Store
 from registry.terms import TDM_KEYS
+from service import access
 from service.indexes import IndexKeeper
 from service.lookups import FileItem, LookupItem, run_lookup, use_for
 
@@ -41,11 +43,22 @@ def new_run(account: Account, spec: NewTrainingRun) -> TrainingRun:
                        created_at=utcnow())
 
 
+def own_run(store: Store, account: Account, run_id: str) -> TrainingRun:
+    """The run `run_id` of `account` (admins: any run); NotFound for another operator's, as for an unknown one."""
+    try:
+        run: TrainingRun | None = store.get_training_run(run_id)
+    except NotFound:
+        run = None
+    if run is not None and run.account_id != account.id and account.role != Role.ADMIN:
+        run = None  # another operator's run does not exist for this one
+    return access.readable_run(account, run, run_id)
+
+
 def included_works(account: Account, run: TrainingRun, items: Sequence[LookupItem], files: Sequence[FileItem], *,
-                   store: Store, indexes: IndexKeeper,
-                   load: Callable[[bytes, str | None], Content]) -> tuple[int, str, list[IncludedWork]]:
-    """(item count, digest of the items, the works they matched with their terms now)."""
-    lookup = run_lookup(account, run.purpose, items, files, store=store, indexes=indexes, load=load)
+                   store: Store, indexes: IndexKeeper, load: Callable[[bytes, str | None], Content],
+                   now: datetime | None = None) -> tuple[int, str, list[IncludedWork]]:
+    """(item count, digest of the items, the works they matched with their terms now; grants judged at `now`)."""
+    lookup = run_lookup(account, run.purpose, items, files, store=store, indexes=indexes, load=load, now=now)
     counts: Counter[str] = Counter(m.work_id for r in lookup.results for m in r.matches)
     licensed = {m.work_id for r in lookup.results for m in r.matches if m.grant_id}
     works = store.get_works(sorted(counts))

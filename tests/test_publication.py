@@ -319,3 +319,16 @@ def test_keyless_requests_are_rate_limited_per_address_and_bad_keys_throttled(tm
         bad = {"Authorization": "Bearer not-a-key"}
         assert [env.client.get("/v1/matches/byBinding", params={"alg": "pdq", "value": "0" * 64},
                                headers=bad).status_code for _ in range(4)] == [401, 401, 401, 429]
+
+
+def test_code_lookups_open_the_indexes_of_a_registry_that_has_not_matched_yet(env: Env, embedder: Any) -> None:
+    from service.wiring import open_registry
+
+    work = env.enroll("alice", CHELSEA, "c.jpg").json()
+    other = open_registry(env.settings.service, sync=False, embedder=embedder)  # another process, not yet opened
+    try:
+        assert not other.indexes.opened
+        found = other.publication.by_binding("io.iscc.v0", work["iscc"], "http://r.example")
+        assert [m.manifestId for m in found.matches] == [work["id"]] and other.indexes.opened
+    finally:
+        other.close()

@@ -261,12 +261,10 @@ class ImageMatcher:
             crop = query.crop(box)
             vectors = embedding.embedder.embed_regions(crop, [(0.0, 0.0, 1.0, 1.0)])
             with self._lock.read():
-                hits = embedding.index.search(vectors, embedding.k)[0]
-            best: dict[str, float] = {}
-            for vid, cosine in hits:
-                wid = self.by_iid.get(vid // embedding.regions)
-                if wid is not None and wid in self.works and cosine >= cal.verify_min_cosine:
-                    best[wid] = max(best.get(wid, -1.0), cosine)
+                nearest = embedding.nearest(vectors)
+            best = {wid: cosine for iid, cosine in nearest.items()
+                    if (wid := self.by_iid.get(iid)) is not None and wid in self.works
+                    and cosine >= cal.verify_min_cosine}
             inset = dense.DenseQuery(dense.thumbnail(crop))
             share = round(math.sqrt((box[2] - box[0]) * (box[3] - box[1])), 3)
             for wid, cosine in sorted(best.items(), key=lambda kv: -kv[1])[: cal.dense_candidates]:

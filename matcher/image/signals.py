@@ -275,9 +275,12 @@ class Embedding:
         self._regions(query)
 
     def search(self, query: ImageQuery) -> dict[int, float]:
+        return self.nearest(self._regions(query))
+
+    def nearest(self, vectors: npt.NDArray[np.float32]) -> dict[int, float]:
+        """The works nearest to any of `vectors` (region embeddings), each with its best cosine."""
         if not len(self.index):
             return {}
-        vectors = self._regions(query)
         best: dict[int, float] = {}
         for hits in self.index.search(vectors, self.k):
             for vid, score in hits:
