@@ -28,12 +28,15 @@ class PdqQuality(msgspec.Struct, frozen=True, kw_only=True):
 class DenseAlignment(msgspec.Struct, frozen=True, kw_only=True):
     """The two pictures aligned at low resolution and compared pixel by pixel (pictures with too few local
     features): the band-pass correlation, how they were aligned ("whole", "blocks": whole but block by block,
-    "rotated", "placed": one inside the other, "inset": a rectangle of the query cut out along its outline and
-    compared whole) and, when placed or cut out, the smaller one's size relative to the larger."""
+    "rotated", "placed": one inside the other, "aligned": that placement refined at a larger size and compared
+    block by block, "inset": a rectangle of the query cut out along its outline and compared whole) and, when
+    placed or cut out, the smaller one's size relative to the larger and whether the work is the smaller one
+    (placed in the output) or the output is (cut out of the work)."""
 
     correlation: float
     how: str
     scale: float = 1.0
+    work_inside: bool | None = None
 
 
 class ImageEvidence(msgspec.Struct, frozen=True, kw_only=True, tag_field="signal", tag="image"):

@@ -6,8 +6,9 @@ curve per fused signal, on the feature `matcher.image.fusion` gives it (PDQ simi
 inliers), the cosine of each embedder) for the noisy-OR fusion, and sets the
 threshold above every negative with a margin. The verification gate (`verify_min_cosine`) is set below
 nearly every copy that the embedding names and that the fused score accepts, so that checks skip
-verifying look-alikes that could not pass. The cut-outs along a pasted picture's outline (`inset`) meet far
-more look-alikes in a large index than among the enrolled works alone, so their negatives are also collected
+verifying look-alikes that could not pass. The cut-outs along a pasted picture's outline (`inset`) and the
+refined placements (`aligned`) meet far more look-alikes in a large index than among the enrolled works
+alone, so their negatives are also collected
 against the same works padded to `--pad` with re-framings of other calibration images (as the benchmark pads
 its index). Writes `matcher/image/calibration.json`. The benchmark reports on the other half.
 
@@ -42,7 +43,12 @@ Row = dict[str, float]  # signal name -> raw value, and "label"
 # was computed (the best few candidates of a query that nothing else verified)
 ABSENT = {"pdq": 64.0, "pdq_low": 64.0, "sift": 0.0}
 CAPS = {"embedding": 0.3}  # an embedding supports the other signals, never decides alone
-STEPS = {"dense", "placed", "inset"}  # fitted as a step above the largest negative (`step_curve`)
+STEPS = {"dense", "placed", "aligned", "inset"}  # fitted as a step above the largest negative (`step_curve`)
+PADDED = ("inset", "aligned")  # also collected against the padded index: they meet more look-alikes there
+# a wider margin where the copies' values sit far above every negative: the refined placements of copies are
+# 0.8-1.0 (the calibration half: 0.4% of them between 0.47 and 0.62), so the step can stay well clear of the
+# look-alikes that data this size does not hold at no cost in recall
+MARGINS = {"aligned": 0.15}
 
 
 def row(evidence: Evidence, label: float) -> Row:
@@ -68,10 +74,10 @@ def fit_curves(rows: list[Row]) -> ImageCalibration:
     for name in names:
         if name in STEPS:
             negatives = [r[name] for r in rows if name in r and r["label"] == 0]
-            curves[name] = step_curve(negatives)
+            curves[name] = step_curve(negatives, MARGINS.get(name, 0.05))
             continue
         absent = ABSENT.get(kind_of(name))
-        # the padded pass recorded inset values only: it says nothing of the other signals
+        # the padded pass recorded the PADDED values only: it says nothing of the other signals
         used = [r for r in rows if name in r or (absent is not None and "padded" not in r)]
         x = np.array([[features({name: r.get(name, absent or 0.0)})[name]] for r in used])
         y = np.array([r["label"] for r in used])
@@ -124,15 +130,15 @@ def collect(args: argparse.Namespace) -> list[Row]:
                     rows.append(row(m.evidence, 0.0))
     print(f"negatives: {time.time() - t0:.0f}s", flush=True)
     if args.pad:
-        rows += padded_inset_negatives(matcher, held_rest[args.negatives :], others, backgrounds, legit, args.pad)
-        print(f"inset negatives against {args.pad} works: {time.time() - t0:.0f}s", flush=True)
+        rows += padded_negatives(matcher, held_rest[args.negatives :], others, backgrounds, legit, args.pad)
+        print(f"inset and aligned negatives against {args.pad} works: {time.time() - t0:.0f}s", flush=True)
     return rows
 
 
-def padded_inset_negatives(matcher: ImageMatcher, pad_sources: list[tuple[Path, str]],
+def padded_negatives(matcher: ImageMatcher, pad_sources: list[tuple[Path, str]],
                            others: list[tuple[Path, str]], backgrounds: list[Image.Image],
                            legit: set[frozenset[str]], pad: int) -> list[Row]:
-    """The `inset` values of unrelated pairs with the index padded to `pad` works (re-framings of calibration
+    """The `PADDED` values of unrelated pairs with the index padded to `pad` works (re-framings of calibration
     images that are neither enrolled nor queried, as `benchmarks.bench_image.pad_index` makes them)."""
     from benchmarks.bench_image import pad_index
 
@@ -145,8 +151,9 @@ def padded_inset_negatives(matcher: ImageMatcher, pad_sources: list[tuple[Path, 
             query = img if neg_edit is None else neg_edit(img, random.Random(i), bg)
             for m in matcher.verify_all(load_content(edits.encode(query), max_pixels=10**9, max_text_chars=1)):
                 signals = m.evidence.signals if isinstance(m.evidence, ImageEvidence) else {}
-                if "inset" in signals and frozenset((m.work_id, path.name)) not in legit:
-                    rows.append({"inset": signals["inset"], "label": 0.0, "padded": 1.0})
+                values = {k: signals[k] for k in PADDED if k in signals}
+                if values and frozenset((m.work_id, path.name)) not in legit:
+                    rows.append({**values, "label": 0.0, "padded": 1.0})
     return rows
 
 
@@ -157,7 +164,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=90,
                     help="enrolled images edited per edit (every enrolled low-detail image, then others)")
     ap.add_argument("--negatives", type=int, default=80)
-    ap.add_argument("--pad", type=int, default=2000, help="works the index holds for the inset negatives (0: skip)")
+    ap.add_argument("--pad", type=int, default=2000,
+                    help="works the index holds for the inset and aligned negatives (0: skip)")
     ap.add_argument("--rows", type=Path, help="reuse (or save) the evidence rows in this JSON file")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()

@@ -22,8 +22,9 @@ def coverage(evidence: Evidence) -> float:
     elif isinstance(evidence, ImageEvidence) and evidence.geometry is not None:
         x0, y0, x1, y1 = evidence.geometry.query_box
         value = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    elif isinstance(evidence, ImageEvidence) and evidence.dense is not None and evidence.dense.how == "placed":
-        value = evidence.dense.scale ** 2
+    elif (isinstance(evidence, ImageEvidence) and evidence.dense is not None
+          and evidence.dense.how in ("placed", "aligned") and evidence.dense.work_inside is not False):
+        value = evidence.dense.scale ** 2  # the work placed in the output (a cut-out of the work covers it all)
     else:
         value = 1.0
     return min(1.0, max(0.01, value))

@@ -154,3 +154,58 @@ def test_a_uniform_border_is_found_and_taken_off() -> None:
         inner = dense.unframed(padded)
         assert inner is not None, fill
         assert abs(inner.width - sky.width) <= 6 and abs(inner.height - sky.height) <= 6, (fill, inner.size)
+
+
+def _aligned_value(query: Image.Image, work: Image.Image) -> dense.DenseResult:
+    prepared = dense.DenseQuery(dense.thumbnail(query), None, dense.thumbnail(query, dense.FINE_SIDE))
+    return prepared.aligned(dense.thumbnail(work, dense.FINE_SIDE), prepared.placed(dense.thumbnail(work)))
+
+
+@pytest.mark.parametrize("edit", ["center_crop70", "random_crop_half"])
+def test_a_crop_refined_at_the_fine_size_correlates_almost_perfectly(edit: str) -> None:
+    """The 96-px placement of a crop is off by a fraction of a pixel and a few percent of scale; refined at
+    the fine size, the crop correlates with its place in the work nearly everywhere."""
+    values = []
+    for i, path in enumerate(LOW):
+        query = edits.HARD[edit](rgb(path), random.Random(i), rgb(OTHER[0]))
+        found = _aligned_value(query, rgb(path))
+        assert found.how == "aligned" and found.work_inside is False
+        values.append(found.value)
+    assert sorted(values)[1] > 0.8, values
+
+
+def test_one_shape_fitting_another_is_not_an_aligned_placement(matcher: ImageMatcher) -> None:
+    """Two moons on two night skies: the moon cut out of one fits the other's moon (0.95 correlation after
+    refinement), but nothing else of the picture does, block by block."""
+    crazy = rgb(next(p for p in OTHER if "crazymission" in p.name))
+    castle = rgb(next(p for p in OTHER if "castle" in p.name))
+    curve = matcher.calibration.curve("aligned")
+    assert curve is not None
+    step = -curve.a / curve.b
+    for i in range(8):
+        query = edits.random_crop_half(crazy, random.Random(i), castle)
+        assert _aligned_value(query, castle).value < step
+    for a in OTHER:
+        for b in LOW:
+            for i, edit in enumerate(("center_crop70", "random_crop_half", "canvas")):
+                query = edits.HARD[edit](rgb(a), random.Random(i), rgb(OTHER[0]))
+                assert _aligned_value(query, rgb(b)).value < step, (a.name, b.name, edit)
+
+
+def test_aligned_blocks_are_the_brute_force_ones() -> None:
+    """The lower quartile of the block correlations; a block with detail on one side only counts as 0."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(80, 96)).astype(np.float32) * 5
+    b = (a + rng.normal(size=a.shape).astype(np.float32) * 3).astype(np.float32)
+    b[:10, :12] = 0.05 * rng.normal(size=(10, 12))  # one block without detail in b
+    valid = np.ones(a.shape, bool)
+    n = dense.ALIGN_GRID
+    values = []
+    for i in range(n):
+        for j in range(n):
+            x = a[i * 80 // n:(i + 1) * 80 // n, j * 96 // n:(j + 1) * 96 // n].ravel()
+            y = b[i * 80 // n:(i + 1) * 80 // n, j * 96 // n:(j + 1) * 96 // n].ravel()
+            values.append(0.0 if y.std() <= dense.MIN_ENERGY / 4 else float(np.corrcoef(x, y)[0, 1]))
+    assert dense._aligned_blocks(a, b, valid) == pytest.approx(float(np.quantile(values, dense.ALIGN_QUANTILE)),
+                                                               abs=1e-4)
+    assert dense._aligned_blocks(a, np.zeros_like(a), valid) == 0.0  # no block with detail on both sides

@@ -405,3 +405,18 @@ def test_checks_recorded_before_shares_existed_still_count(env: Env) -> None:
     clock.advance(seconds=5)
     (line,) = env.client.post(f"/v1/pools/{pool_id}/close", headers=env.h("op")).json()["lines"]
     assert line["allocated_minor"] == 700 and line["weight"] == 1_000_000_000
+
+
+def test_a_copy_placed_in_the_output_covers_its_area_and_a_cut_out_covers_all() -> None:
+    """A work placed in the output at half its width accounts for a quarter of it; an output cut out of a
+    work (the work is the larger picture) is the work's throughout."""
+    from registry.evidence import DenseAlignment, ImageEvidence
+    from service.attribution import coverage
+
+    def placed(how: str, work_inside: bool | None) -> ImageEvidence:
+        return ImageEvidence(dense=DenseAlignment(correlation=0.95, how=how, scale=0.5, work_inside=work_inside))
+
+    assert coverage(placed("aligned", True)) == pytest.approx(0.25)
+    assert coverage(placed("placed", None)) == pytest.approx(0.25)  # recorded before the direction was
+    assert coverage(placed("aligned", False)) == 1.0
+    assert coverage(placed("whole", None)) == 1.0

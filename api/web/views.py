@@ -64,6 +64,7 @@ class ImageView:
             d = evidence.dense
             how = {"whole": "whole picture", "blocks": "whole picture, block by block", "rotated": "slightly rotated",
                    "placed": f"one inside the other, at {d.scale:.2f}x",
+                   "aligned": f"one inside the other, at {d.scale:.2f}x, refined and compared block by block",
                    "inset": f"cut out of the output along its outline ({d.scale:.2f} of its size)"}.get(d.how, d.how)
             rows.append(("Dense alignment", f"correlation {d.correlation:.3f} ({how})"))
         g = evidence.geometry

@@ -9,13 +9,18 @@ by pixel, as a copy-detection system does for such images:
   (resized, mirrored, rotated, recoloured, blurred, re-encoded, padded or partly covered copies);
 - the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
   placed into a larger picture, a crop cut out of the work); a fit that also holds a few pixels away from
-  its peak (a horizon against any straight edge) is discounted.
+  its peak (a horizon against any straight edge) is discounted;
+- that placement refined on larger thumbnails (`FINE_SIDE`) by an affine warp that maximises the correlation
+  (OpenCV's ECC), then compared block by block (`aligned`): the grid's scale and position are only as good as
+  a 96-px thumbnail, and a crop of a flat sky or a paper texture correlates almost perfectly once aligned to
+  a fraction of a pixel, while a look-alike that fitted one shape does not fit the rest.
 
-Both compare band-pass images (the picture minus its smooth trend, at a few pixels' scale) by normalised
+All compare band-pass images (the picture minus its smooth trend, at a few pixels' scale) by normalised
 cross-correlation, robust to the pixels a caption or a logo covers. The smooth trend is left out on purpose:
-two different sky gradients correlate almost perfectly, their clouds and shapes do not. The two values
-("dense": whole, "placed") have calibrated curves (`fusion`, `scripts/calibrate_image.py`): steps just above
-the largest value any unrelated pair of the calibration half reached, most of them low-detail look-alikes.
+two different sky gradients correlate almost perfectly, their clouds and shapes do not. The three values
+("dense": whole, "placed", "aligned") have calibrated curves (`fusion`, `scripts/calibrate_image.py`): steps
+just above the largest value any unrelated pair of the calibration half reached, most of them low-detail
+look-alikes.
 """
 
 import math
@@ -33,7 +38,8 @@ ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # small rotations tried on the uprig
 SCALES = tuple(min(1.0, round(0.36 * 1.09**i, 3)) for i in range(13))  # placement: smaller side / larger, 0.36-1
 COARSE = (1.0, 4.0)  # the band (Gaussian sigmas) the placement's scale grid is searched in
 FINE = (0.7, 3.0)  # the band the best scale is refined and scored in
-MIN_COARSE_PEAK = 0.45  # a placement whose coarse search peaks lower is not refined (copies peak far higher)
+MIN_COARSE_PEAK = 0.45  # a placement whose coarse search peaks lower has no value (copies peak far higher)
+MIN_ALIGN_PEAK = 0.3  # but is still located for the refinement (`aligned`) down to this peak
 REFINE = (0.955, 0.97, 0.985, 1.0, 1.015, 1.03, 1.045)  # steps around the best scale of the grid
 TRIM = 0.12  # share of the pixels with the largest residual left out of the correlation (covered parts)
 MIN_WINDOW_ENERGY = 0.3  # share of the template's detail a window must hold to be scored
@@ -48,16 +54,27 @@ FRAME_DRIFT = 1.5  # and its colour from the outermost line's (a gradient's rows
 FRAME_MIN = 0.02  # the smallest border, as a share of the long side, that counts
 ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared robustly (trimmed, block by block)
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
+FINE_SIDE = 192  # long side of the second stored thumbnail, where a placement is refined (`aligned`)
+ALIGN_BAND = (1.0, 4.0)  # the band the refinement aligns in
+ALIGN_ITERATIONS = 50
+ALIGN_GRID = 8  # the aligned pictures are compared block by block, ALIGN_GRID x ALIGN_GRID, in the fine band
+ALIGN_QUANTILE = 0.25  # the value is this quantile of the blocks' correlations: most of the picture must agree
+ALIGN_MIN_BLOCKS = 16  # blocks with detail needed
+ALIGN_MAX_SCALE_CHANGE = math.log(1.5)  # how far the refinement may move the placement's scale (and skew it)
+ALIGN_MAX_SKEW = 0.1
 Gray = npt.NDArray[np.float32]
 
 
 class DenseResult(msgspec.Struct, frozen=True):
-    """The best correlation, how it was found ("whole", "blocks", "rotated" or "placed"), and for a placement
-    the smaller picture's size relative to the larger."""
+    """The best correlation, how it was found ("whole", "blocks", "rotated", "placed" or "aligned"), and for a
+    placement the smaller picture's size relative to the larger, where it lies in the larger (x0, y0, x1, y1
+    as fractions of the larger's width and height) and whether the work is the smaller one."""
 
     value: float
     how: str
     scale: float = 1.0
+    box: tuple[float, float, float, float] | None = None
+    work_inside: bool = False
 
 
 def thumbnail(img: Image.Image, side: int = THUMB_SIDE) -> npt.NDArray[np.uint8]:
@@ -164,9 +181,12 @@ class DenseQuery:
     """A query prepared once for comparing with every candidate: its thumbnail, the band-pass images of its
     eight dihedral orientations and of its small rotations at the comparison size."""
 
-    def __init__(self, thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | None = None) -> None:
-        """`unframed`: the thumbnail of the query without the uniform border it was padded with, if any."""
+    def __init__(self, thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | None = None,
+                 fine: npt.NDArray[np.uint8] | None = None) -> None:
+        """`unframed`: the thumbnail of the query without the uniform border it was padded with, if any;
+        `fine`: its thumbnail at `FINE_SIDE`, where placements are refined (`aligned`)."""
         self.thumb: Gray = thumb.astype(np.float32)
+        self.fine = fine
         self.orientations = [_band(_square(v)) for v in _dihedral(self.thumb)]
         if unframed is not None:
             self.orientations += [_band(_square(v)) for v in _dihedral(unframed.astype(np.float32))]
@@ -194,10 +214,19 @@ class DenseQuery:
         searches is prepared once for all candidates; safe to call from several threads at once."""
         work = thumb.astype(np.float32)
         inside = _search(self._searched, lambda f, band: _template(work, f, band),
-                         max(self.thumb.shape) / max(work.shape))
+                         max(self.thumb.shape) / max(work.shape), work.shape, True)
         around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
-                         max(work.shape) / max(self.thumb.shape))
+                         max(work.shape) / max(self.thumb.shape), self.thumb.shape, False)
         return max(inside, around, key=lambda r: r.value)
+
+    def aligned(self, fine: npt.NDArray[np.uint8], placement: DenseResult) -> DenseResult:
+        """A placement (from `placed`) refined and compared at the fine thumbnails' size (`aligned`), given
+        the work's fine thumbnail; 0 without a placement or without the query's fine thumbnail."""
+        if placement.box is None or self.fine is None or not fine.size:
+            return DenseResult(0.0, "aligned", placement.scale)
+        small, big = (fine, self.fine) if placement.work_inside else (self.fine, fine)
+        return DenseResult(aligned(small, big, placement.box), "aligned", placement.scale, placement.box,
+                           placement.work_inside)
 
     def _query_template(self, factor: float, band: tuple[float, float]) -> Gray | None:
         """The query's template at a factor, made once (two threads may both make it: the same value)."""
@@ -260,16 +289,17 @@ class _Searched:
         out: npt.NDArray[np.float64] = np.sqrt(np.maximum(window_sum(self.squares) / n - mean * mean, 0.0))
         return out
 
-    def peak(self, t: Gray | None) -> float:
+    def peak(self, t: Gray | None) -> tuple[float, int, int]:
         """The best correlation of the template `t` (from `_template`) slid over this picture, less the
-        correlation left a few pixels away (`_ridge`); 0 when there is no template or it does not fit."""
+        correlation left a few pixels away (`_ridge`), and where the template's corner lies then; 0 when there
+        is no template or it does not fit."""
         if t is None or t.shape[0] > self.image.shape[0] or t.shape[1] > self.image.shape[1]:
-            return 0.0
+            return 0.0, 0, 0
         scores: Gray = np.asarray(cv2.matchTemplate(self.image, t, cv2.TM_CCOEFF_NORMED), np.float32)
         # a window with far less detail than the template (a flat sky) gives unstable values: not a placement
         scores[self.window_std(*t.shape) < max(MIN_ENERGY, MIN_WINDOW_ENERGY * _std(t))] = 0.0
         _, peak, _, (x, y) = cv2.minMaxLoc(scores)
-        return float(peak) - RIDGE_WEIGHT * _ridge(scores, x, y)
+        return float(peak) - RIDGE_WEIGHT * _ridge(scores, x, y), x, y
 
 
 def _template(small: Gray, factor: float, band: tuple[float, float]) -> Gray | None:
@@ -299,20 +329,95 @@ def _ridge(scores: npt.NDArray[np.float32], x: int, y: int) -> float:
 
 
 def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[float, float]], Gray | None],
-            unit: float) -> DenseResult:
+            unit: float, small_shape: tuple[int, ...], work_inside: bool) -> DenseResult:
     """The best placement of a template over a picture prepared in the coarse and the fine band: the scale
     grid in the coarse band, then the best scale refined in finer steps and the fine band, which gives the
-    value. `template(factor, band)` makes the template; `unit` turns a scale into a factor."""
+    value and the smaller picture's box in the larger. `template(factor, band)` makes the template of the
+    smaller picture (of shape `small_shape`); `unit` turns a scale into a factor."""
     coarse, fine = big
-    peak, scale = max((coarse.peak(template(scale * unit, COARSE)), scale) for scale in SCALES)
-    best = DenseResult(0.0, "placed")
-    if peak < MIN_COARSE_PEAK:
+    peak, scale = max((coarse.peak(template(scale * unit, COARSE))[0], scale) for scale in SCALES)
+    best = DenseResult(0.0, "placed", work_inside=work_inside)
+    if peak < MIN_ALIGN_PEAK:
         return best  # nothing there worth refining
+    m = math.ceil(1.5 * FINE[1])  # the template is the interior of the resized picture
+    height, width = fine.image.shape
+    found = -1.0
     for step in REFINE:
-        value = fine.peak(template(scale * step * unit, FINE))
-        if value > best.value:
-            best = DenseResult(value, "placed", round(scale * step, 3))
+        factor = scale * step * unit
+        value, x, y = fine.peak(template(factor, FINE))
+        if value > found:
+            found = value
+            w, h = _resize_shape(small_shape, factor)
+            box = ((x - m) / width, (y - m) / height, (x - m + w) / width, (y - m + h) / height)
+            best = DenseResult(value if peak >= MIN_COARSE_PEAK else 0.0, "placed", round(scale * step, 3), box,
+                               work_inside)
     return best
+
+
+def _resize_shape(shape: tuple[int, ...], factor: float) -> tuple[int, int]:
+    """The (width, height) `_resize` gives a picture of `shape` (height, width) scaled by `factor`."""
+    return max(8, round(shape[1] * factor)), max(8, round(shape[0] * factor))
+
+
+def aligned(small: npt.NDArray[np.uint8], big: npt.NDArray[np.uint8], box: tuple[float, float, float, float]) -> float:
+    """A placement refined at the fine thumbnails' size and compared block by block.
+
+    `small` is placed into `big` at `box` (fractions of `big`), as the 96-px placement search found it; the
+    placement is refined by maximising the correlation over affine warps (OpenCV's ECC, the enhanced
+    correlation coefficient), which corrects the grid's scale and position to a fraction of a pixel, then the
+    aligned pictures are compared block by block (`_aligned_blocks`). A copy cut out of a work or placed in a
+    picture then correlates almost perfectly everywhere (0.9-1.0) while a look-alike that fitted one shape (two
+    moons on two night skies) fits nowhere else. 0 when the refinement does not converge or moves too far."""
+    s, b = small.astype(np.float32), big.astype(np.float32)
+    height, width = b.shape
+    x0, y0, x1, _ = box
+    factor = (x1 - x0) * width / s.shape[1]
+    if factor <= 0:
+        return 0.0
+    resized = _resize(s, factor)
+    m = math.ceil(1.5 * ALIGN_BAND[1])
+    template = np.ascontiguousarray(_band(resized, *ALIGN_BAND)[m:-m, m:-m])
+    if min(template.shape) < MIN_TEMPLATE or _std(template) < MIN_ENERGY:
+        return 0.0
+    start = np.array([[1, 0, x0 * width + m], [0, 1, y0 * height + m]], np.float32)
+    try:
+        _, warp = cv2.findTransformECC(template, _band(b, *ALIGN_BAND), start, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ALIGN_ITERATIONS, 1e-4),
+                                       np.full(b.shape, 255, np.uint8), 1)  # the bands are smooth already
+    except cv2.error:  # did not converge (no detail where the placement put it)
+        return 0.0
+    linear = warp[:, :2].astype(np.float64)
+    if (abs(math.log(max(abs(float(np.linalg.det(linear))), 1e-9))) > 2 * ALIGN_MAX_SCALE_CHANGE
+            or abs(linear[0, 1] + linear[1, 0]) > ALIGN_MAX_SKEW or abs(linear[0, 0] - linear[1, 1]) > ALIGN_MAX_SKEW):
+        return 0.0  # not a placement any more: shrunk onto one shape, or skewed
+    shape = (template.shape[1], template.shape[0])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    found = cv2.warpAffine(_band(b, *FINE), warp, shape, flags=flags, borderValue=float("nan"))
+    valid = ~np.isnan(found)
+    return _aligned_blocks(_band(resized, *FINE)[m:-m, m:-m], np.nan_to_num(found).astype(np.float32), valid)
+
+
+def _aligned_blocks(a: Gray, b: Gray, valid: npt.NDArray[np.bool_]) -> float:
+    """The `ALIGN_QUANTILE` of the block-by-block correlations of two aligned pictures (`valid`: the pixels
+    the warp kept inside the larger one), over the blocks where either has detail: a block with detail on one
+    side only counts as 0, so a shape that fits while the rest of the picture does not fails."""
+    h, w = a.shape
+    values = []
+    for i in range(ALIGN_GRID):
+        for j in range(ALIGN_GRID):
+            rows = slice(i * h // ALIGN_GRID, (i + 1) * h // ALIGN_GRID)
+            cols = slice(j * w // ALIGN_GRID, (j + 1) * w // ALIGN_GRID)
+            if valid[rows, cols].mean() < 0.9:
+                continue
+            x, y = a[rows, cols].ravel(), b[rows, cols].ravel()
+            x, y = x - x.mean(), y - y.mean()
+            sx, sy = float(np.sqrt((x * x).mean())), float(np.sqrt((y * y).mean()))
+            if max(sx, sy) < MIN_ENERGY:
+                continue
+            values.append(float((x * y).mean()) / (sx * sy) if min(sx, sy) > MIN_ENERGY / 4 else 0.0)
+    if len(values) < ALIGN_MIN_BLOCKS:
+        return 0.0
+    return max(0.0, float(np.quantile(values, ALIGN_QUANTILE)))
 
 
 class DenseValues(msgspec.Struct, frozen=True):

@@ -24,27 +24,29 @@ VERIFY_WORK_FEATURES = 200  # a work's strongest features matched in verificatio
 
 class LocalFeatures(msgspec.Struct, frozen=True):
     """Keypoint positions in [0, 1] image coordinates, uint8 SIFT descriptors, and the image's aspect; with
-    them, for a work, what dense verification needs of it (`dense.thumbnail`, set by the matcher), kept in the
-    same file."""
+    them, for a work, what dense verification needs of it (`dense.thumbnail` at two sizes, set by the matcher),
+    kept in the same file."""
 
     xy: npt.NDArray[np.float32]
     desc: npt.NDArray[np.uint8]
     width: int
     height: int
     thumb: npt.NDArray[np.uint8] = msgspec.field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    fine: npt.NDArray[np.uint8] = msgspec.field(default_factory=lambda: np.zeros((0, 0), np.uint8))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         np.savez(buf, xy=self.xy.astype(np.float16), desc=self.desc,  # uncompressed: read on every verification
-                 size=np.array([self.width, self.height], dtype=np.int32), thumb=self.thumb)
+                 size=np.array([self.width, self.height], dtype=np.int32), thumb=self.thumb, fine=self.fine)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LocalFeatures":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             w, h = z["size"].tolist()
-            thumb = z["thumb"] if "thumb" in z.files else np.zeros((0, 0), np.uint8)
-            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h), thumb)
+            empty = np.zeros((0, 0), np.uint8)
+            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h),
+                       z["thumb"] if "thumb" in z.files else empty, z["fine"] if "fine" in z.files else empty)
 
 
 _sift = cv2.SIFT_create(nfeatures=MAX_FEATURES)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ def _pdq_similarity(distance: float) -> float:
     return max(0.0, 1.0 - distance / 64.0)
 
 
-# signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed", "inset",
+# signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed", "aligned", "inset",
 # "embedding:<embedder name>"
 FEATURES: dict[str, Callable[[float], float]] = {
     "pdq": _pdq_similarity,
@@ -28,6 +28,7 @@ FEATURES: dict[str, Callable[[float], float]] = {
     "dense": lambda correlation: correlation,  # the whole pictures aligned (dense.py)
     "placed": lambda correlation: correlation,  # one placed in or cut out of the other (dense.py)
     "inset": lambda correlation: correlation,  # a picture cut out of the query along its outline (insets.py)
+    "aligned": lambda correlation: correlation,  # a placement refined at a larger size, block by block (dense.py)
     "sift": math.log1p,
     "embedding": lambda cosine: cosine,
 }

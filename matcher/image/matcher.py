@@ -20,7 +20,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from matcher.base import Match, OriginalSource
 from matcher.image import dense
@@ -38,8 +37,8 @@ from registry.models import WorkKind
 # searched) while the request's thread hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
-VERSION = "image-fused-6"
-FORMAT = 6
+VERSION = "image-fused-7"
+FORMAT = 7
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,7 +111,8 @@ class ImageMatcher:
         parts = {s.name: s.fingerprint(query) for s in self.signals}
         _, quality = parts["pdq"]
         return ImageFingerprint(parts=parts, phash=query.phash(), pdq_quality=int(quality),
-                                features=msgspec.structs.replace(query.features(), thumb=query.thumb()))
+                                features=msgspec.structs.replace(query.features(), thumb=query.thumb(),
+                                                                  fine=query.fine()))
 
     # -- updates --------------------------------------------------------------------------------------
     def add(self, work_id: str, fp: ImageFingerprint) -> None:
@@ -214,34 +214,42 @@ class ImageMatcher:
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
         dark pictures have too few keypoints) compared densely (`dense.py`), whole for each, and searched for
-        a placement for the best of them (on the worker threads, both at once, while this thread compares
-        the wholes); each is scored again with those values."""
+        a placement for the best of them, refined on the larger thumbnails (on the worker threads, both at
+        once, while this thread compares the wholes); each is scored again with those values."""
         t0 = time.perf_counter()
         cal = self.calibration
         unverified = [w for w in results if found[w][1] is None]
         unverified.sort(key=lambda w: -max([results[w].score, *(v for k, v in found[w][0].items()
                                                                   if kind_of(k) == "embedding")]))
-        thumbs: dict[str, npt.NDArray[np.uint8]] = {}
+        thumbs: dict[str, lf.LocalFeatures] = {}
         for wid in unverified[: cal.dense_candidates]:
             try:
-                thumb = self._read_features(wid).thumb
+                stored = self._read_features(wid)
             except FileNotFoundError:
                 continue  # withdrawn meanwhile
-            if thumb.size:
-                thumbs[wid] = thumb
+            if stored.thumb.size:
+                thumbs[wid] = stored
         prepared = query.dense()
-        placements = {wid: _POOL.submit(prepared.placed, thumb)
-                      for wid, thumb in list(thumbs.items())[: cal.placed_candidates]}
-        for wid, thumb in thumbs.items():
-            whole = prepared.whole(thumb)
+
+        def place(stored: lf.LocalFeatures) -> tuple[dense.DenseResult, dense.DenseResult]:
+            placed = prepared.placed(stored.thumb)
+            return placed, prepared.aligned(stored.fine, placed)
+
+        placements = {wid: _POOL.submit(place, stored)
+                      for wid, stored in list(thumbs.items())[: cal.placed_candidates]}
+        for wid, stored in thumbs.items():
+            whole = prepared.whole(stored.thumb)
             signals, geometry = found[wid]
             signals = {**signals, "dense": round(whole.value, 4)}
             best = whole
             if wid in placements:
-                placed = placements[wid].result()
+                placed, refined = placements[wid].result()
                 signals["placed"] = round(placed.value, 4)
-                best = max(best, placed, key=lambda r: r.value)
-            alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale)
+                if refined.box is not None:  # refined at the fine size: its own curve
+                    signals["aligned"] = round(refined.value, 4)
+                best = max(best, placed, refined, key=lambda r: r.value)
+            alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale,
+                                       work_inside=best.work_inside if best.box is not None else None)
             match = self._score(wid, query, signals, geometry, alignment)
             if match is not None:
                 results[wid] = match
@@ -394,7 +402,8 @@ class ImageMatcher:
             from registry.formats.image import decode_image
 
             img, _ = decode_image(self.originals.original(work_id), 2**40)
-            feats = msgspec.structs.replace(lf.extract(img), thumb=dense.thumbnail(img))
+            feats = msgspec.structs.replace(lf.extract(img), thumb=dense.thumbnail(img),
+                                            fine=dense.thumbnail(img, dense.FINE_SIDE))
             self._write_features(work_id, feats.to_bytes())
             return feats
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
-from matcher.image.dense import DenseQuery, thumbnail, unframed
+from matcher.image.dense import FINE_SIDE, DenseQuery, thumbnail, unframed
 from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
@@ -95,11 +95,16 @@ class ImageQuery:
         the search gets to dense verification."""
         return self.cached("thumb", lambda: thumbnail(self.img))
 
+    def fine(self) -> npt.NDArray[np.uint8]:
+        """The larger thumbnail (`FINE_SIDE`) where dense placements are refined: stored for a work, made for a
+        query only when the search gets to dense verification."""
+        return self.cached("fine", lambda: thumbnail(self.img, FINE_SIDE))
+
     def dense(self) -> DenseQuery:
         """The query prepared for dense verification."""
         def prepare() -> DenseQuery:
             inner = unframed(self.img)
-            return DenseQuery(self.thumb(), None if inner is None else thumbnail(inner))
+            return DenseQuery(self.thumb(), None if inner is None else thumbnail(inner), self.fine())
 
         return self.cached("dense", prepare)
 
