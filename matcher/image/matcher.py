@@ -214,8 +214,9 @@ class ImageMatcher:
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
         dark pictures have too few keypoints) compared densely (`dense.py`), whole for each, and searched for
-        a placement for the best of them, refined on the larger thumbnails (on the worker threads, both at
-        once, while this thread compares the wholes); each is scored again with those values."""
+        a placement for the best of them, that placement and the whole pictures refined on the larger
+        thumbnails (on the worker threads, both at once, while this thread compares the wholes); each is
+        scored again with those values."""
         t0 = time.perf_counter()
         cal = self.calibration
         unverified = [w for w in results if found[w][1] is None]
@@ -232,8 +233,11 @@ class ImageMatcher:
         prepared = query.dense()
 
         def place(stored: lf.LocalFeatures) -> tuple[dense.DenseResult, dense.DenseResult]:
+            """The placement search and the refined comparisons (the placement's and the whole pictures')."""
             placed = prepared.placed(stored.thumb)
-            return placed, prepared.aligned(stored.fine, placed)
+            refined = max(prepared.aligned(stored.fine, placed), prepared.aligned_whole(stored.thumb, stored.fine),
+                          key=lambda r: r.value)
+            return placed, refined
 
         placements = {wid: _POOL.submit(place, stored)
                       for wid, stored in list(thumbs.items())[: cal.placed_candidates]}
@@ -245,7 +249,7 @@ class ImageMatcher:
             if wid in placements:
                 placed, refined = placements[wid].result()
                 signals["placed"] = round(placed.value, 4)
-                if refined.box is not None:  # refined at the fine size: its own curve
+                if stored.fine.size:  # refined at the fine size, placed or whole: its own curve
                     signals["aligned"] = round(refined.value, 4)
                 best = max(best, placed, refined, key=lambda r: r.value)
             alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale,
