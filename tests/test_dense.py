@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from benchmarks import edits
 from matcher.image import dense
@@ -22,6 +22,7 @@ from tests.conftest import FIXTURES
 
 LOW = sorted((FIXTURES / "lowdetail" / "enrolled").glob("*.jpg"))
 OTHER = sorted((FIXTURES / "lowdetail" / "unenrolled").glob("*.jpg"))
+PAPERS = sorted((FIXTURES / "lowdetail" / "textures").glob("*.jpg"))  # paper scans: their detail is grain
 
 
 def content_of(img: Image.Image) -> Content:
@@ -209,3 +210,32 @@ def test_aligned_blocks_are_the_brute_force_ones() -> None:
     assert dense._aligned_blocks(a, b, valid) == pytest.approx(float(np.quantile(values, dense.ALIGN_QUANTILE)),
                                                                abs=1e-4)
     assert dense._aligned_blocks(a, np.zeros_like(a), valid) == 0.0  # no block with detail on both sides
+
+
+@pytest.fixture(scope="module")
+def papers(embedder: Embedder) -> ImageMatcher:
+    m = ImageMatcher(None, embedder)
+    for path in PAPERS[:2]:
+        m.add(path.stem, m.fingerprint(content_of(rgb(path))))
+    return m
+
+
+@pytest.mark.parametrize("factor", [0.6, 0.7])
+def test_a_darkened_paper_texture_matches_its_work_by_its_grain(papers: ImageMatcher, factor: float) -> None:
+    """A paper scan's detail is its grain, which a 64-px comparison averages away (the more so darkened): the
+    whole pictures refined at the fine size still see it."""
+    for path in PAPERS[:2]:
+        work = rgb(path)
+        query = ImageEnhance.Brightness(work).enhance(factor)
+        found = papers.search(content_of(query))
+        assert found and found[0].work_id == path.stem, (path.name, found)
+        prepared = dense.DenseQuery(dense.thumbnail(query), None, dense.thumbnail(query, dense.FINE_SIDE))
+        refined = prepared.aligned_whole(dense.thumbnail(work), dense.thumbnail(work, dense.FINE_SIDE))
+        assert refined.value > 0.8, (path.name, refined, prepared.whole(dense.thumbnail(work)))
+
+
+@pytest.mark.parametrize("edit", ["none", "brightness", "blur", "center_crop70", "rotate90"])
+def test_another_paper_texture_does_not_match(papers: ImageMatcher, edit: str) -> None:
+    other = rgb(PAPERS[2])
+    query = other if edit == "none" else edits.ALL[edit](other, random.Random(0), rgb(OTHER[0]))
+    assert papers.search(content_of(query)) == [], edit

@@ -264,7 +264,8 @@ class ImageMatcher:
     def _inset_stage(self, query: ImageQuery, results: dict[str, Match],
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """A picture pasted into the query along a rectangular outline (`insets.py`), cut out and searched as a
-        query of its own: its embedding names the candidates, its whole-picture dense comparison verifies them."""
+        query of its own: its embedding names the candidates, its whole-picture dense comparison verifies them
+        (for the best few also refined at the fine size, as `aligned`)."""
         cal = self.calibration
         embedding = next((s for s in self.signals if isinstance(s, Embedding)), None)
         if embedding is None:
@@ -277,20 +278,31 @@ class ImageMatcher:
             best = {wid: cosine for iid, cosine in nearest.items()
                     if (wid := self.by_iid.get(iid)) is not None and wid in self.works
                     and cosine >= cal.verify_min_cosine}
-            inset = dense.DenseQuery(dense.thumbnail(crop))
+            inset = dense.DenseQuery(dense.thumbnail(crop), None, dense.thumbnail(crop, dense.FINE_SIDE))
             share = round(math.sqrt((box[2] - box[0]) * (box[3] - box[1])), 3)
-            for wid, cosine in sorted(best.items(), key=lambda kv: -kv[1])[: cal.dense_candidates]:
+            candidates: dict[str, lf.LocalFeatures] = {}
+            for wid, _ in sorted(best.items(), key=lambda kv: -kv[1])[: cal.dense_candidates]:
                 try:
-                    thumb = self._read_features(wid).thumb
+                    stored = self._read_features(wid)
                 except FileNotFoundError:
                     continue
-                if not thumb.size or not _same_proportions(crop.width / crop.height, thumb.shape[1] / thumb.shape[0]):
-                    continue  # a resized copy keeps its proportions: a cut-out of others is not one
-                whole = inset.whole(thumb)
+                shape = stored.thumb.shape
+                if stored.thumb.size and _same_proportions(crop.width / crop.height, shape[1] / shape[0]):
+                    candidates[wid] = stored  # a resized copy keeps its proportions: a cut-out of others is not one
+            # the best few also refined at the fine size, on the worker threads
+            refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine)
+                       for wid, stored in list(candidates.items())[: cal.placed_candidates] if stored.fine.size}
+            for wid, stored in candidates.items():
+                whole = inset.whole(stored.thumb)
                 signals = dict(found[wid][0]) if wid in found else {}
-                signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(cosine, 4))
+                signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
                 signals["inset"] = max(signals.get("inset", 0.0), round(whole.value, 4))  # its own curve
-                alignment = DenseAlignment(correlation=round(whole.value, 4), how="inset", scale=share)
+                correlation = whole.value
+                if wid in refined:
+                    value = refined[wid].result().value
+                    signals["aligned"] = max(signals.get("aligned", 0.0), round(value, 4))
+                    correlation = max(correlation, value)
+                alignment = DenseAlignment(correlation=round(correlation, 4), how="inset", scale=share)
                 match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
                 if match is not None and (wid not in results or match.score > results[wid].score):
                     results[wid] = match
