@@ -63,6 +63,9 @@ ALIGN_MIN_BLOCKS = 16  # blocks with detail needed
 ALIGN_MAX_SCALE_CHANGE = math.log(1.5)  # how far the refinement may move the placement's scale (and skew it)
 ALIGN_MAX_SKEW = 0.1
 ALIGN_ORIENTATIONS = 1  # the whole pictures are refined in the query's best few orientations
+ALIGN_WHOLE_MAX_ENERGY = 1.0  # and only when one of them has less band-pass detail than this at the comparison
+# size (grey levels): its detail is finer than 64 px show (paper grain, film grain); every picture of the
+# development data's photographs and art has more, a tenth of its low-detail pictures less
 Gray = npt.NDArray[np.float32]
 
 
@@ -223,11 +226,15 @@ class DenseQuery:
     def aligned_whole(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8]) -> DenseResult:
         """The whole pictures compared at the fine size (`aligned` from the identity), in the query's
         `ALIGN_ORIENTATIONS` best dihedral orientations by plain correlation at the comparison size (given the
-        work's two thumbnails). A fine texture (paper, canvas, film grain) keeps its detail there, where the
-        64-px comparison has averaged it away, the more so once darkened or softened."""
+        work's two thumbnails), when either has little detail at the comparison size
+        (`ALIGN_WHOLE_MAX_ENERGY`). A fine texture (paper, canvas, film grain) keeps its detail at the fine
+        size, where the 64-px comparison has averaged it away, the more so once darkened or softened."""
         if self.fine is None or not fine.size:
             return DenseResult(0.0, "aligned")
-        plain = self._plain[:8] @ _unit(_band(_square(thumb.astype(np.float32))).ravel())
+        work = _band(_square(thumb.astype(np.float32)))
+        if min(_std(self.orientations[0]), _std(work)) >= ALIGN_WHOLE_MAX_ENERGY:
+            return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
+        plain = self._plain[:8] @ _unit(work.ravel())
         oriented = _dihedral(self.fine.astype(np.float32))
         best = 0.0
         for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]:
