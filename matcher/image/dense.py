@@ -56,7 +56,7 @@ ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared rob
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
 FINE_SIDE = 192  # long side of the second stored thumbnail, where a placement is refined (`aligned`)
 ALIGN_BAND = (1.0, 4.0)  # the band the refinement aligns in
-ALIGN_ITERATIONS = 20
+ALIGN_ITERATIONS = 20  # ECC's steps: a placement off by a pixel or two and a few percent converges in fewer
 ALIGN_GRID = 8  # the aligned pictures are compared block by block, ALIGN_GRID x ALIGN_GRID, in the fine band
 ALIGN_QUANTILE = 0.25  # the value is this quantile of the blocks' correlations: most of the picture must agree
 ALIGN_MIN_BLOCKS = 16  # blocks with detail needed
@@ -313,10 +313,10 @@ class _Searched:
 
     def peak(self, t: Gray | None) -> tuple[float, int, int]:
         """The best correlation of the template `t` (from `_template`) slid over this picture, less the
-        correlation left a few pixels away (`_ridge`), and where the template's corner lies then; 0 when there
-        is no template or it does not fit."""
+        correlation left a few pixels away (`_ridge`), and where the template's corner lies then; -1 (and no
+        position) when there is no template or it does not fit."""
         if t is None or t.shape[0] > self.image.shape[0] or t.shape[1] > self.image.shape[1]:
-            return 0.0, 0, 0
+            return -1.0, 0, 0
         scores: Gray = np.asarray(cv2.matchTemplate(self.image, t, cv2.TM_CCOEFF_NORMED), np.float32)
         # a window with far less detail than the template (a flat sky) gives unstable values: not a placement
         scores[self.window_std(*t.shape) < max(MIN_ENERGY, MIN_WINDOW_ENERGY * _std(t))] = 0.0
@@ -367,12 +367,12 @@ def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[f
     for step in REFINE:
         factor = scale * step * unit
         value, x, y = fine.peak(template(factor, FINE))
-        if value > found:
+        if value > found:  # a template too small, flat or large to slide at this scale is never a placement
             found = value
             w, h = _resize_shape(small_shape, factor)
             box = ((x - m) / width, (y - m) / height, (x - m + w) / width, (y - m + h) / height)
-            best = DenseResult(value if peak >= MIN_COARSE_PEAK else 0.0, "placed", round(scale * step, 3), box,
-                               work_inside)
+            value = max(0.0, value) if peak >= MIN_COARSE_PEAK else 0.0  # located for `aligned` only
+            best = DenseResult(value, "placed", round(scale * step, 3), box, work_inside)
     return best
 
 
