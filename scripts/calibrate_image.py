@@ -136,8 +136,8 @@ def collect(args: argparse.Namespace) -> list[Row]:
 
 
 def padded_negatives(matcher: ImageMatcher, pad_sources: list[tuple[Path, str]],
-                           others: list[tuple[Path, str]], backgrounds: list[Image.Image],
-                           legit: set[frozenset[str]], pad: int) -> list[Row]:
+                     others: list[tuple[Path, str]], backgrounds: list[Image.Image],
+                     legit: set[frozenset[str]], pad: int) -> list[Row]:
     """The `PADDED` values of unrelated pairs with the index padded to `pad` works (re-framings of calibration
     images that are neither enrolled nor queried, as `benchmarks.bench_image.pad_index` makes them)."""
     from benchmarks.bench_image import pad_index
