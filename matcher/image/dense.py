@@ -171,8 +171,13 @@ def _square(img: Gray) -> Gray:
 
 
 def _dihedral(img: Gray) -> list[Gray]:
-    rots = [img, np.rot90(img, 1), np.rot90(img, 2), np.rot90(img, 3)]
-    return [np.ascontiguousarray(v, dtype=np.float32) for r in rots for v in (r, r[:, ::-1])]
+    return [_oriented(img, i) for i in range(8)]
+
+
+def _oriented(img: Gray, i: int) -> Gray:
+    """The picture in the i-th of its eight dihedral orientations: turned i // 2 quarter turns, mirrored if odd."""
+    turned = np.rot90(img, i // 2)
+    return np.ascontiguousarray(turned[:, ::-1] if i % 2 else turned, dtype=np.float32)
 
 
 _MISSING: Gray = np.zeros(0, np.float32)
@@ -235,10 +240,9 @@ class DenseQuery:
         if min(_std(self.orientations[0]), _std(work)) >= ALIGN_WHOLE_MAX_ENERGY:
             return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
         plain = self._plain[:8] @ _unit(work.ravel())
-        oriented = _dihedral(self.fine.astype(np.float32))
         best = 0.0
         for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]:
-            best = max(best, aligned(oriented[int(i)], fine, (0.0, 0.0, 1.0, 1.0)))
+            best = max(best, aligned(_oriented(self.fine.astype(np.float32), int(i)), fine, (0.0, 0.0, 1.0, 1.0)))
         return DenseResult(best, "aligned")
 
     def aligned(self, fine: npt.NDArray[np.uint8], placement: DenseResult) -> DenseResult:
@@ -285,9 +289,14 @@ def _unit(v: Gray) -> Gray:
 
 
 def _resize(img: Gray, factor: float) -> Gray:
-    size = (max(8, round(img.shape[1] * factor)), max(8, round(img.shape[0] * factor)))
-    out: Gray = np.asarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA), np.float32)
+    out: Gray = np.asarray(cv2.resize(img, _resize_shape(img.shape, factor), interpolation=cv2.INTER_AREA),
+                           np.float32)
     return out
+
+
+def _resize_shape(shape: tuple[int, ...], factor: float) -> tuple[int, int]:
+    """The (width, height) of a picture of `shape` (height, width) scaled by `factor` (`_resize`)."""
+    return max(8, round(shape[1] * factor)), max(8, round(shape[0] * factor))
 
 
 class _Searched:
@@ -374,11 +383,6 @@ def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[f
             value = max(0.0, value) if peak >= MIN_COARSE_PEAK else 0.0  # located for `aligned` only
             best = DenseResult(value, "placed", round(scale * step, 3), box, work_inside)
     return best
-
-
-def _resize_shape(shape: tuple[int, ...], factor: float) -> tuple[int, int]:
-    """The (width, height) `_resize` gives a picture of `shape` (height, width) scaled by `factor`."""
-    return max(8, round(shape[1] * factor)), max(8, round(shape[0] * factor))
 
 
 def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
