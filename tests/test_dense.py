@@ -159,7 +159,8 @@ def test_a_uniform_border_is_found_and_taken_off() -> None:
 
 def _aligned_value(query: Image.Image, work: Image.Image) -> dense.DenseResult:
     prepared = dense.DenseQuery(dense.thumbnail(query), None, dense.thumbnail(query, dense.FINE_SIDE))
-    return prepared.aligned(dense.thumbnail(work, dense.FINE_SIDE), prepared.placed(dense.thumbnail(work)))
+    fine = dense.thumbnail(work, dense.FINE_SIDE)
+    return prepared.aligned(fine, prepared.placed(dense.thumbnail(work), fine))
 
 
 @pytest.mark.parametrize("edit", ["center_crop70", "random_crop_half"])
@@ -193,6 +194,34 @@ def test_one_shape_fitting_another_is_not_an_aligned_placement(matcher: ImageMat
                 assert _aligned_value(query, rgb(b)).value < step, (a.name, b.name, edit)
 
 
+def test_a_crop_of_a_wide_picture_is_placed() -> None:
+    """A 2:1 sky's thumbnail is 96 x 48: placements are searched on its fine thumbnail reduced to a 64-px short
+    side, so that a crop of half its area (or 70% of its sides) still leaves a template to slide."""
+    wide = [rgb(p) for p in LOW]
+    wide = [img for img in wide if img.width >= 2 * img.height * 0.9]
+    assert len(wide) >= 2
+    for img in wide:
+        w, h = img.size
+        crops = [img.crop((round(0.15 * w), round(0.15 * h), round(0.85 * w), round(0.85 * h)))]
+        crops += [edits.random_crop_half(img, random.Random(i), img) for i in range(3)]
+        for crop in crops:
+            assert _aligned_value(crop, img).value > 0.9, crop.size
+
+
+def _brute_force_blocks(a: np.ndarray, b: np.ndarray, n: int) -> list[float]:
+    """The correlation of each block of an n x n grid where either side has detail (0 when one side has none)."""
+    h, w = a.shape
+    values = []
+    for i in range(n):
+        for j in range(n):
+            x = a[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
+            y = b[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
+            if max(x.std(), y.std()) < dense.MIN_ENERGY:
+                continue
+            values.append(0.0 if min(x.std(), y.std()) <= dense.MIN_ENERGY / 4 else float(np.corrcoef(x, y)[0, 1]))
+    return values
+
+
 def test_aligned_blocks_are_the_brute_force_ones() -> None:
     """The lower quartile of the block correlations; a block with detail on one side only counts as 0."""
     rng = np.random.default_rng(5)
@@ -200,16 +229,31 @@ def test_aligned_blocks_are_the_brute_force_ones() -> None:
     b = (a + rng.normal(size=a.shape).astype(np.float32) * 3).astype(np.float32)
     b[:10, :12] = 0.05 * rng.normal(size=(10, 12))  # one block without detail in b
     valid = np.ones(a.shape, bool)
-    n = dense.ALIGN_GRID
-    values = []
-    for i in range(n):
-        for j in range(n):
-            x = a[i * 80 // n:(i + 1) * 80 // n, j * 96 // n:(j + 1) * 96 // n].ravel()
-            y = b[i * 80 // n:(i + 1) * 80 // n, j * 96 // n:(j + 1) * 96 // n].ravel()
-            values.append(0.0 if y.std() <= dense.MIN_ENERGY / 4 else float(np.corrcoef(x, y)[0, 1]))
+    values = _brute_force_blocks(a, b, dense.ALIGN_GRID)
+    assert len(values) == dense.ALIGN_GRID**2
     assert dense._aligned_blocks(a, b, valid) == pytest.approx(float(np.quantile(values, dense.ALIGN_QUANTILE)),
                                                                abs=1e-4)
     assert dense._aligned_blocks(a, np.zeros_like(a), valid) == 0.0  # no block with detail on both sides
+
+
+def test_detail_in_a_small_part_is_compared_on_a_finer_grid() -> None:
+    """Trees under a flat sky: when fewer than `ALIGN_MIN_BLOCKS` blocks have detail, the grid is twice as
+    fine; still none when even that finer grid finds too few."""
+    rng = np.random.default_rng(7)
+    a = (rng.normal(size=(128, 128)) * 0.02).astype(np.float32)
+    a[96:, 32:96] = rng.normal(size=(32, 64)) * 5  # 8 of the 8 x 8 blocks, 32 of the 16 x 16 ones
+    b = a.copy()
+    b[96:, 32:96] += rng.normal(size=(32, 64)) * 2
+    valid = np.ones(a.shape, bool)
+    assert len(_brute_force_blocks(a, b, dense.ALIGN_GRID)) < dense.ALIGN_MIN_BLOCKS
+    values = _brute_force_blocks(a, b, 2 * dense.ALIGN_GRID)
+    assert len(values) >= dense.ALIGN_MIN_BLOCKS
+    assert dense._aligned_blocks(a, b, valid) == pytest.approx(float(np.quantile(values, dense.ALIGN_QUANTILE)),
+                                                               abs=1e-4)
+    tiny = a.copy()
+    tiny[96:, 32:96] = 0.0
+    tiny[112:, 32:48] = a[112:, 32:48]  # 4 blocks of the finer grid
+    assert dense._aligned_blocks(tiny, tiny, valid) == 0.0
 
 
 @pytest.fixture(scope="module")

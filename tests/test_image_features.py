@@ -2,9 +2,14 @@
 computed by permuting descriptors, and must agree with extracting the mirrored image; a region embedding
 pooled from one pass over the image must agree with the whole-image embedding where the region is whole."""
 
+import io
+
+import msgspec
 import numpy as np
+import pytest
 from PIL import Image, ImageOps
 
+from matcher.image import dense
 from matcher.image import features as lf
 from matcher.image.embed import feature_map_size, pool_regions
 from matcher.image.embed_onnx import OnnxEmbedder
@@ -70,3 +75,22 @@ def test_hashes_and_embeddings_take_any_image_mode(embedder: OnnxEmbedder) -> No
         img = Image.new(mode, (1400, 1100))
         assert pdq(img)[0].shape == (32,)
         assert embedder.embed_regions(img, [(0.0, 0.0, 1.0, 1.0)]).shape == (1, embedder.dim)
+
+
+def test_stored_features_round_trip() -> None:
+    """A work's features and thumbnails come back from their stored form as they went in (keypoints to float16
+    precision); a picture without keypoints too; a file of another format is refused with what to do."""
+    img = Image.open(FIXTURES / "images" / "chelsea.jpg").convert("RGB")
+    flat = Image.new("RGB", (64, 48), (90, 90, 90))
+    for picture in (img, flat):
+        feats = msgspec.structs.replace(lf.extract(picture), thumb=dense.thumbnail(picture),
+                                        fine=dense.thumbnail(picture, dense.FINE_SIDE))
+        back = lf.LocalFeatures.from_bytes(feats.to_bytes())
+        assert (back.width, back.height) == (feats.width, feats.height)
+        assert np.array_equal(back.desc.reshape(feats.desc.shape), feats.desc)
+        assert np.allclose(back.xy, feats.xy, atol=1e-3) and back.xy.shape == feats.xy.shape
+        assert np.array_equal(back.thumb, feats.thumb) and np.array_equal(back.fine, feats.fine)
+    old = io.BytesIO()
+    np.savez(old, xy=np.zeros((0, 2), np.float16))
+    with pytest.raises(ValueError, match="rebuild the index"):
+        lf.LocalFeatures.from_bytes(old.getvalue())

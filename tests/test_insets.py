@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import edits
+from matcher.image import insets as inset_module
 from matcher.image.insets import insets
 from matcher.image.matcher import ImageMatcher
 from registry.evidence import ImageEvidence
@@ -88,3 +89,33 @@ def test_a_cut_out_is_compared_only_with_works_of_its_proportions() -> None:
     assert _same_proportions(1.5, 1.5) and _same_proportions(1.5, 1.6)  # the outline found to a pixel or two
     assert _same_proportions(1.5, 1 / 1.5)  # a copy turned a quarter turn
     assert not _same_proportions(0.59, 1.35) and not _same_proportions(4.4, 1.8)  # a strip, a caption box
+
+
+def test_runs_are_the_brute_force_ones() -> None:
+    """Every run of a row (gaps of up to `GAP` bridged) at least `MIN_SIDE` of the row long, as a loop over the
+    pixels finds them."""
+    rng = np.random.default_rng(3)
+    for density in (0.3, 0.7, 0.95):
+        mask = rng.random((40, 60)) < density
+        closed = mask.copy()
+        for r in range(mask.shape[0]):  # bridge the gaps: a False pixel with True within GAP on both sides
+            for c in range(mask.shape[1]):
+                left = mask[r, max(0, c - inset_module.GAP):c]
+                right = mask[r, c + 1:c + 1 + inset_module.GAP]
+                if not mask[r, c] and left.any() and right.any():
+                    gap_start = c - 1 - int(np.argmax(left[::-1]))
+                    gap_end = c + 1 + int(np.argmax(right))
+                    closed[r, c] = gap_end - gap_start - 1 <= inset_module.GAP
+        expected = []
+        for r in range(mask.shape[0]):
+            c = 0
+            while c < mask.shape[1]:
+                if closed[r, c]:
+                    start = c
+                    while c < mask.shape[1] and closed[r, c]:
+                        c += 1
+                    if c - start >= inset_module.MIN_SIDE * mask.shape[1]:
+                        expected.append((r, start, c))
+                else:
+                    c += 1
+        assert inset_module._runs(mask) == expected, density

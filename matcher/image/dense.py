@@ -55,6 +55,9 @@ FRAME_MIN = 0.02  # the smallest border, as a share of the long side, that count
 ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared robustly (trimmed, block by block)
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
 FINE_SIDE = 192  # long side of the second stored thumbnail, where a placement is refined (`aligned`)
+PLACE_MIN_SIDE = 64  # placements are searched on the thumbnail, or on the fine one reduced to this short side
+# when the thumbnail's is shorter (a wide picture: a 16:9 wallpaper's thumbnail is 96 x 54, and half of it
+# would leave a template under `MIN_TEMPLATE`)
 ALIGN_BAND = (1.0, 4.0)  # the band the refinement aligns in
 ALIGN_ITERATIONS = 20  # ECC's steps: a placement off by a pixel or two and a few percent converges in fewer
 ALIGN_GRID = 8  # the aligned pictures are compared block by block, ALIGN_GRID x ALIGN_GRID, in the fine band
@@ -62,7 +65,10 @@ ALIGN_QUANTILE = 0.25  # the value is this quantile of the blocks' correlations:
 ALIGN_MIN_BLOCKS = 16  # blocks with detail needed
 ALIGN_MAX_SCALE_CHANGE = math.log(1.5)  # how far the refinement may move the placement's scale (and skew it)
 ALIGN_MAX_SKEW = 0.1
+ALIGN_MAX_ROTATION = math.radians(10)  # and rotate it: the search placed it upright, a copy turned further is
+# compared whole (`ANGLES`); a disc (a moon, a planet) fits another disc at any angle
 ALIGN_ORIENTATIONS = 1  # the whole pictures are refined in the query's best few orientations
+ALIGN_TURN = 8.0  # degrees the refined placement is also turned by, about the detail's centre (see `aligned`)
 ALIGN_WHOLE_MAX_ENERGY = 1.0  # and only when one of them has less band-pass detail than this at the comparison
 # size (grey levels): its detail is finer than 64 px show (paper grain, film grain); every picture of the
 # development data's photographs and art has more, a tenth of its low-detail pictures less
@@ -209,23 +215,27 @@ class DenseQuery:
         # one product with a work ranks them all by plain correlation before the costlier robust ones
         self._plain = np.stack([_unit(q.ravel()) for q in self.orientations])
         self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
-        self._searched = _Searched(self.thumb, COARSE), _Searched(self.thumb, FINE)
+        self.searched = _placement_picture(thumb, fine)
+        self._searched = _Searched(self.searched, COARSE), _Searched(self.searched, FINE)
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
 
-    def compare(self, work: npt.NDArray[np.uint8], *, placement: bool = True) -> "DenseValues":
-        """The dense correlations with a work's thumbnail (from `thumbnail`); the placement search, the
+    def compare(self, work: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None = None, *,
+                placement: bool = True) -> "DenseValues":
+        """The dense correlations with a work's thumbnails (from `thumbnail`); the placement search, the
         costlier part, only when asked."""
-        return DenseValues(self.whole(work), self.placed(work) if placement else None)
+        return DenseValues(self.whole(work), self.placed(work, fine) if placement else None)
 
-    def placed(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
-        """The smaller picture slid over the larger at each scale: the work (its thumbnail) inside the query
-        (placed in a larger picture), then the query inside the work (cut out of it). The query's side of both
-        searches is prepared once for all candidates; safe to call from several threads at once."""
-        work = thumb.astype(np.float32)
+    def placed(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None = None) -> DenseResult:
+        """The smaller picture slid over the larger at each scale: the work (its thumbnail, or its fine one
+        reduced when the thumbnail is narrow: `_placement_picture`) inside the query (placed in a larger
+        picture), then the query inside the work (cut out of it). The query's side of both searches is prepared
+        once for all candidates; safe to call from several threads at once."""
+        work = _placement_picture(thumb, fine)
+        mine = self.searched
         inside = _search(self._searched, lambda f, band: _template(work, f, band),
-                         max(self.thumb.shape) / max(work.shape), work.shape, True)
+                         max(mine.shape) / max(work.shape), work.shape, True)
         around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
-                         max(work.shape) / max(self.thumb.shape), self.thumb.shape, False)
+                         max(work.shape) / max(mine.shape), mine.shape, False)
         return max(inside, around, key=lambda r: r.value)
 
     def aligned_whole(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8]) -> DenseResult:
@@ -259,7 +269,7 @@ class DenseQuery:
         key = (round(factor, 4), band)
         template = self._templates.get(key, _MISSING)
         if template is _MISSING:
-            template = self._templates[key] = _template(self.thumb, factor, band)
+            template = self._templates[key] = _template(self.searched, factor, band)
         return template
 
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
@@ -279,6 +289,16 @@ class DenseQuery:
         if value > best.value:
             best = DenseResult(value, "rotated")
         return best
+
+
+def _placement_picture(thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None) -> Gray:
+    """What placements are searched on: the thumbnail, or, when its short side is under `PLACE_MIN_SIDE` and
+    the fine thumbnail is there, the fine one reduced to that short side (its long side at most `FINE_SIDE`).
+    Every picture is then searched at a short side of at least 64 px, as a 4:3 one always was."""
+    if fine is None or not fine.size or min(thumb.shape) >= PLACE_MIN_SIDE or min(fine.shape) <= min(thumb.shape):
+        return thumb.astype(np.float32)
+    factor = min(PLACE_MIN_SIDE / min(fine.shape), 1.0)
+    return _resize(fine.astype(np.float32), factor)
 
 
 def _unit(v: Gray) -> Gray:
@@ -415,25 +435,63 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
         return 0.0
     linear = warp[:, :2].astype(np.float64)
     if (abs(math.log(max(abs(float(np.linalg.det(linear))), 1e-9))) > 2 * ALIGN_MAX_SCALE_CHANGE
-            or abs(linear[0, 1] + linear[1, 0]) > ALIGN_MAX_SKEW or abs(linear[0, 0] - linear[1, 1]) > ALIGN_MAX_SKEW):
-        return 0.0  # not a placement any more: shrunk onto one shape, or skewed
-    shape = (template.shape[1], template.shape[0])
+            or abs(linear[0, 1] + linear[1, 0]) > ALIGN_MAX_SKEW or abs(linear[0, 0] - linear[1, 1]) > ALIGN_MAX_SKEW
+            or abs(math.atan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1])) > ALIGN_MAX_ROTATION):
+        return 0.0  # not a placement any more: shrunk onto one shape, skewed, or turned
+    small_band, big_band = _band(resized, *FINE)[m:-m, m:-m], _band(b, *FINE)
+    fit: npt.NDArray[np.float32] = np.asarray(warp, np.float32)
+    value = _warped_blocks(small_band, big_band, fit)
+    if value <= 0.0:
+        return 0.0
+    # a fit that also holds once turned about the detail's centre is a round shape fitting another (a moon, a
+    # planet's disc): discounted as `_ridge` discounts one that holds when shifted
+    weight = small_band * small_band
+    total = float(weight.sum())
+    ys, xs = np.indices(weight.shape)
+    centre = (float((xs * weight).sum()) / total, float((ys * weight).sum()) / total)
+    turned = max(_warped_blocks(small_band, big_band, fit @ _turn(centre, angle))
+                 for angle in (-ALIGN_TURN, ALIGN_TURN))
+    return max(0.0, value - RIDGE_WEIGHT * max(0.0, turned))
+
+
+def _turn(centre: tuple[float, float], degrees: float) -> npt.NDArray[np.float32]:
+    """The 3 x 3 affine turn by `degrees` about `centre` (x, y)."""
+    turn = np.eye(3, dtype=np.float32)
+    turn[:2] = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    return turn
+
+
+def _warped_blocks(small: Gray, big: Gray, warp: npt.NDArray[np.float32]) -> float:
+    """`_aligned_blocks` of `small` and the part of `big` the affine `warp` (from small to big) puts under it."""
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    found = cv2.warpAffine(_band(b, *FINE), warp, shape, flags=flags, borderValue=float("nan"))
+    found = cv2.warpAffine(big, warp[:2], (small.shape[1], small.shape[0]), flags=flags, borderValue=float("nan"))
     valid = ~np.isnan(found)
-    return _aligned_blocks(_band(resized, *FINE)[m:-m, m:-m], np.nan_to_num(found).astype(np.float32), valid)
+    return _aligned_blocks(small, np.nan_to_num(found).astype(np.float32), valid)
 
 
 def _aligned_blocks(a: Gray, b: Gray, valid: npt.NDArray[np.bool_]) -> float:
     """The `ALIGN_QUANTILE` of the block-by-block correlations of two aligned pictures (`valid`: the pixels
     the warp kept inside the larger one; a block needs 90% of them), over the blocks where either has detail:
     a block with detail on one side only counts as 0, so a shape that fits while the rest of the picture does
-    not fails. Every block's sums come from one pass (`np.add.reduceat` over the block edges)."""
+    not fails. The grid is `ALIGN_GRID` square, or twice as fine when fewer than `ALIGN_MIN_BLOCKS` of its
+    blocks have detail (a few trees under a smooth sky: the detail fills a quarter of the picture or less)."""
+    values = _block_correlations(a, b, valid, ALIGN_GRID)
+    if values is not None and len(values) < ALIGN_MIN_BLOCKS:
+        values = _block_correlations(a, b, valid, 2 * ALIGN_GRID)
+    if values is None or len(values) < ALIGN_MIN_BLOCKS:
+        return 0.0
+    return max(0.0, float(np.quantile(values, ALIGN_QUANTILE)))
+
+
+def _block_correlations(a: Gray, b: Gray, valid: npt.NDArray[np.bool_], grid: int) -> npt.NDArray[np.float64] | None:
+    """The correlations of the blocks of a `grid` x `grid` cut where either side has detail (see
+    `_aligned_blocks`), None when the pictures are too small for that grid. Every block's sums come from one
+    pass (`np.add.reduceat` over the block edges)."""
     h, w = a.shape
-    rows = np.array([i * h // ALIGN_GRID for i in range(ALIGN_GRID)])
-    cols = np.array([j * w // ALIGN_GRID for j in range(ALIGN_GRID)])
-    if np.any(np.diff(rows) == 0) or np.any(np.diff(cols) == 0):
-        return 0.0  # too small to cut into blocks
+    if min(h, w) < 4 * grid:
+        return None  # blocks under 4 x 4 pixels
+    rows = np.array([i * h // grid for i in range(grid)])
+    cols = np.array([j * w // grid for j in range(grid)])
 
     def sums(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out: npt.NDArray[np.float64] = np.add.reduceat(np.add.reduceat(x, rows, axis=0), cols, axis=1)
@@ -449,10 +507,8 @@ def _aligned_blocks(a: Gray, b: Gray, valid: npt.NDArray[np.bool_]) -> float:
         sy = np.sqrt(np.maximum(sums(y * y) / n - my * my, 0.0))
         r = (sums(x * y) / n - mx * my) / (sx * sy)
     used = (n >= 0.9 * area) & (np.maximum(sx, sy) >= MIN_ENERGY)
-    values = np.where(np.minimum(sx, sy) > MIN_ENERGY / 4, r, 0.0)[used]
-    if len(values) < ALIGN_MIN_BLOCKS:
-        return 0.0
-    return max(0.0, float(np.quantile(values, ALIGN_QUANTILE)))
+    values: npt.NDArray[np.float64] = np.where(np.minimum(sx, sy) > MIN_ENERGY / 4, r, 0.0)[used]
+    return values
 
 
 class DenseValues(msgspec.Struct, frozen=True):

@@ -6,8 +6,6 @@ far from 1 maps many points onto one spot, so the scale must be plausible, inlie
 distinct positions, and they must spread over a real part of both images.
 """
 
-import io
-
 import cv2
 import msgspec
 import numpy as np
@@ -35,18 +33,47 @@ class LocalFeatures(msgspec.Struct, frozen=True):
     fine: npt.NDArray[np.uint8] = msgspec.field(default_factory=lambda: np.zeros((0, 0), np.uint8))
 
     def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        np.savez(buf, xy=self.xy.astype(np.float16), desc=self.desc,  # uncompressed: read on every verification
-                 size=np.array([self.width, self.height], dtype=np.int32), thumb=self.thumb, fine=self.fine)
-        return buf.getvalue()
+        """The stored form: a small msgpack header and the arrays' raw bytes (`_Stored`), read back with no
+        parsing beyond the header (a work's features are read on every verification of it)."""
+        dim = self.desc.shape[1] if self.desc.ndim == 2 else 0
+        return _STORED_MAGIC + _encoder.encode(_Stored(
+            self.xy.astype(np.float16).tobytes(), len(self.xy), self.desc.tobytes(), dim, self.width, self.height,
+            self.thumb.tobytes(), _shape(self.thumb), self.fine.tobytes(), _shape(self.fine)))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LocalFeatures":
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            w, h = z["size"].tolist()
-            empty = np.zeros((0, 0), np.uint8)
-            return cls(z["xy"].astype(np.float32), z["desc"], int(w), int(h),
-                       z["thumb"] if "thumb" in z.files else empty, z["fine"] if "fine" in z.files else empty)
+        if not data.startswith(_STORED_MAGIC):
+            raise ValueError("not a stored local-features file (written by an older version: rebuild the index)")
+        s = _decoder.decode(memoryview(data)[len(_STORED_MAGIC):])
+        return cls(np.frombuffer(s.xy, np.float16).reshape(s.count, 2).astype(np.float32),
+                   np.frombuffer(s.desc, np.uint8).reshape(s.count, s.dim), s.width, s.height,
+                   np.frombuffer(s.thumb, np.uint8).reshape(s.thumb_shape),
+                   np.frombuffer(s.fine, np.uint8).reshape(s.fine_shape))
+
+
+class _Stored(msgspec.Struct, array_like=True):
+    """`LocalFeatures` as stored: the keypoints (float16 x, y), their descriptors (`count` x `dim` uint8), the
+    image's size and the two grayscale thumbnails, each array as raw bytes."""
+
+    xy: bytes
+    count: int
+    desc: bytes
+    dim: int
+    width: int
+    height: int
+    thumb: bytes
+    thumb_shape: tuple[int, int]
+    fine: bytes
+    fine_shape: tuple[int, int]
+
+
+_STORED_MAGIC = b"PVLF1"
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Stored)
+
+
+def _shape(img: npt.NDArray[np.uint8]) -> tuple[int, int]:
+    return (int(img.shape[0]), int(img.shape[1])) if img.ndim == 2 else (0, 0)
 
 
 _sift = cv2.SIFT_create(nfeatures=MAX_FEATURES)  # type: ignore[attr-defined]

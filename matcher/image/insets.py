@@ -38,16 +38,22 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int, int]]:
     """(row, start, end) of every run of True along the rows of `mask` at least a fifth of a row long, gaps of
     up to `GAP` pixels bridged."""
     h, w = mask.shape
-    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, GAP + 1), np.uint8)) > 0
     padded = np.zeros((h, w + 2), np.int8)
-    padded[:, 1:-1] = closed
+    padded[:, 1:-1] = mask
     diff = np.diff(padded, axis=1)
-    out = []
-    for row, start in zip(*np.nonzero(diff == 1), strict=True):
-        end = int(np.argmax(diff[row, start + 1 :] == -1)) + start + 1
-        if end - start >= MIN_SIDE * w:
-            out.append((int(row), int(start), int(end)))
-    return out
+    # each row's runs start where it steps up and end where it steps down, in order (the padding closes them)
+    rows, starts = np.nonzero(diff == 1)
+    _, ends = np.nonzero(diff == -1)
+    if not len(rows):
+        return []
+    # a run that follows the previous one on its row after a gap of at most GAP continues it
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (starts[1:] - ends[:-1] > GAP)
+    heads = np.flatnonzero(first)
+    tails = np.append(heads[1:], len(rows)) - 1
+    rows, starts, ends = rows[heads], starts[heads], ends[tails]
+    long = ends - starts >= MIN_SIDE * w
+    return [(int(r), int(s), int(e)) for r, s, e in zip(rows[long], starts[long], ends[long], strict=True)]
 
 
 def _lines(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -37,8 +37,8 @@ from registry.models import WorkKind
 # searched) while the request's thread hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
-VERSION = "image-fused-7"
-FORMAT = 7
+VERSION = "image-fused-8"
+FORMAT = 8
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -234,7 +234,7 @@ class ImageMatcher:
 
         def place(stored: lf.LocalFeatures) -> tuple[dense.DenseResult, dense.DenseResult]:
             """The placement search and the refined comparisons (the placement's and the whole pictures')."""
-            placed = prepared.placed(stored.thumb)
+            placed = prepared.placed(stored.thumb, stored.fine)
             refined = max(prepared.aligned(stored.fine, placed), prepared.aligned_whole(stored.thumb, stored.fine),
                           key=lambda r: r.value)
             return placed, refined
