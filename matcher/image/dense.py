@@ -8,12 +8,14 @@ by pixel, as a copy-detection system does for such images:
   has one: padding, letterboxing, a frame), whole and block by block, and, upright, a few small rotations
   (resized, mirrored, rotated, recoloured, blurred, re-encoded, padded or partly covered copies);
 - the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
-  placed into a larger picture, a crop cut out of the work); a fit that also holds a few pixels away from
-  its peak (a horizon against any straight edge) is discounted;
+  placed into a larger picture, a crop cut out of the work), on thumbnails whose short side is at least
+  `PLACE_MIN_SIDE` (a wide picture's is taken from its fine thumbnail); a fit that also holds a few pixels
+  away from its peak (a horizon against any straight edge) is discounted;
 - that placement refined on larger thumbnails (`FINE_SIDE`) by an affine warp that maximises the correlation
   (OpenCV's ECC), then compared block by block (`aligned`): the grid's scale and position are only as good as
   a 96-px thumbnail, and a crop of a flat sky or a paper texture correlates almost perfectly once aligned to
-  a fraction of a pixel, while a look-alike that fitted one shape does not fit the rest.
+  a fraction of a pixel, while a look-alike that fitted one shape does not fit the rest; a fit that also
+  holds once turned (one disc on another) is discounted as the shifted one is.
 
 All compare band-pass images (the picture minus its smooth trend, at a few pixels' scale) by normalised
 cross-correlation, robust to the pixels a caption or a logo covers. The smooth trend is left out on purpose:
@@ -238,16 +240,20 @@ class DenseQuery:
                          max(work.shape) / max(mine.shape), mine.shape, False)
         return max(inside, around, key=lambda r: r.value)
 
-    def aligned_whole(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8]) -> DenseResult:
+    def aligned_whole(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8], *,
+                      always: bool = False) -> DenseResult:
         """The whole pictures compared at the fine size (`aligned` from the identity), in the query's
         `ALIGN_ORIENTATIONS` best dihedral orientations by plain correlation at the comparison size (given the
         work's two thumbnails), when either has little detail at the comparison size
-        (`ALIGN_WHOLE_MAX_ENERGY`). A fine texture (paper, canvas, film grain) keeps its detail at the fine
-        size, where the 64-px comparison has averaged it away, the more so once darkened or softened."""
+        (`ALIGN_WHOLE_MAX_ENERGY`), or `always`. A fine texture (paper, canvas, film grain) keeps its detail at
+        the fine size, where the 64-px comparison has averaged it away, the more so once darkened or softened.
+        A picture cut out of the query along an outline is always compared so (`always`): a region of the
+        background that the outline search took for a pasted picture is mostly flat with an edge or two, which
+        fits many pictures at 64 px, and nothing block by block."""
         if self.fine is None or not fine.size:
             return DenseResult(0.0, "aligned")
         work = _band(_square(thumb.astype(np.float32)))
-        if min(_std(self.orientations[0]), _std(work)) >= ALIGN_WHOLE_MAX_ENERGY:
+        if not always and min(_std(self.orientations[0]), _std(work)) >= ALIGN_WHOLE_MAX_ENERGY:
             return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
         plain = self._plain[:8] @ _unit(work.ravel())
         best = 0.0

@@ -264,8 +264,8 @@ class ImageMatcher:
     def _inset_stage(self, query: ImageQuery, results: dict[str, Match],
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """A picture pasted into the query along a rectangular outline (`insets.py`), cut out and searched as a
-        query of its own: its embedding names the candidates, its whole-picture dense comparison verifies them
-        (for the best few also refined at the fine size, as `aligned`)."""
+        query of its own: its embedding names the candidates, and they are verified by its whole-picture dense
+        comparison held to the same comparison refined at the fine size (`inset`: the smaller of the two)."""
         cal = self.calibration
         embedding = next((s for s in self.signals if isinstance(s, Embedding)), None)
         if embedding is None:
@@ -289,20 +289,17 @@ class ImageMatcher:
                 shape = stored.thumb.shape
                 if stored.thumb.size and _same_proportions(crop.width / crop.height, shape[1] / shape[0]):
                     candidates[wid] = stored  # a resized copy keeps its proportions: a cut-out of others is not one
-            # the best few also refined at the fine size, on the worker threads
-            refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine)
-                       for wid, stored in list(candidates.items())[: cal.placed_candidates] if stored.fine.size}
+            # each also compared at the fine size (on the worker threads), which the cut-out must pass too
+            refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine, always=True)
+                       for wid, stored in candidates.items() if stored.fine.size}
             for wid, stored in candidates.items():
-                whole = inset.whole(stored.thumb)
+                if wid not in refined:
+                    continue  # no fine thumbnail to hold the cut-out to
+                value = min(inset.whole(stored.thumb).value, refined[wid].result().value)
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
-                signals["inset"] = max(signals.get("inset", 0.0), round(whole.value, 4))  # its own curve
-                correlation = whole.value
-                if wid in refined:
-                    value = refined[wid].result().value
-                    signals["aligned"] = max(signals.get("aligned", 0.0), round(value, 4))
-                    correlation = max(correlation, value)
-                alignment = DenseAlignment(correlation=round(correlation, 4), how="inset", scale=share)
+                signals["inset"] = max(signals.get("inset", 0.0), round(value, 4))  # its own curve
+                alignment = DenseAlignment(correlation=round(value, 4), how="inset", scale=share)
                 match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
                 if match is not None and (wid not in results or match.score > results[wid].score):
                     results[wid] = match
