@@ -1,5 +1,6 @@
 """Image matching on real fixture images: every kind of edit, look-alikes, persistence, embedders."""
 
+import json
 import random
 from pathlib import Path
 
@@ -88,6 +89,25 @@ def test_index_files_round_trip_and_embedder_change_forces_rebuild(embedder: Emb
     assert again.search(load(IMAGES[3])) == []
     without = ImageMatcher(None, None, index_dir=tmp_path / "image")
     assert without.work_ids() == set()  # saved with another embedder: starts empty, sync re-embeds
+
+
+def test_an_index_of_an_older_format_starts_empty_and_drops_its_feature_files(embedder: Embedder,
+                                                                             tmp_path: Path) -> None:
+    """Saved by an older version (another FORMAT): the matcher starts empty (sync rebuilds it from the
+    originals) and the older version's feature files are removed, not left beside the new ones."""
+    directory = tmp_path / "image"
+    m = ImageMatcher(None, embedder, index_dir=directory)
+    m.add(IMAGES[0].stem, m.fingerprint(load(IMAGES[0])))
+    m.save()
+    meta = json.loads((directory / "meta.json").read_text())
+    (directory / "meta.json").write_text(json.dumps({**meta, "format": meta["format"] - 1}))
+    old = directory / "features" / "ab" / "work-ab.npz"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b"PK old")
+    again = ImageMatcher(None, embedder, index_dir=directory)
+    assert again.work_ids() == set() and not old.exists()
+    again.add(IMAGES[0].stem, again.fingerprint(load(IMAGES[0])))
+    assert again.search(load(IMAGES[0]))[0].work_id == IMAGES[0].stem
 
 
 def test_matches_without_an_embedder(tmp_path: Path) -> None:

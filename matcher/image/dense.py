@@ -247,9 +247,7 @@ class DenseQuery:
         work's two thumbnails), when either has little detail at the comparison size
         (`ALIGN_WHOLE_MAX_ENERGY`), or `always`. A fine texture (paper, canvas, film grain) keeps its detail at
         the fine size, where the 64-px comparison has averaged it away, the more so once darkened or softened.
-        A picture cut out of the query along an outline is always compared so (`always`): a region of the
-        background that the outline search took for a pasted picture is mostly flat with an edge or two, which
-        fits many pictures at 64 px, and nothing block by block."""
+        A picture cut out of the query along an outline is always compared so as well (`always`)."""
         if self.fine is None or not fine.size:
             return DenseResult(0.0, "aligned")
         work = _band(_square(thumb.astype(np.float32)))
@@ -277,6 +275,20 @@ class DenseQuery:
         if template is _MISSING:
             template = self._templates[key] = _template(self.searched, factor, band)
         return template
+
+    def cutout(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
+        """The whole pictures compared for a query cut out of a larger picture along an outline (`insets`): in
+        the query's best orientations, the smaller of the trimmed correlation and the block-by-block one (which
+        needs `MIN_BLOCKS` blocks with detail on both sides). A region of a background that the outline search
+        took for a pasted picture is mostly flat with an edge or two: trimmed, that fits many pictures' parts;
+        block by block, too few blocks have detail to compare."""
+        w = _band(_square(thumb.astype(np.float32)))
+        plain = self._plain[:8] @ _unit(w.ravel())
+        best = 0.0
+        for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:
+            q = self.orientations[int(i)]
+            best = max(best, min(_trimmed_ncc(q, w), _blocks_ncc(q, w)))
+        return DenseResult(best, "inset")
 
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
         """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole and

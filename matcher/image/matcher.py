@@ -265,7 +265,8 @@ class ImageMatcher:
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """A picture pasted into the query along a rectangular outline (`insets.py`), cut out and searched as a
         query of its own: its embedding names the candidates, and they are verified by its whole-picture dense
-        comparison held to the same comparison refined at the fine size (`inset`: the smaller of the two)."""
+        comparison, held to agree block by block (`DenseQuery.cutout`), or by the same comparison refined at
+        the fine size (`inset`: the larger of the two)."""
         cal = self.calibration
         embedding = next((s for s in self.signals if isinstance(s, Embedding)), None)
         if embedding is None:
@@ -289,13 +290,13 @@ class ImageMatcher:
                 shape = stored.thumb.shape
                 if stored.thumb.size and _same_proportions(crop.width / crop.height, shape[1] / shape[0]):
                     candidates[wid] = stored  # a resized copy keeps its proportions: a cut-out of others is not one
-            # each also compared at the fine size (on the worker threads), which the cut-out must pass too
+            # each compared at 64 px (`cutout`) and at the fine size (on the worker threads): either may verify
             refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine, always=True)
                        for wid, stored in candidates.items() if stored.fine.size}
             for wid, stored in candidates.items():
                 if wid not in refined:
                     continue  # no fine thumbnail to hold the cut-out to
-                value = min(inset.whole(stored.thumb).value, refined[wid].result().value)
+                value = max(inset.cutout(stored.thumb).value, refined[wid].result().value)
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
                 signals["inset"] = max(signals.get("inset", 0.0), round(value, 4))  # its own curve
@@ -391,7 +392,8 @@ class ImageMatcher:
     def _features_path(self, work_id: str) -> Path | None:
         if self.index_dir is None:
             return None
-        return self.index_dir / "features" / work_id[-2:] / f"{work_id}.npz"
+        # `LocalFeatures.to_bytes` (FORMAT 7 and older wrote .npz files: `_drop_old_features`)
+        return self.index_dir / "features" / work_id[-2:] / f"{work_id}.feat"
 
     def _write_features(self, work_id: str, data: bytes) -> None:
         path = self._features_path(work_id)
@@ -433,13 +435,21 @@ class ImageMatcher:
             tmp.write_text(json.dumps(meta))
             os.replace(tmp, self.index_dir / "meta.json")
 
+    def _drop_old_features(self) -> None:
+        """The feature files an older format wrote (`.npz`): the rebuild writes every work's again."""
+        assert self.index_dir is not None
+        for path in (self.index_dir / "features").glob("*/*.npz"):
+            path.unlink(missing_ok=True)
+
     def _load(self) -> None:
         """Load the saved index; on any mismatch (format, embedder, signals) start empty so sync rebuilds it."""
         assert self.index_dir is not None
         try:
             meta = json.loads((self.index_dir / "meta.json").read_text())
-            if (meta.get("format") != FORMAT or meta.get("embedder") != self.embedder_id
-                    or meta.get("signals") != [s.name for s in self.signals]):
+            if meta.get("format") != FORMAT:
+                self._drop_old_features()
+                return
+            if meta.get("embedder") != self.embedder_id or meta.get("signals") != [s.name for s in self.signals]:
                 return
             for signal in self.signals:
                 signal.load(self.index_dir)
