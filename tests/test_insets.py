@@ -6,9 +6,10 @@ import random
 import msgspec
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from benchmarks import edits
+from matcher.image import dense
 from matcher.image import insets as inset_module
 from matcher.image.insets import insets
 from matcher.image.matcher import ImageMatcher
@@ -119,3 +120,33 @@ def test_runs_are_the_brute_force_ones() -> None:
                 else:
                     c += 1
         assert inset_module._runs(mask) == expected, density
+
+
+def _flat_with_an_edge(size: tuple[int, int], seed: int, strip: bool) -> Image.Image:
+    """White, with a dark ragged shape along the right side and a blue strip at the top or a thin line."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.polygon([(w, 0), *((int(w * (0.82 + 0.06 * rng.random())), int(h * t)) for t in np.linspace(0, 1, 9)),
+                  (w, h)], fill=(30, 30, 35))
+    if strip:
+        draw.rectangle((0, 0, int(w * 0.4), int(h * 0.04)), fill=(20, 90, 200))
+    else:
+        draw.line((int(w * 0.1), int(h * 0.8), int(w * 0.25), int(h * 0.95)), fill=(60, 50, 40), width=2)
+    return img
+
+
+def test_a_flat_region_with_an_edge_is_not_a_cut_out_copy(matcher: ImageMatcher) -> None:
+    """An outline can enclose a region of the background (white beside a figure's dark edge); another
+    picture's flat part with an edge at the same side fits it at 64 px, but not block by block over the centre
+    nor refined at the fine size: the cut-out's value stays under the `inset` step."""
+    region = _flat_with_an_edge((380, 270), 1, strip=True)
+    other = _flat_with_an_edge((247, 183), 2, strip=False)
+    query = dense.DenseQuery(dense.thumbnail(region), None, dense.thumbnail(region, dense.FINE_SIDE))
+    thumb, fine = dense.thumbnail(other), dense.thumbnail(other, dense.FINE_SIDE)
+    assert query.whole(thumb).value > 0.8  # what the cut-out was compared on alone before
+    curve = matcher.calibration.curve("inset")
+    assert curve is not None
+    value = max(query.cutout(thumb).value, query.aligned_whole(thumb, fine, always=True).value)
+    assert value < -curve.a / curve.b

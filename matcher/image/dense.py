@@ -156,8 +156,10 @@ def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) ->
 
 def _blocks_ncc(a: Gray, b: Gray) -> float:
     """Correlation block by block (BLOCKS x BLOCKS), averaged over the blocks with detail on both sides after
-    leaving out the worst quarter: a caption box or logo spoils the blocks it covers, not the others."""
-    n = WHOLE_SIDE // BLOCKS
+    leaving out the worst quarter: a caption box or logo spoils the blocks it covers, not the others. Square
+    pictures of any side (a remainder at the bottom and right is left out)."""
+    n = a.shape[0] // BLOCKS
+    a, b = a[: n * BLOCKS, : n * BLOCKS], b[: n * BLOCKS, : n * BLOCKS]
 
     def blocks(img: Gray) -> Gray:
         out = img.reshape(BLOCKS, n, BLOCKS, n).transpose(0, 2, 1, 3).reshape(BLOCKS * BLOCKS, n * n)
@@ -281,13 +283,15 @@ class DenseQuery:
         the query's best orientations, the smaller of the trimmed correlation and the block-by-block one (which
         needs `MIN_BLOCKS` blocks with detail on both sides). A region of a background that the outline search
         took for a pasted picture is mostly flat with an edge or two: trimmed, that fits many pictures' parts;
-        block by block, too few blocks have detail to compare."""
+        block by block, too few blocks have detail to compare. Both over the centre (`_CENTRE`): the outline is
+        found to a pixel or two, and the band-pass sees the boundary with whatever was around the cut-out."""
         w = _band(_square(thumb.astype(np.float32)))
         plain = self._plain[:8] @ _unit(w.ravel())
         best = 0.0
+        inner = slice(_m, WHOLE_SIDE - _m)
         for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:
             q = self.orientations[int(i)]
-            best = max(best, min(_trimmed_ncc(q, w), _blocks_ncc(q, w)))
+            best = max(best, min(_trimmed_ncc(q, w, _CENTRE), _blocks_ncc(q[inner, inner], w[inner, inner])))
         return DenseResult(best, "inset")
 
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
