@@ -240,6 +240,16 @@ def test_aligned_blocks_are_the_brute_force_ones() -> None:
     assert dense._aligned_blocks(a, np.zeros_like(a), valid) == 0.0  # no block with detail on both sides
 
 
+def test_a_small_refined_placement_is_still_compared_block_by_block() -> None:
+    """A work pasted at 40% of a query's width is a 29 x 70 template at the fine size: blocks of 3 pixels
+    still compare it (the copy with a little noise correlates)."""
+    rng = np.random.default_rng(9)
+    a = (rng.normal(size=(29, 70)) * 5).astype(np.float32)
+    b = (a + rng.normal(size=a.shape) * 1.0).astype(np.float32)
+    assert dense._aligned_blocks(a, b, np.ones(a.shape, bool)) > 0.8
+    assert dense._aligned_blocks(a[:20], b[:20], np.ones((20, 70), bool)) == 0.0  # blocks under 3 pixels
+
+
 def test_detail_in_a_small_part_is_compared_on_a_finer_grid() -> None:
     """Trees under a flat sky: when fewer than `ALIGN_MIN_BLOCKS` blocks have detail, the grid is twice as
     fine; still none when even that finer grid finds too few."""

@@ -510,8 +510,8 @@ def _block_correlations(a: Gray, b: Gray, valid: npt.NDArray[np.bool_], grid: in
     `_aligned_blocks`), None when the pictures are too small for that grid. Every block's sums come from one
     pass (`np.add.reduceat` over the block edges)."""
     h, w = a.shape
-    if min(h, w) < 4 * grid:
-        return None  # blocks under 4 x 4 pixels
+    if min(h, w) < 3 * grid:
+        return None  # blocks under 3 x 3 pixels
     rows = np.array([i * h // grid for i in range(grid)])
     cols = np.array([j * w // grid for j in range(grid)])
 
