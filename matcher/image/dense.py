@@ -191,9 +191,9 @@ def _oriented(img: Gray, i: int) -> Gray:
 
 
 _MISSING: Gray = np.zeros(0, np.float32)
-_CENTRE = np.zeros((WHOLE_SIDE, WHOLE_SIDE), bool)
-_m = round(WHOLE_SIDE * 0.15)
-_CENTRE[_m:-_m, _m:-_m] = True  # the part a rotation by up to 10 degrees does not fill with background
+_INNER = slice(round(WHOLE_SIDE * 0.15), WHOLE_SIDE - round(WHOLE_SIDE * 0.15))  # rows or columns of the centre:
+_CENTRE = np.zeros((WHOLE_SIDE, WHOLE_SIDE), bool)  # the part a rotation by up to 10 degrees does not fill
+_CENTRE[_INNER, _INNER] = True
 
 
 class DenseQuery:
@@ -288,10 +288,10 @@ class DenseQuery:
         w = _band(_square(thumb.astype(np.float32)))
         plain = self._plain[:8] @ _unit(w.ravel())
         best = 0.0
-        inner = slice(_m, WHOLE_SIDE - _m)
+        centre = w[_INNER, _INNER]
         for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:
-            q = self.orientations[int(i)]
-            best = max(best, min(_trimmed_ncc(q, w, _CENTRE), _blocks_ncc(q[inner, inner], w[inner, inner])))
+            q = self.orientations[int(i)][_INNER, _INNER]
+            best = max(best, min(_trimmed_ncc(q, centre), _blocks_ncc(q, centre)))
         return DenseResult(best, "inset")
 
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:

@@ -288,14 +288,13 @@ class ImageMatcher:
                 except FileNotFoundError:
                     continue
                 shape = stored.thumb.shape
-                if stored.thumb.size and _same_proportions(crop.width / crop.height, shape[1] / shape[0]):
+                if (stored.thumb.size and stored.fine.size
+                        and _same_proportions(crop.width / crop.height, shape[1] / shape[0])):
                     candidates[wid] = stored  # a resized copy keeps its proportions: a cut-out of others is not one
             # each compared at 64 px (`cutout`) and at the fine size (on the worker threads): either may verify
             refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine, always=True)
-                       for wid, stored in candidates.items() if stored.fine.size}
+                       for wid, stored in candidates.items()}
             for wid, stored in candidates.items():
-                if wid not in refined:
-                    continue  # no fine thumbnail to hold the cut-out to
                 value = max(inset.cutout(stored.thumb).value, refined[wid].result().value)
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
