@@ -150,3 +150,46 @@ def test_a_flat_region_with_an_edge_is_not_a_cut_out_copy(matcher: ImageMatcher)
     assert curve is not None
     value = max(query.cutout(thumb).value, query.aligned_whole(thumb, fine, always=True).value)
     assert value < -curve.a / curve.b
+
+
+def _broken_outline(seed: int) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """A flat picture pasted into a textured one whose colour matches the copy's edge in places: each side's
+    step is missing for a few pixels every few dozen, and the copy's top edge falls between two rows of the
+    reduced picture, alternately on either (a copy pasted at a position off the reduced grid)."""
+    rng = np.random.default_rng(seed)
+    h, w = 768, 1024
+    base = np.clip(rng.normal(90, 6, (h, w)), 0, 255)
+    x0, y0, x1, y1 = 230, 201, 741, 560
+    copy_ = np.clip(np.linspace(170, 200, x1 - x0)[None, :] + rng.normal(0, 2, (y1 - y0, x1 - x0)), 0, 255)
+    base[y0:y1, x0:x1] = copy_
+    for x in range(x0, x1, 48):  # the top edge one reduced row lower on every other stretch
+        base[y0 : y0 + 3, x : x + 24] = 90
+    for y in range(y0, y1, 40):  # the right and bottom edges meet the copy's colour for 12 px (4-5 reduced px)
+        base[y : y + 12, x1 : x1 + 8] = base[y : y + 12, x1 - 1 : x1]
+    for x in range(x0, x1, 52):
+        base[y1 : y1 + 8, x : x + 12] = base[y1 - 1 : y1, x : x + 12]
+    img = Image.fromarray(base.astype(np.uint8)).convert("RGB")
+    return img, (x0 / w, y0 / h, x1 / w, y1 / h)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_outline_broken_where_the_copy_meets_its_own_colour_is_found(seed: int) -> None:
+    img, box = _broken_outline(seed)
+    found = insets(img)
+    assert found and max(_iou(f, box) for f in found) > 0.9, (box, found)
+
+
+def test_a_pasted_picture_with_a_frame_of_its_own_is_found_whole() -> None:
+    """The copy holds a rectangle of its own (a window, a picture frame) whose outline is edge all round, while
+    the copy's own outline is not where the copy meets the background's colour: the inner rectangle ranks
+    first, and the copy's outline is kept beside it rather than suppressed as the same box."""
+    rng = np.random.default_rng(5)
+    base = np.clip(rng.normal(90, 4, (768, 1024)), 0, 255)
+    x0, y0, x1, y1 = 300, 150, 860, 600
+    base[y0:y1, x0:x1] = np.clip(rng.normal(175, 4, (y1 - y0, x1 - x0)), 0, 255)
+    base[y0 + 200 : y1, x1 - 40 : x1] = 90  # the copy's lower right in the background's colour
+    base[y0 + 60 : y0 + 64, x0 + 60 : x0 + 400] = base[y0 + 340 : y0 + 344, x0 + 60 : x0 + 400] = 250
+    base[y0 + 60 : y0 + 344, x0 + 60 : x0 + 64] = base[y0 + 60 : y0 + 344, x0 + 396 : x0 + 400] = 250
+    box = (x0 / 1024, y0 / 768, x1 / 1024, y1 / 768)
+    found = insets(Image.fromarray(base.astype(np.uint8)).convert("RGB"))
+    assert found and max(_iou(f, box) for f in found) > 0.9, found

@@ -71,6 +71,12 @@ ALIGN_MAX_ROTATION = math.radians(10)  # and rotate it: the search placed it upr
 # compared whole (`ANGLES`); a disc (a moon, a planet) fits another disc at any angle
 ALIGN_ORIENTATIONS = 1  # the whole pictures are refined in the query's best few orientations
 ALIGN_TURN = 8.0  # degrees the refined placement is also turned by, about the detail's centre (see `aligned`)
+DESCRIPTOR_SIDE = 16  # the band-pass image at the comparison size, reduced to this square, is a work's
+# descriptor in the `band` index: candidates for the whole-picture comparison that the embedding does not name
+DESCRIPTOR_CLIP = 3.0  # its values clipped at this many robust deviations (a caption box's edge is one shape)
+DESCRIPTOR_MIN_ENERGY = 0.2  # band-pass deviation (grey levels) under which a picture has no descriptor: half
+# of `MIN_ENERGY`, as a paper texture darkened by a third falls under that while the refinement at the fine
+# size (`aligned_whole`) still sees its grain
 ALIGN_WHOLE_MAX_ENERGY = 1.0  # and only when one of them has less band-pass detail than this at the comparison
 # size (grey levels): its detail is finer than 64 px show (paper grain, film grain); every picture of the
 # development data's photographs and art has more, a tenth of its low-detail pictures less
@@ -129,6 +135,31 @@ def unframed(img: Image.Image) -> Image.Image | None:
     if box[2] - box[0] < 16 or box[3] - box[1] < 16:
         return None
     return img.crop(box)
+
+
+def descriptor(thumb: npt.NDArray[np.uint8]) -> Gray:
+    """A picture's descriptor for the `band` index (from its thumbnail): what `DenseQuery.whole` compares, as
+    one unit vector whose inner products rank the works the way that comparison would. Like the comparison
+    it keeps no brightness, contrast or colour (a darkened paper, a recoloured gradient) and no smooth trend
+    (two sky gradients); its values are clipped at `DESCRIPTOR_CLIP` robust deviations, so that a caption box
+    or a logo, whose edges hold more band-pass energy than a whole flat sky, weighs as one shape among others."""
+    return _descriptor(_band(_square(thumb.astype(np.float32))))
+
+
+def descriptors(thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | None = None) -> Gray:
+    """The query's descriptors, one row per dihedral orientation of its thumbnail, then of the thumbnail
+    without its uniform border when it has one (`unframed`)."""
+    views = [thumb] if unframed is None else [thumb, unframed]
+    return np.stack([_descriptor(_band(_square(v))) for t in views for v in _dihedral(t.astype(np.float32))])
+
+
+def _descriptor(band: Gray) -> Gray:
+    small = cv2.resize(band, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA).ravel()
+    centred = small - float(np.median(small))
+    deviation = 1.4826 * float(np.median(np.abs(centred)))  # the standard deviation, were it Gaussian
+    if deviation <= 0 or _std(band) < DESCRIPTOR_MIN_ENERGY:
+        return np.zeros(DESCRIPTOR_SIDE * DESCRIPTOR_SIDE, np.float32)  # no detail any comparison could use
+    return _unit(np.clip(centred, -DESCRIPTOR_CLIP * deviation, DESCRIPTOR_CLIP * deviation))
 
 
 def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) -> float:

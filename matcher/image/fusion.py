@@ -21,7 +21,8 @@ def _pdq_similarity(distance: float) -> float:
 
 
 # signal names: "exact", "pdq", "pdq_low", "sift" (verified local features), "dense", "placed", "aligned", "inset",
-# "embedding:<embedder name>"
+# "embedding:<embedder name>"; "local" (local-feature votes) and "band" (`signals.BandDescriptor`) only name
+# candidates and are not fused
 FEATURES: dict[str, Callable[[float], float]] = {
     "pdq": _pdq_similarity,
     "pdq_low": _pdq_similarity,  # either hash of quality < 50
@@ -58,6 +59,7 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
     local_min_votes: int = 3
     dense_candidates: int = 4  # candidates compared densely when nothing else verified a match
+    band_candidates: int = 3  # and of the `band` index's candidates, the best few (verified and compared too)
     placed_candidates: int = 2  # of those, the best few also searched for a placement
 
     def curve(self, signal: str) -> Curve | None:

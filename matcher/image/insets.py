@@ -23,14 +23,14 @@ from matcher.image.embed import Box
 
 SIDE = 384  # the picture is searched at this long side
 MIN_STEP = 12.0  # grey levels a side's brightness step must reach (Sobel, normalised per pixel)
-GAP = 3  # pixels a side's run may skip (where copy and surroundings happen to match)
+GAP = 6  # pixels a side's run may skip (where copy and surroundings happen to match)
 MIN_SIDE = 0.2  # the shortest side a rectangle may have, as a share of the picture's side
 MAX_AREA = 0.85  # larger rectangles are the picture itself (or its border: `dense.unframed` handles those)
 TOLERANCE = 0.03  # how far (share of the side) two parallel sides' runs may start and end apart
 MIN_SIDE_SUPPORT = 0.5  # share of each side (not on the picture's border) that must be edge
 MIN_SUPPORT = 0.75  # and of the whole outline off the border
 MAX_INSETS = 2
-MAX_COORDS = 40  # candidate positions a side may take on each axis (40^4 rectangles scored at once)
+MAX_COORDS = 24  # candidate positions a side may take on each axis (24^4 rectangles scored at once)
 
 
 
@@ -81,56 +81,71 @@ def insets(img: Image.Image) -> list[Box]:
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 4.0
     horizontal = (np.abs(gy) >= MIN_STEP) & (np.abs(gy) > 2 * np.abs(gx))  # a step between rows
     vertical = (np.abs(gx) >= MIN_STEP) & (np.abs(gx) > 2 * np.abs(gy))
-    rows = _lines(_runs(horizontal))
-    cols = _lines(_runs(vertical.T))
+    # an edge between two rows of the reduced picture falls on either (the copy's outline is rarely on the
+    # grid): runs are followed, and sides scored, on the edges widened to both
+    near_h, near_v = _thicken(horizontal, axis=0), _thicken(vertical, axis=1)
+    rows = _by_length(_lines(_runs(near_h > 0)))
+    cols = _by_length(_lines(_runs((near_v > 0).T)))
     xs = _coordinates([c[0] for c in cols], [e for r in rows for e in (r[1], r[2] - 1)], w)
     ys = _coordinates([r[0] for r in rows], [e for c in cols for e in (c[1], c[2] - 1)], h)
-    score = _scores(_thicken(horizontal, axis=0), _thicken(vertical, axis=1), xs, ys)
+    score, left, right, top, bottom = _scores(near_h, near_v, xs, ys)
     out: list[Box] = []
     for flat in np.argsort(-score, axis=None)[:200]:
         if score.flat[flat] <= 0:
             break
-        li, ri, ti, bi = (int(v) for v in np.unravel_index(flat, score.shape))
+        pair_x, pair_y = np.unravel_index(flat, score.shape)
+        li, ri, ti, bi = int(left[pair_x]), int(right[pair_x]), int(top[pair_y]), int(bottom[pair_y])
         box = (xs[li] / w, ys[ti] / h, (xs[ri] + 1) / w, (ys[bi] + 1) / h)
-        if all(_overlap(box, other) < 0.7 for other in out):
+        if all(_iou(box, other) < 0.5 for other in out):
             out.append(box)
         if len(out) == MAX_INSETS:
             break
     return out
 
 
+def _by_length(lines: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The longest lines first: where sides are looked for is capped (`MAX_COORDS`), and a busy picture has
+    more short edges than that."""
+    return sorted(lines, key=lambda line: line[1] - line[2])
+
+
+def _pairs(coords: npt.NDArray[np.intp], side: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The (low, high) index pairs of `coords` far enough apart to be two sides of a rectangle (`MIN_SIDE`)."""
+    low, high = np.nonzero(coords[None, :] - coords[:, None] + 1 >= MIN_SIDE * side)
+    return low, high
+
+
 def _scores(near_h: npt.NDArray[np.float64], near_v: npt.NDArray[np.float64], xs: npt.NDArray[np.intp],
-            ys: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-    """For every rectangle with sides at `xs` (left, right) and `ys` (top, bottom), indexed [l, r, t, b]: the
-    share of its outline off the picture's border that is edge, or 0 when a side off the border is edge along
-    less than `MIN_SIDE_SUPPORT` of its length, the rectangle has the wrong size or the outline is edge along
-    less than `MIN_SUPPORT`. Side supports come from prefix sums, so every rectangle costs the same."""
+            ys: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp],
+                                               npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For every rectangle with sides at `xs` (left, right) and `ys` (top, bottom) at least `MIN_SIDE` apart:
+    the share of its outline off the picture's border that is edge, or 0 when a side off the border is edge
+    along less than `MIN_SIDE_SUPPORT` of its length, the rectangle is too large or the outline is edge along
+    less than `MIN_SUPPORT`; indexed [column pair, row pair], returned with the pairs (left, right, top,
+    bottom indices into `xs` and `ys`). Side supports come from prefix sums, so every rectangle costs the same."""
     h, w = near_h.shape
-    hx = np.concatenate([np.zeros((h, 1)), np.cumsum(near_h, axis=1)], axis=1)[ys]  # (ny, w + 1)
-    vy = np.concatenate([np.zeros((1, w)), np.cumsum(near_v, axis=0)], axis=0)[:, xs]  # (h + 1, nx)
-    span_x = (xs[None, :] - xs[:, None] + 1).astype(np.float64)  # [left, right]
-    span_y = (ys[None, :] - ys[:, None] + 1).astype(np.float64)  # [top, bottom]
-    safe_x, safe_y = np.where(span_x > 0, span_x, 1.0), np.where(span_y > 0, span_y, 1.0)
-    horiz = (hx[:, xs + 1][:, None, :] - hx[:, xs][:, :, None]) / safe_x[None]  # [row y, left, right]
-    vert = (vy[ys + 1][None, :, :] - vy[ys][:, None, :]).transpose(2, 0, 1) / safe_y[None]  # [col x, top, bottom]
-    sides = (np.transpose(horiz, (1, 2, 0))[:, :, :, None],  # top: [l, r, t, -]
-             np.transpose(horiz, (1, 2, 0))[:, :, None, :],  # bottom: [l, r, -, b]
-             vert[:, None, :, :],  # left: [l, -, t, b]
-             vert[None, :, :, :])  # right: [-, r, t, b]
-    borders = ((ys <= 2)[None, None, :, None], (ys >= h - 3)[None, None, None, :],
-               (xs <= 2)[:, None, None, None], (xs >= w - 3)[None, :, None, None])
-    shape = (len(xs), len(xs), len(ys), len(ys))
-    ok = np.ones(shape, bool)
+    left, right = _pairs(xs, w)
+    top, bottom = _pairs(ys, h)
+    hx = np.concatenate([np.zeros((len(ys), 1)), np.cumsum(near_h[ys], axis=1)], axis=1)  # (ny, w + 1)
+    vy = np.concatenate([np.zeros((1, len(xs))), np.cumsum(near_v[:, xs], axis=0)], axis=0)  # (h + 1, nx)
+    width = (xs[right] - xs[left] + 1).astype(np.float64)
+    height = (ys[bottom] - ys[top] + 1).astype(np.float64)
+    horiz = (hx[:, xs[right] + 1] - hx[:, xs[left]]) / width  # [row y, column pair]
+    vert = (vy[ys[bottom] + 1] - vy[ys[top]]) / height[:, None]  # [row pair, column x]
+    sides = (horiz[top].T, horiz[bottom].T, vert[:, left].T, vert[:, right].T)  # each [column pair, row pair]
+    borders = ((ys[top] <= 2)[None, :], (ys[bottom] >= h - 3)[None, :],
+               (xs[left] <= 2)[:, None], (xs[right] >= w - 3)[:, None])
+    shape = (len(left), len(top))
+    ok = (width[:, None] * height[None, :]) <= MAX_AREA * w * h
     total, count = np.zeros(shape), np.zeros(shape)
     for support, border in zip(sides, borders, strict=True):
         ok &= border | (support >= MIN_SIDE_SUPPORT)
         total += np.where(border, 0.0, support)
         count += ~border
-    width, height = span_x[:, :, None, None], span_y[None, None, :, :]
-    ok &= (width >= MIN_SIDE * w) & (height >= MIN_SIDE * h) & (width * height <= MAX_AREA * w * h) & (count >= 2)
+    ok &= count >= 2
     score = np.where(ok, total / np.maximum(count, 1), 0.0)
     score[score < MIN_SUPPORT] = 0.0
-    return score
+    return score, left, right, top, bottom
 
 
 def _coordinates(lines: list[int], ends: list[int], side: int) -> npt.NDArray[np.intp]:
@@ -158,9 +173,10 @@ def _thicken(mask: npt.NDArray[np.bool_], axis: int) -> npt.NDArray[np.float64]:
     return out.astype(np.float64)
 
 
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over the smaller box."""
+def _iou(a: Box, b: Box) -> float:
+    """Intersection over union: a rectangle inside another (a picture's own frame inside the pasted copy)
+    is a different candidate, a rectangle a pixel or two off is the same."""
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0

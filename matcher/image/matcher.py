@@ -27,7 +27,15 @@ from matcher.image import features as lf
 from matcher.image.embed import Embedder
 from matcher.image.fusion import ImageCalibration, fuse, kind_of, load_calibration
 from matcher.image.hashes import PDQ_MAX_DISTANCE, PDQ_MIN_QUALITY, pdq_hex, pdq_match_distance, phash_distance
-from matcher.image.signals import Embedding, ExactPixels, ImageQuery, ImageSignal, LocalFeatureVotes, Pdq
+from matcher.image.signals import (
+    BandDescriptor,
+    Embedding,
+    ExactPixels,
+    ImageQuery,
+    ImageSignal,
+    LocalFeatureVotes,
+    Pdq,
+)
 from matcher.locks import ReadWriteLock
 from registry.content import Content
 from registry.evidence import DenseAlignment, Geometry, ImageEvidence, PdqQuality
@@ -37,8 +45,8 @@ from registry.models import WorkKind
 # searched) while the request's thread hashes and embeds it
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-features")
 
-VERSION = "image-fused-8"
-FORMAT = 8
+VERSION = "image-fused-9"
+FORMAT = 9
 
 
 class ImageFingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +90,7 @@ class ImageMatcher:
             self.signals.append(Embedding(embedder, cal.embedding_k, approximate_after))
         self.signals.append(LocalFeatureVotes(cal.local_query_descriptors, cal.local_min_similarity,
                                               cal.local_min_votes))
+        self.signals.append(BandDescriptor(cal.band_candidates, approximate_after))
         self.stages = sorted({s.stage for s in self.signals})
         self._lock = ReadWriteLock()
         self._reset()
@@ -162,6 +171,8 @@ class ImageMatcher:
         if kind_of(signal.name) == "embedding":
             return [i for i in sorted(values, key=lambda i: -values[i])[: cal.max_candidates]
                     if values[i] >= cal.verify_min_cosine]
+        if signal.name == "band":
+            return [i for i in sorted(values, key=lambda i: -values[i])[: cal.band_candidates] if values[i] > 0]
         return sorted(values, key=lambda i: -values[i])[: cal.max_candidates // 2]
 
     def verify_all(self, content: Content) -> list[Match]:
@@ -213,7 +224,8 @@ class ImageMatcher:
     def _dense_stage(self, query: ImageQuery, results: dict[str, Match],
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
-        dark pictures have too few keypoints) compared densely (`dense.py`), whole for each, and searched for
+        dark pictures have too few keypoints; the embedding's best few and the `band` index's) compared densely
+        (`dense.py`), whole for each, and searched for
         a placement for the best of them, that placement and the whole pictures refined on the larger
         thumbnails (on the worker threads, both at once, while this thread compares the wholes); each is
         scored again with those values."""
@@ -222,8 +234,11 @@ class ImageMatcher:
         unverified = [w for w in results if found[w][1] is None]
         unverified.sort(key=lambda w: -max([results[w].score, *(v for k, v in found[w][0].items()
                                                                   if kind_of(k) == "embedding")]))
+        chosen = unverified[: cal.dense_candidates]  # the embedding's best, then the band index's best
+        by_band = sorted((w for w in unverified if "band" in found[w][0]), key=lambda w: -found[w][0]["band"])
+        chosen += [w for w in by_band[: cal.band_candidates] if w not in chosen]
         thumbs: dict[str, lf.LocalFeatures] = {}
-        for wid in unverified[: cal.dense_candidates]:
+        for wid in chosen:
             try:
                 stored = self._read_features(wid)
             except FileNotFoundError:

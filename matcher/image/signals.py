@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
-from matcher.image.dense import FINE_SIDE, DenseQuery, thumbnail, unframed
+from matcher.image.dense import DESCRIPTOR_SIDE, FINE_SIDE, DenseQuery, descriptor, descriptors, thumbnail, unframed
 from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
@@ -100,13 +100,21 @@ class ImageQuery:
         query only when the search gets to dense verification."""
         return self.cached("fine", lambda: thumbnail(self.img, FINE_SIDE))
 
+    def unframed_thumb(self) -> npt.NDArray[np.uint8] | None:
+        """The thumbnail of the picture without its uniform border (`dense.unframed`), None when it has none."""
+        def make() -> npt.NDArray[np.uint8] | None:
+            inner = unframed(self.img)
+            return None if inner is None else thumbnail(inner)
+
+        return self.cached("unframed", make)
+
     def dense(self) -> DenseQuery:
         """The query prepared for dense verification."""
-        def prepare() -> DenseQuery:
-            inner = unframed(self.img)
-            return DenseQuery(self.thumb(), None if inner is None else thumbnail(inner), self.fine())
+        return self.cached("dense", lambda: DenseQuery(self.thumb(), self.unframed_thumb(), self.fine()))
 
-        return self.cached("dense", prepare)
+    def band(self) -> npt.NDArray[np.float32]:
+        """The descriptors of the `band` index, one per dihedral orientation, with and without a border."""
+        return self.cached("band", lambda: descriptors(self.thumb(), self.unframed_thumb()))
 
     def insets(self) -> list[Box]:
         """Pictures pasted into this one along a rectangular outline (`insets.insets`), found once."""
@@ -301,6 +309,60 @@ class Embedding:
 
     def load(self, directory: Path) -> None:
         self.index.load(directory / "embeddings")
+
+
+class BandDescriptor:
+    """Works whose whole picture compares closely with the query's (`dense.descriptor`: the band-pass image at
+    the comparison size, without brightness, contrast, colour or smooth trend), in any dihedral orientation,
+    with or without the query's border. It names candidates for the dense comparison that the embedding does
+    not: a darkened or brightened paper texture, a flat sky under a caption box, among thousands of textures
+    and skies the embedding finds as close. The value is the best cosine; it is not fused (the dense
+    comparison of the candidate is the evidence) and its best `band_candidates` are verified."""
+
+    name = "band"
+    stage = 1
+    background = True  # the thumbnail is all it needs: searched on the worker thread beside the embedding
+
+    def __init__(self, k: int = 4, approximate_after: int = 200_000) -> None:
+        self.k = k
+        self.approximate_after = approximate_after
+        self.index = VectorIndex(DESCRIPTOR_DIM, approximate_after)
+
+    def fingerprint(self, image: ImageQuery) -> npt.NDArray[np.float32]:
+        return descriptor(image.thumb())
+
+    def add(self, iid: int, part: npt.NDArray[np.float32]) -> None:
+        if np.any(part):  # a flat picture has no descriptor: the dense comparison could not verify it
+            self.index.add(np.array([iid]), part[None, :])
+
+    def remove(self, iid: int) -> None:
+        self.index.remove(np.array([iid]))
+
+    def prepare(self, query: ImageQuery) -> None:
+        query.band()
+
+    def search(self, query: ImageQuery) -> dict[int, float]:
+        rows = query.band()
+        rows = rows[np.any(rows, axis=1)]
+        if not len(rows) or not len(self.index):
+            return {}
+        best: dict[int, float] = {}
+        for hits in self.index.search(rows, self.k):
+            for iid, score in hits:
+                best[iid] = max(best.get(iid, -1.0), score)
+        return best
+
+    def clear(self) -> None:
+        self.index = VectorIndex(DESCRIPTOR_DIM, self.approximate_after)
+
+    def save(self, directory: Path) -> None:
+        self.index.save(directory / "band")
+
+    def load(self, directory: Path) -> None:
+        self.index.load(directory / "band")
+
+
+DESCRIPTOR_DIM = DESCRIPTOR_SIDE * DESCRIPTOR_SIDE
 
 
 class LocalFeatureVotes:
