@@ -212,6 +212,22 @@ def test_a_crop_of_a_wide_picture_is_placed() -> None:
             assert _aligned_value(crop, img).value > 0.9, crop.size
 
 
+@pytest.mark.parametrize("share", [0.4, 0.45, 0.5])
+def test_a_work_pasted_too_small_for_the_thumbnail_is_located_on_the_fine_one(share: float) -> None:
+    """Pasted at 40-50% of a photograph's width, a 2:1 sky is 38-48 x 19-24 px on the query's thumbnail, no
+    template to slide: it is located on the fine thumbnails (a coarser grid of scales) and refined there. (The
+    starfield is left out: its stars are a pixel wide at the fine size, and under it at 40%.)"""
+    from tests.test_insets import PHOTOS, _pasted
+
+    photo = PHOTOS[0]
+    for path in (p for p in LOW if "starfighter" not in p.name):
+        work = rgb(path)
+        height = share * (work.height / work.width) * photo.width / photo.height  # the work's proportions kept
+        query = _pasted(work, photo, (0.3, 0.2, 0.3 + share, 0.2 + height))
+        result = _aligned_value(query, work)
+        assert result.value > 0.75, (path.name, share, result)
+
+
 def _brute_force_blocks(a: np.ndarray, b: np.ndarray, n: int) -> list[float]:
     """The correlation of each block of an n x n grid where either side has detail (0 when one side has none)."""
     h, w = a.shape

@@ -11,6 +11,8 @@ by pixel, as a copy-detection system does for such images:
   placed into a larger picture, a crop cut out of the work), on thumbnails whose short side is at least
   `PLACE_MIN_SIDE` (a wide picture's is taken from its fine thumbnail); a fit that also holds a few pixels
   away from its peak (a horizon against any straight edge) is discounted;
+- a work too small there for a template (pasted at under about half a picture's width) located on the fine
+  thumbnails (`FINE_SIDE`) at a coarser grid of scales;
 - that placement refined on larger thumbnails (`FINE_SIDE`) by an affine warp that maximises the correlation
   (OpenCV's ECC), then compared block by block (`aligned`): the grid's scale and position are only as good as
   a 96-px thumbnail, and a crop of a flat sky or a paper texture correlates almost perfectly once aligned to
@@ -22,11 +24,12 @@ cross-correlation, robust to the pixels a caption or a logo covers. The smooth t
 two different sky gradients correlate almost perfectly, their clouds and shapes do not. The three values
 ("dense": whole, "placed", "aligned") have calibrated curves (`fusion`, `scripts/calibrate_image.py`): steps
 just above the largest value any unrelated pair of the calibration half reached, most of them low-detail
-look-alikes.
+look-alikes. The whole-picture comparison's band image, reduced and clipped, is also a work's descriptor in
+the `band` index (`descriptor`), which names candidates for these comparisons.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import msgspec
@@ -57,6 +60,10 @@ FRAME_MIN = 0.02  # the smallest border, as a share of the long side, that count
 ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared robustly (trimmed, block by block)
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
 FINE_SIDE = 192  # long side of the second stored thumbnail, where a placement is refined (`aligned`)
+SMALL_SCALE_STEP = 2  # a work too small for a template on the thumbnail is located on the fine thumbnails at
+# every other scale of `SCALES`: ECC (`aligned`) corrects a scale 9% off, and the 192-px searches cost little
+# this way (calibration half, low-detail works pasted at 40-60% of a picture's width: 33 of 44 refined above the
+# curve's step, 20 when searched on the thumbnail only, 30 when each fine location was also refined in steps)
 PLACE_MIN_SIDE = 64  # placements are searched on the thumbnail, or on the fine one reduced to this short side
 # when the thumbnail's is shorter (a wide picture: a 16:9 wallpaper's thumbnail is 96 x 54, and half of it
 # would leave a template under `MIN_TEMPLATE`)
@@ -65,6 +72,8 @@ ALIGN_ITERATIONS = 20  # ECC's steps: a placement off by a pixel or two and a fe
 ALIGN_GRID = 8  # the aligned pictures are compared block by block, ALIGN_GRID x ALIGN_GRID, in the fine band
 ALIGN_QUANTILE = 0.25  # the value is this quantile of the blocks' correlations: most of the picture must agree
 ALIGN_MIN_BLOCKS = 16  # blocks with detail needed
+ALIGN_MIN_TEMPLATE = 3 * ALIGN_GRID  # the smallest refined template (interior pixels): blocks of 3 px; a work
+# located on the fine thumbnails is located with templates this small too (a 2:1 sky at 40% of a width)
 ALIGN_MAX_SCALE_CHANGE = math.log(1.5)  # how far the refinement may move the placement's scale (and skew it)
 ALIGN_MAX_SKEW = 0.1
 ALIGN_MAX_ROTATION = math.radians(10)  # and rotate it: the search placed it upright, a copy turned further is
@@ -252,6 +261,8 @@ class DenseQuery:
         self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
         self.searched = _placement_picture(thumb, fine)
         self._searched = _Searched(self.searched, COARSE), _Searched(self.searched, FINE)
+        self._fine_searched = None if fine is None or not fine.size else (
+            _Searched(fine.astype(np.float32), COARSE), _Searched(fine.astype(np.float32), FINE))
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
 
     def compare(self, work: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None = None, *,
@@ -263,12 +274,23 @@ class DenseQuery:
     def placed(self, thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None = None) -> DenseResult:
         """The smaller picture slid over the larger at each scale: the work (its thumbnail, or its fine one
         reduced when the thumbnail is narrow: `_placement_picture`) inside the query (placed in a larger
-        picture), then the query inside the work (cut out of it). The query's side of both searches is prepared
-        once for all candidates; safe to call from several threads at once."""
+        picture), then the query inside the work (cut out of it). A work placed too small for a template on the
+        thumbnails is located on the fine ones (value 0: `aligned` decides). The query's side of the searches is
+        prepared once for all candidates; safe to call from several threads at once."""
         work = _placement_picture(thumb, fine)
         mine = self.searched
-        inside = _search(self._searched, lambda f, band: _template(work, f, band),
-                         max(mine.shape) / max(work.shape), work.shape, True)
+        unit = max(mine.shape) / max(work.shape)
+        inside = _search(self._searched, lambda f, band: _template(work, f, band), unit, work.shape, True)
+        small = [scale for scale in SCALES if _interior(work.shape, scale * unit) < MIN_TEMPLATE]
+        if inside.value <= 0 and small and self._fine_searched is not None and fine is not None and fine.size:
+            # the work placed too small for a template on the thumbnail (under about half the query's width):
+            # located on the fine thumbnails at those scales (every other one), for `aligned` to refine
+            wide = fine.astype(np.float32)
+            found = _search(self._fine_searched, lambda f, band: _template(wide, f, band, ALIGN_MIN_TEMPLATE),
+                            max(self._fine_searched[0].image.shape) / max(wide.shape), wide.shape, True,
+                            small[::SMALL_SCALE_STEP], refine=False)
+            if found.box is not None:  # located there (for `aligned`), not on the thumbnail's few pixels
+                inside = max(found, inside, key=lambda r: r.value)
         around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
                          max(work.shape) / max(mine.shape), mine.shape, False)
         return max(inside, around, key=lambda r: r.value)
@@ -406,13 +428,13 @@ class _Searched:
         return float(peak) - RIDGE_WEIGHT * _ridge(scores, x, y), x, y
 
 
-def _template(small: Gray, factor: float, band: tuple[float, float]) -> Gray | None:
+def _template(small: Gray, factor: float, band: tuple[float, float], minimum: int = MIN_TEMPLATE) -> Gray | None:
     """`small` scaled by `factor`, band-passed, its interior only: at its edges the band-pass sees the edge
     between the picture and whatever surrounds it (a border, another picture), which is not part of it.
     None when too small or without detail."""
     m = math.ceil(1.5 * band[1])
     t = _band(_resize(small, factor), *band)[m:-m, m:-m]
-    if min(t.shape) < MIN_TEMPLATE or _std(t) < MIN_ENERGY:
+    if min(t.shape) < minimum or _std(t) < MIN_ENERGY:
         return None
     return t
 
@@ -432,17 +454,30 @@ def _ridge(scores: npt.NDArray[np.float32], x: int, y: int) -> float:
     return max(0.0, float(max(around, default=0.0)))
 
 
+def _interior(shape: tuple[int, ...], factor: float) -> int:
+    """The short side of the template `_template` makes of a picture of `shape` scaled by `factor` (coarse band)."""
+    return min(_resize_shape(shape, factor)) - 2 * math.ceil(1.5 * COARSE[1])
+
+
 def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[float, float]], Gray | None],
-            unit: float, small_shape: tuple[int, ...], work_inside: bool) -> DenseResult:
+            unit: float, small_shape: tuple[int, ...], work_inside: bool,
+            scales: Sequence[float] = SCALES, refine: bool = True) -> DenseResult:
     """The best placement of a template over a picture prepared in the coarse and the fine band: the scale
     grid in the coarse band, then the best scale refined in finer steps and the fine band, which gives the
     value and the smaller picture's box in the larger. `template(factor, band)` makes the template of the
-    smaller picture (of shape `small_shape`); `unit` turns a scale into a factor."""
+    smaller picture (of shape `small_shape`); `unit` turns a scale into a factor. Without `refine`, the coarse
+    peak's box only, located for `aligned` (value 0)."""
     coarse, fine = big
-    peak, scale = max((coarse.peak(template(scale * unit, COARSE))[0], scale) for scale in SCALES)
+    peak, scale, x, y = _best_peak(coarse, template, unit, scales)
     best = DenseResult(0.0, "placed", work_inside=work_inside)
     if peak < MIN_ALIGN_PEAK:
         return best  # nothing there worth refining
+    if not refine:
+        m = math.ceil(1.5 * COARSE[1])
+        height, width = coarse.image.shape
+        w, h = _resize_shape(small_shape, scale * unit)
+        box = ((x - m) / width, (y - m) / height, (x - m + w) / width, (y - m + h) / height)
+        return DenseResult(0.0, "placed", round(scale, 3), box, work_inside)
     m = math.ceil(1.5 * FINE[1])  # the template is the interior of the resized picture
     height, width = fine.image.shape
     found = -1.0
@@ -455,6 +490,17 @@ def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[f
             box = ((x - m) / width, (y - m) / height, (x - m + w) / width, (y - m + h) / height)
             value = max(0.0, value) if peak >= MIN_COARSE_PEAK else 0.0  # located for `aligned` only
             best = DenseResult(value, "placed", round(scale * step, 3), box, work_inside)
+    return best
+
+
+def _best_peak(coarse: _Searched, template: Callable[[float, tuple[float, float]], Gray | None], unit: float,
+               scales: Sequence[float]) -> tuple[float, float, int, int]:
+    """The best coarse peak over the scales: its value, scale and the template's corner."""
+    best = (-1.0, 1.0, 0, 0)
+    for scale in scales:
+        value, x, y = coarse.peak(template(scale * unit, COARSE))
+        if value > best[0]:
+            best = (value, scale, x, y)
     return best
 
 
@@ -477,7 +523,7 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
     resized = _resize(s, factor)
     m = math.ceil(1.5 * ALIGN_BAND[1])
     template = np.ascontiguousarray(_band(resized, *ALIGN_BAND)[m:-m, m:-m])
-    if min(template.shape) < MIN_TEMPLATE or _std(template) < MIN_ENERGY:
+    if min(template.shape) < ALIGN_MIN_TEMPLATE or _std(template) < MIN_ENERGY:
         return 0.0
     start = np.array([[1, 0, x0 * width + m], [0, 1, y0 * height + m]], np.float32)
     try:
