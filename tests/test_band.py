@@ -95,3 +95,13 @@ def test_without_an_embedder_the_band_index_names_the_copy(edit: str) -> None:
         assert isinstance(evidence, ImageEvidence)
         if evidence.geometry is None and evidence.dense is not None:
             assert "band" in evidence.signals
+
+
+def test_the_query_descriptors_are_each_orientation_s_own() -> None:
+    """The query's descriptors are one descriptor turned (squaring, band-pass and reduction commute with the
+    turns): each row is, to a rounding, the descriptor of the thumbnail in that orientation."""
+    thumb = dense.thumbnail(rgb(LOW[2]))
+    rows = dense.descriptors(thumb, thumb[4:-4, 4:-4])
+    views = [*dense._dihedral(thumb.astype(np.float32)), *dense._dihedral(thumb[4:-4, 4:-4].astype(np.float32))]
+    for row, view in zip(rows, views, strict=True):  # equal but for INTER_AREA's weights at fractional scales
+        assert float(row @ dense.descriptor(view.astype(np.uint8))) > 0.99

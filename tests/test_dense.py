@@ -313,3 +313,4 @@ def test_another_paper_texture_does_not_match(papers: ImageMatcher, edit: str) -
     other = rgb(PAPERS[2])
     query = other if edit == "none" else edits.ALL[edit](other, random.Random(0), rgb(OTHER[0]))
     assert papers.search(content_of(query)) == [], edit
+

@@ -53,6 +53,7 @@ RIDGE_SHIFT = 4  # pixels away from a placement's peak where a unique fit has lo
 RIDGE_WEIGHT = 0.5  # how much of the correlation left there is taken off the peak
 BLOCKS = 4  # the whole pictures are also compared block by block, BLOCKS x BLOCKS
 MIN_BLOCKS = 6  # blocks with detail needed for that comparison
+WHOLE_AGREEMENT = 0.1  # how far the whole pictures' correlation may exceed their blocks' (`_agreed`)
 FRAME_SIDE = 256  # a uniform border is looked for on the picture reduced to about this size
 FRAME_TOLERANCE = 3.0  # grey levels a border line may vary by along its length
 FRAME_DRIFT = 1.5  # and its colour from the outermost line's (a gradient's rows drift further)
@@ -152,23 +153,27 @@ def descriptor(thumb: npt.NDArray[np.uint8]) -> Gray:
     it keeps no brightness, contrast or colour (a darkened paper, a recoloured gradient) and no smooth trend
     (two sky gradients); its values are clipped at `DESCRIPTOR_CLIP` robust deviations, so that a caption box
     or a logo, whose edges hold more band-pass energy than a whole flat sky, weighs as one shape among others."""
-    return _descriptor(_band(_square(thumb.astype(np.float32))))
+    return _descriptor(thumb).ravel()
 
 
 def descriptors(thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | None = None) -> Gray:
     """The query's descriptors, one row per dihedral orientation of its thumbnail, then of the thumbnail
-    without its uniform border when it has one (`unframed`)."""
+    without its uniform border when it has one (`unframed`). Squaring, the band-pass and the reduction
+    commute with the dihedral turns: each picture's descriptor is computed once and turned."""
     views = [thumb] if unframed is None else [thumb, unframed]
-    return np.stack([_descriptor(_band(_square(v))) for t in views for v in _dihedral(t.astype(np.float32))])
+    return np.stack([v.ravel() for t in views for v in _dihedral(_descriptor(t))])
 
 
-def _descriptor(band: Gray) -> Gray:
-    small = cv2.resize(band, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA).ravel()
+def _descriptor(thumb: npt.NDArray[np.uint8]) -> Gray:
+    """`descriptor` as a `DESCRIPTOR_SIDE` square."""
+    band = _band(_square(thumb.astype(np.float32)))
+    small = cv2.resize(band, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA)
     centred = small - float(np.median(small))
     deviation = 1.4826 * float(np.median(np.abs(centred)))  # the standard deviation, were it Gaussian
     if deviation <= 0 or _std(band) < DESCRIPTOR_MIN_ENERGY:
-        return np.zeros(DESCRIPTOR_SIDE * DESCRIPTOR_SIDE, np.float32)  # no detail any comparison could use
-    return _unit(np.clip(centred, -DESCRIPTOR_CLIP * deviation, DESCRIPTOR_CLIP * deviation))
+        return np.zeros((DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), np.float32)  # no detail any comparison could use
+    clipped = np.clip(centred, -DESCRIPTOR_CLIP * deviation, DESCRIPTOR_CLIP * deviation)
+    return _unit(clipped.ravel()).reshape(DESCRIPTOR_SIDE, DESCRIPTOR_SIDE)
 
 
 def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) -> float:
@@ -195,9 +200,24 @@ def _trimmed_ncc(a: Gray, b: Gray, mask: npt.NDArray[np.bool_] | None = None) ->
 
 
 def _blocks_ncc(a: Gray, b: Gray) -> float:
+    """`_blocks_or_none`, 0 when too few blocks have detail."""
+    value = _blocks_or_none(a, b)
+    return 0.0 if value is None else value
+
+
+def _agreed(trimmed: float, blocks: float | None) -> float:
+    """The whole pictures' trimmed correlation held to within `WHOLE_AGREEMENT` of the block-by-block one,
+    when enough blocks have detail to compare: one shape on a flat ground (the Earth rising over the Moon, a
+    motion-blurred clock face) fits another's whole at 0.7-0.8 and its blocks under 0.5, while a copy's whole
+    and blocks agree (a covered part lowers the whole, not the blocks)."""
+    return trimmed if blocks is None else min(trimmed, blocks + WHOLE_AGREEMENT)
+
+
+def _blocks_or_none(a: Gray, b: Gray) -> float | None:
     """Correlation block by block (BLOCKS x BLOCKS), averaged over the blocks with detail on both sides after
     leaving out the worst quarter: a caption box or logo spoils the blocks it covers, not the others. Square
-    pictures of any side (a remainder at the bottom and right is left out)."""
+    pictures of any side (a remainder at the bottom and right is left out); None when fewer than `MIN_BLOCKS`
+    blocks have detail on both sides."""
     n = a.shape[0] // BLOCKS
     a, b = a[: n * BLOCKS, : n * BLOCKS], b[: n * BLOCKS, : n * BLOCKS]
 
@@ -210,7 +230,7 @@ def _blocks_ncc(a: Gray, b: Gray) -> float:
     sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
     detail = (sx >= MIN_ENERGY) & (sy >= MIN_ENERGY)
     if detail.sum() < MIN_BLOCKS:
-        return 0.0
+        return None
     values = np.sort((x * y).mean(axis=1)[detail] / (sx[detail] * sy[detail]))
     return float(values[len(values) // 4 :].mean())
 
@@ -348,19 +368,21 @@ class DenseQuery:
         return DenseResult(best, "inset")
 
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
-        """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole and
-        block by block) and, upright, in small rotations (their centres)."""
+        """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole,
+        held to agree with the blocks: `_agreed`, and block by block) and, upright, in small rotations (their
+        centres)."""
         w = _band(_square(thumb.astype(np.float32)))
         best = DenseResult(0.0, "whole")
         plain = self._plain @ _unit(w.ravel())
         for group in range(0, len(plain), 8):  # the query as it is, then without its border
             for i in group + np.argsort(-plain[group : group + 8])[:ROBUST_ORIENTATIONS]:
                 q = self.orientations[int(i)]
-                for how, value in (("whole", _trimmed_ncc(q, w)), ("blocks", _blocks_ncc(q, w))):
+                blocks = _blocks_or_none(q, w)
+                for how, value in (("whole", _agreed(_trimmed_ncc(q, w), blocks)), ("blocks", blocks or 0.0)):
                     if value > best.value:
                         best = DenseResult(value, how)
         q = self.rotations[int(np.argmax(self._plain_rotated @ _unit(w[_CENTRE])))]
-        value = _trimmed_ncc(q, w, _CENTRE)
+        value = _agreed(_trimmed_ncc(q, w, _CENTRE), _blocks_or_none(q[_INNER, _INNER], w[_INNER, _INNER]))
         if value > best.value:
             best = DenseResult(value, "rotated")
         return best

@@ -59,7 +59,7 @@ class ImageCalibration(msgspec.Struct, frozen=True, kw_only=True):
     local_min_similarity: float = 0.9  # RootSIFT inner product for a descriptor hit to vote
     local_min_votes: int = 3
     dense_candidates: int = 4  # candidates compared densely when nothing else verified a match
-    band_candidates: int = 3  # and of the `band` index's candidates, the best few (verified and compared too)
+    band_candidates: int = 3  # and the `band` index's best few (compared densely, not verified by SIFT)
     placed_candidates: int = 2  # of those, the best few also searched for a placement
 
     def curve(self, signal: str) -> Curve | None:

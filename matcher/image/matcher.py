@@ -207,7 +207,10 @@ class ImageMatcher:
                     if wid is None or wid in results or wid in checked or wid not in self.works:
                         continue  # withdrawn meanwhile, or already verified
                     exact = bool(seen.get("exact", {}).get(iid))
-                    checked[wid] = iid, None if exact else self._geometry(wid, query)
+                    if exact or isinstance(signal, BandDescriptor):
+                        checked[wid] = iid, None  # the band index's own candidates are for the dense comparison
+                        continue
+                    checked[wid] = iid, self._geometry(wid, query)
                     query.verified += 1
                 query.add_time("verify", time.perf_counter() - t0)
             for wid, (iid, geometry) in checked.items():

@@ -317,7 +317,8 @@ class BandDescriptor:
     with or without the query's border. It names candidates for the dense comparison that the embedding does
     not: a darkened or brightened paper texture, a flat sky under a caption box, among thousands of textures
     and skies the embedding finds as close. The value is the best cosine; it is not fused (the dense
-    comparison of the candidate is the evidence) and its best `band_candidates` are verified."""
+    comparison of the candidate is the evidence) and its best `band_candidates` go to the dense comparison
+    without SIFT verification (a picture with keypoints enough for that is the embedding's to name)."""
 
     name = "band"
     stage = 1
