@@ -58,7 +58,8 @@ FRAME_SIDE = 256  # a uniform border is looked for on the picture reduced to abo
 FRAME_TOLERANCE = 3.0  # grey levels a border line may vary by along its length
 FRAME_DRIFT = 1.5  # and its colour from the outermost line's (a gradient's rows drift further)
 FRAME_MIN = 0.02  # the smallest border, as a share of the long side, that counts
-ROBUST_ORIENTATIONS = 3  # orientations, best by plain correlation, compared robustly (trimmed, block by block)
+ROBUST_ORIENTATIONS = 3  # orientations (of the query as it is and without its border, together), best by plain
+# correlation, compared robustly (trimmed, block by block)
 MIN_ENERGY = 0.4  # band-pass standard deviation (grey levels) below which a picture has nothing to compare
 FINE_SIDE = 192  # long side of the second stored thumbnail, where a placement is refined (`aligned`)
 SMALL_SCALE_STEP = 2  # a work too small for a template on the thumbnail is located on the fine thumbnails at
@@ -374,13 +375,12 @@ class DenseQuery:
         w = _band(_square(thumb.astype(np.float32)))
         best = DenseResult(0.0, "whole")
         plain = self._plain @ _unit(w.ravel())
-        for group in range(0, len(plain), 8):  # the query as it is, then without its border
-            for i in group + np.argsort(-plain[group : group + 8])[:ROBUST_ORIENTATIONS]:
-                q = self.orientations[int(i)]
-                blocks = _blocks_or_none(q, w)
-                for how, value in (("whole", _agreed(_trimmed_ncc(q, w), blocks)), ("blocks", blocks or 0.0)):
-                    if value > best.value:
-                        best = DenseResult(value, how)
+        for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:  # of the query as it is and without its border
+            q = self.orientations[int(i)]
+            blocks = _blocks_or_none(q, w)
+            for how, value in (("whole", _agreed(_trimmed_ncc(q, w), blocks)), ("blocks", blocks or 0.0)):
+                if value > best.value:
+                    best = DenseResult(value, how)
         q = self.rotations[int(np.argmax(self._plain_rotated @ _unit(w[_CENTRE])))]
         value = _agreed(_trimmed_ncc(q, w, _CENTRE), _blocks_or_none(q[_INNER, _INNER], w[_INNER, _INNER]))
         if value > best.value:
