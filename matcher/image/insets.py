@@ -106,7 +106,7 @@ def insets(img: Image.Image) -> list[Box]:
 def _by_length(lines: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """The longest lines first: where sides are looked for is capped (`MAX_COORDS`), and a busy picture has
     more short edges than that."""
-    return sorted(lines, key=lambda line: line[1] - line[2])
+    return sorted(lines, key=lambda line: -(line[2] - line[1]))  # (row, start, end)
 
 
 def _pairs(coords: npt.NDArray[np.intp], side: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
