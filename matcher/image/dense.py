@@ -88,6 +88,10 @@ DESCRIPTOR_CLIP = 3.0  # its values clipped at this many robust deviations (a ca
 DESCRIPTOR_MIN_ENERGY = 0.2  # band-pass deviation (grey levels) under which a picture has no descriptor: half
 # of `MIN_ENERGY`, as a paper texture darkened by a third falls under that while the refinement at the fine
 # size (`aligned_whole`) still sees its grain
+FILLED_TURNS = (-6.0, 0.0, 6.0)  # degrees the refinement of a query with filled corners starts turned by
+FILL_FLATNESS = 0.5  # grey levels (standard deviation over 5 x 5) under which a corner is a rotation's fill
+FILL_MIN_SHARE = 0.005  # share of the picture that flat corners must cover, from two corners at least (a turn
+# by 4 degrees fills about 10%, of which the flat 5 x 5 neighbourhoods away from the diagonal edge are a tenth)
 ALIGN_WHOLE_MAX_ENERGY = 1.0  # and only when one of them has less band-pass detail than this at the comparison
 # size (grey levels): its detail is finer than 64 px show (paper grain, film grain); every picture of the
 # development data's photographs and art has more, a tenth of its low-detail pictures less
@@ -282,6 +286,7 @@ class DenseQuery:
         self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
         self.searched = _placement_picture(thumb, fine)
         self._searched = _Searched(self.searched, COARSE), _Searched(self.searched, FINE)
+        self._own = None if fine is None or not fine.size else _own_pixels(fine)
         self._fine_searched = None if fine is None or not fine.size else (
             _Searched(fine.astype(np.float32), COARSE), _Searched(fine.astype(np.float32), FINE))
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
@@ -331,8 +336,19 @@ class DenseQuery:
             return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
         plain = self._plain[:8] @ _unit(work.ravel())
         best = 0.0
-        for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]:
-            best = max(best, aligned(_oriented(self.fine.astype(np.float32), int(i)), fine, (0.0, 0.0, 1.0, 1.0)))
+        orientations = [int(i) for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]]
+        for i in orientations:
+            best = max(best, aligned(_oriented(self.fine.astype(np.float32), i), fine, (0.0, 0.0, 1.0, 1.0)))
+        if self._own is not None:
+            # a copy turned by a few degrees, its corners filled: the work refined onto the query's own pixels,
+            # from a few turned starts (a fine texture's grain is out of ECC's reach 3 degrees off), upright
+            # and in the best orientation (the 64-px correlation that picks it sees little of a fine texture)
+            for i in sorted({0, *orientations}):
+                mine = _oriented(self.fine.astype(np.float32), i).astype(np.uint8)
+                own = _oriented(self._own.astype(np.float32), i) > 0
+                if mine.shape == fine.shape:
+                    best = max(best, *(aligned(fine, mine, (0.0, 0.0, 1.0, 1.0), turn=angle, valid=own)
+                                       for angle in FILLED_TURNS))
         return DenseResult(best, "aligned")
 
     def aligned(self, fine: npt.NDArray[np.uint8], placement: DenseResult) -> DenseResult:
@@ -386,6 +402,26 @@ class DenseQuery:
         if value > best.value:
             best = DenseResult(value, "rotated")
         return best
+
+
+def _own_pixels(fine: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
+    """The picture's own pixels when a rotation has filled its corners with one flat colour (a copy turned
+    without being cropped), away from the fill by the band-pass's reach; None when no corner is so filled.
+    Flat: the 5 x 5 neighbourhood varies by under `FILL_FLATNESS` grey levels (a paper's grain, a sky's
+    gradient and JPEG noise all vary more; the black a rotation leaves does not)."""
+    f = fine.astype(np.float32)
+    mean = cv2.blur(f, (5, 5))
+    flat = (cv2.blur(f * f, (5, 5)) - mean * mean) < FILL_FLATNESS**2
+    _, labels = cv2.connectedComponents(flat.astype(np.uint8), connectivity=4)
+    corners = {int(labels[y, x]) for y in (0, -1) for x in (0, -1)} - {0}
+    if len(corners) < 2:
+        return None
+    filled = np.isin(labels, list(corners))
+    if filled.mean() < FILL_MIN_SHARE:
+        return None
+    reach = 2 * math.ceil(1.5 * ALIGN_BAND[1]) + 1
+    own: npt.NDArray[np.bool_] = cv2.erode((~filled).astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    return own
 
 
 def _placement_picture(thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None) -> Gray:
@@ -527,7 +563,8 @@ def _best_peak(coarse: _Searched, template: Callable[[float, tuple[float, float]
 
 
 def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
-            box: tuple[float, float, float, float]) -> float:
+            box: tuple[float, float, float, float], *, turn: float = 0.0,
+            valid: npt.NDArray[np.bool_] | None = None) -> float:
     """A placement refined at the fine thumbnails' size and compared block by block.
 
     `small` is placed into `big` at `box` (fractions of `big`), as the 96-px placement search found it; the
@@ -535,7 +572,9 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
     correlation coefficient), which corrects the grid's scale and position to a fraction of a pixel, then the
     aligned pictures are compared block by block (`_aligned_blocks`). A copy cut out of a work or placed in a
     picture then correlates almost perfectly everywhere (0.9-1.0) while a look-alike that fitted one shape (two
-    moons on two night skies) fits nowhere else. 0 when the refinement does not converge or moves too far."""
+    moons on two night skies) fits nowhere else. 0 when the refinement does not converge or moves too far.
+    `turn`: the refinement starts from the placement turned by so many degrees about the template's centre;
+    `valid`: the pixels of `big` that are the picture's own (not a rotation's filled corners)."""
     s, b = small.astype(np.float32), big.astype(np.float32)
     height, width = b.shape
     x0, y0, x1, _ = box
@@ -547,11 +586,15 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
     template = np.ascontiguousarray(_band(resized, *ALIGN_BAND)[m:-m, m:-m])
     if min(template.shape) < ALIGN_MIN_TEMPLATE or _std(template) < MIN_ENERGY:
         return 0.0
-    start = np.array([[1, 0, x0 * width + m], [0, 1, y0 * height + m]], np.float32)
+    start = np.array([[1, 0, x0 * width + m], [0, 1, y0 * height + m], [0, 0, 1]], np.float32)
+    if turn:
+        start = start @ _turn((template.shape[1] / 2, template.shape[0] / 2), turn)
+    mask = np.full(b.shape, 255, np.uint8) if valid is None else valid.astype(np.uint8) * 255
     try:
-        _, warp = cv2.findTransformECC(template, _band(b, *ALIGN_BAND), start, cv2.MOTION_AFFINE,
+        _, warp = cv2.findTransformECC(template, _band(b, *ALIGN_BAND), np.ascontiguousarray(start[:2]),
+                                       cv2.MOTION_AFFINE,
                                        (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ALIGN_ITERATIONS, 1e-4),
-                                       np.full(b.shape, 255, np.uint8), 1)  # the bands are smooth already
+                                       mask, 1)  # the bands are smooth already
     except cv2.error:  # did not converge (no detail where the placement put it)
         return 0.0
     linear = warp[:, :2].astype(np.float64)
@@ -561,7 +604,7 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
         return 0.0  # not a placement any more: shrunk onto one shape, skewed, or turned
     small_band, big_band = _band(resized, *FINE)[m:-m, m:-m], _band(b, *FINE)
     fit: npt.NDArray[np.float32] = np.asarray(warp, np.float32)
-    value = _warped_blocks(small_band, big_band, fit)
+    value = _warped_blocks(small_band, big_band, fit, valid)
     if value <= 0.0:
         return 0.0
     # a fit that also holds once turned about the detail's centre is a round shape fitting another (a moon, a
@@ -570,7 +613,7 @@ def aligned(small: npt.NDArray[np.uint8] | Gray, big: npt.NDArray[np.uint8],
     total = float(weight.sum())
     ys, xs = np.indices(weight.shape)
     centre = (float((xs * weight).sum()) / total, float((ys * weight).sum()) / total)
-    turned = max(_warped_blocks(small_band, big_band, fit @ _turn(centre, angle))
+    turned = max(_warped_blocks(small_band, big_band, fit @ _turn(centre, angle), valid)
                  for angle in (-ALIGN_TURN, ALIGN_TURN))
     return max(0.0, value - RIDGE_WEIGHT * max(0.0, turned))
 
@@ -582,11 +625,16 @@ def _turn(centre: tuple[float, float], degrees: float) -> npt.NDArray[np.float32
     return turn
 
 
-def _warped_blocks(small: Gray, big: Gray, warp: npt.NDArray[np.float32]) -> float:
-    """`_aligned_blocks` of `small` and the part of `big` the affine `warp` (from small to big) puts under it."""
+def _warped_blocks(small: Gray, big: Gray, warp: npt.NDArray[np.float32],
+                   big_valid: npt.NDArray[np.bool_] | None = None) -> float:
+    """`_aligned_blocks` of `small` and the part of `big` the affine `warp` (from small to big) puts under it
+    (only the `big_valid` pixels of `big`, when given)."""
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     found = cv2.warpAffine(big, warp[:2], (small.shape[1], small.shape[0]), flags=flags, borderValue=float("nan"))
     valid = ~np.isnan(found)
+    if big_valid is not None:
+        valid &= cv2.warpAffine(big_valid.astype(np.uint8), warp[:2], (small.shape[1], small.shape[0]),
+                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0) > 0
     return _aligned_blocks(small, np.nan_to_num(found).astype(np.float32), valid)
 
 
