@@ -90,6 +90,7 @@ DESCRIPTOR_MIN_ENERGY = 0.2  # band-pass deviation (grey levels) under which a p
 # size (`aligned_whole`) still sees its grain
 FILLED_TURNS = (-6.0, 0.0, 6.0)  # degrees the refinement of a query with filled corners starts turned by
 FILL_FLATNESS = 0.5  # grey levels (standard deviation over 5 x 5) under which a corner is a rotation's fill
+FILL_TRIANGLE = 0.6  # the largest share of its bounding box a corner's fill may cover (a triangle: a half)
 FILL_MIN_SHARE = 0.005  # share of the picture that flat corners must cover, from two corners at least (a turn
 # by 4 degrees fills about 10%, of which the flat 5 x 5 neighbourhoods away from the diagonal edge are a tenth)
 ALIGN_WHOLE_MAX_ENERGY = 1.0  # and only when one of them has less band-pass detail than this at the comparison
@@ -339,16 +340,11 @@ class DenseQuery:
         orientations = [int(i) for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]]
         for i in orientations:
             best = max(best, aligned(_oriented(self.fine.astype(np.float32), i), fine, (0.0, 0.0, 1.0, 1.0)))
-        if self._own is not None:
+        if self._own is not None and self.fine.shape == fine.shape:
             # a copy turned by a few degrees, its corners filled: the work refined onto the query's own pixels,
-            # from a few turned starts (a fine texture's grain is out of ECC's reach 3 degrees off), upright
-            # and in the best orientation (the 64-px correlation that picks it sees little of a fine texture)
-            for i in sorted({0, *orientations}):
-                mine = _oriented(self.fine.astype(np.float32), i).astype(np.uint8)
-                own = _oriented(self._own.astype(np.float32), i) > 0
-                if mine.shape == fine.shape:
-                    best = max(best, *(aligned(fine, mine, (0.0, 0.0, 1.0, 1.0), turn=angle, valid=own)
-                                       for angle in FILLED_TURNS))
+            # upright, from a few turned starts (a fine texture's grain is out of ECC's reach 3 degrees off)
+            best = max(best, *(aligned(fine, self.fine, (0.0, 0.0, 1.0, 1.0), turn=angle, valid=self._own)
+                               for angle in FILLED_TURNS))
         return DenseResult(best, "aligned")
 
     def aligned(self, fine: npt.NDArray[np.uint8], placement: DenseResult) -> DenseResult:
@@ -414,14 +410,23 @@ def _own_pixels(fine: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
     flat = (cv2.blur(f * f, (5, 5)) - mean * mean) < FILL_FLATNESS**2
     _, labels = cv2.connectedComponents(flat.astype(np.uint8), connectivity=4)
     corners = {int(labels[y, x]) for y in (0, -1) for x in (0, -1)} - {0}
-    if len(corners) < 2:
+    triangles = [label for label in corners if _triangular(labels == label)]
+    if len(triangles) < 2:
         return None
-    filled = np.isin(labels, list(corners))
+    filled = np.isin(labels, triangles)
     if filled.mean() < FILL_MIN_SHARE:
         return None
     reach = 2 * math.ceil(1.5 * ALIGN_BAND[1]) + 1
     own: npt.NDArray[np.bool_] = cv2.erode((~filled).astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
     return own
+
+
+def _triangular(region: npt.NDArray[np.bool_]) -> bool:
+    """Whether a flat region at a corner is the triangle a rotation leaves: it covers about half its bounding
+    box (a flat sky or a padding band fills most of its own)."""
+    ys, xs = np.nonzero(region)
+    box = (int(ys.max()) - int(ys.min()) + 1) * (int(xs.max()) - int(xs.min()) + 1)
+    return bool(region.sum() <= FILL_TRIANGLE * box)
 
 
 def _placement_picture(thumb: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None) -> Gray:
