@@ -337,9 +337,8 @@ class DenseQuery:
             return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
         plain = self._plain[:8] @ _unit(work.ravel())
         best = 0.0
-        orientations = [int(i) for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]]
-        for i in orientations:
-            best = max(best, aligned(_oriented(self.fine.astype(np.float32), i), fine, (0.0, 0.0, 1.0, 1.0)))
+        for i in np.argsort(-plain)[:ALIGN_ORIENTATIONS]:
+            best = max(best, aligned(_oriented(self.fine.astype(np.float32), int(i)), fine, (0.0, 0.0, 1.0, 1.0)))
         if self._own is not None and self.fine.shape == fine.shape:
             # a copy turned by a few degrees, its corners filled: the work refined onto the query's own pixels,
             # upright, from a few turned starts (a fine texture's grain is out of ECC's reach 3 degrees off)
@@ -402,7 +401,8 @@ class DenseQuery:
 
 def _own_pixels(fine: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
     """The picture's own pixels when a rotation has filled its corners with one flat colour (a copy turned
-    without being cropped), away from the fill by the band-pass's reach; None when no corner is so filled.
+    without being cropped), away from the fill by the band-pass's reach; None unless two corners or more
+    hold such a triangle.
     Flat: the 5 x 5 neighbourhood varies by under `FILL_FLATNESS` grey levels (a paper's grain, a sky's
     gradient and JPEG noise all vary more; the black a rotation leaves does not)."""
     f = fine.astype(np.float32)
