@@ -84,6 +84,7 @@ ALIGN_ORIENTATIONS = 1  # the whole pictures are refined in the query's best few
 ALIGN_TURN = 8.0  # degrees the refined placement is also turned by, about the detail's centre (see `aligned`)
 DESCRIPTOR_SIDE = 16  # the band-pass image at the comparison size, reduced to this square, is a work's
 # descriptor in the `band` index: candidates for the whole-picture comparison that the embedding does not name
+DESCRIPTOR_DIM = DESCRIPTOR_SIDE * DESCRIPTOR_SIDE
 DESCRIPTOR_CLIP = 3.0  # its values clipped at this many robust deviations (a caption box's edge is one shape)
 DESCRIPTOR_MIN_ENERGY = 0.2  # band-pass deviation (grey levels) under which a picture has no descriptor: half
 # of `MIN_ENERGY`, as a paper texture darkened by a third falls under that while the refinement at the fine
@@ -172,7 +173,7 @@ def descriptors(thumb: npt.NDArray[np.uint8], unframed: npt.NDArray[np.uint8] | 
 
 def _descriptor(thumb: npt.NDArray[np.uint8]) -> Gray:
     """`descriptor` as a `DESCRIPTOR_SIDE` square."""
-    band = _band(_square(thumb.astype(np.float32)))
+    band = _compared(thumb)
     small = cv2.resize(band, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA)
     centred = small - float(np.median(small))
     deviation = 1.4826 * float(np.median(np.abs(centred)))  # the standard deviation, were it Gaussian
@@ -241,6 +242,11 @@ def _blocks_or_none(a: Gray, b: Gray) -> float | None:
     return float(values[len(values) // 4 :].mean())
 
 
+def _compared(thumb: npt.NDArray[np.uint8]) -> Gray:
+    """A thumbnail as the whole-picture comparison sees it: squared to the comparison size, band-passed."""
+    return _band(_square(thumb.astype(np.float32)))
+
+
 def _square(img: Gray) -> Gray:
     out: Gray = np.asarray(cv2.resize(img, (WHOLE_SIDE, WHOLE_SIDE), interpolation=cv2.INTER_AREA), np.float32)
     return out
@@ -286,10 +292,9 @@ class DenseQuery:
         self._plain = np.stack([_unit(q.ravel()) for q in self.orientations])
         self._plain_rotated = np.stack([_unit(q[_CENTRE]) for q in self.rotations])
         self.searched = _placement_picture(thumb, fine)
-        self._searched = _Searched(self.searched, COARSE), _Searched(self.searched, FINE)
+        self._searched = _prepared(self.searched)
         self._own = None if fine is None or not fine.size else _own_pixels(fine)
-        self._fine_searched = None if fine is None or not fine.size else (
-            _Searched(fine.astype(np.float32), COARSE), _Searched(fine.astype(np.float32), FINE))
+        self._fine_searched = None if fine is None or not fine.size else _prepared(fine.astype(np.float32))
         self._templates: dict[tuple[float, tuple[float, float]], Gray | None] = {}
 
     def compare(self, work: npt.NDArray[np.uint8], fine: npt.NDArray[np.uint8] | None = None, *,
@@ -318,7 +323,7 @@ class DenseQuery:
                             small[::SMALL_SCALE_STEP], refine=False)
             if found.box is not None:  # located there (for `aligned`), not on the thumbnail's few pixels
                 inside = max(found, inside, key=lambda r: r.value)
-        around = _search((_Searched(work, COARSE), _Searched(work, FINE)), self._query_template,
+        around = _search(_prepared(work), self._query_template,
                          max(work.shape) / max(mine.shape), mine.shape, False)
         return max(inside, around, key=lambda r: r.value)
 
@@ -332,7 +337,7 @@ class DenseQuery:
         A picture cut out of the query along an outline is always compared so as well (`always`)."""
         if self.fine is None or not fine.size:
             return DenseResult(0.0, "aligned")
-        work = _band(_square(thumb.astype(np.float32)))
+        work = _compared(thumb)
         if not always and min(_std(self.orientations[0]), _std(work)) >= ALIGN_WHOLE_MAX_ENERGY:
             return DenseResult(0.0, "aligned")  # the comparison size sees their detail: `whole` decides
         plain = self._plain[:8] @ _unit(work.ravel())
@@ -370,7 +375,7 @@ class DenseQuery:
         took for a pasted picture is mostly flat with an edge or two: trimmed, that fits many pictures' parts;
         block by block, too few blocks have detail to compare. Both over the centre (`_CENTRE`): the outline is
         found to a pixel or two, and the band-pass sees the boundary with whatever was around the cut-out."""
-        w = _band(_square(thumb.astype(np.float32)))
+        w = _compared(thumb)
         plain = self._plain[:8] @ _unit(w.ravel())
         best = 0.0
         centre = w[_INNER, _INNER]
@@ -383,7 +388,7 @@ class DenseQuery:
         """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole,
         held to agree with the blocks: `_agreed`, and block by block) and, upright, in small rotations (their
         centres)."""
-        w = _band(_square(thumb.astype(np.float32)))
+        w = _compared(thumb)
         best = DenseResult(0.0, "whole")
         plain = self._plain @ _unit(w.ravel())
         for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:  # of the query as it is and without its border
@@ -489,6 +494,11 @@ class _Searched:
         scores[self.window_std(*t.shape) < max(MIN_ENERGY, MIN_WINDOW_ENERGY * _std(t))] = 0.0
         _, peak, _, (x, y) = cv2.minMaxLoc(scores)
         return float(peak) - RIDGE_WEIGHT * _ridge(scores, x, y), x, y
+
+
+def _prepared(img: Gray) -> tuple[_Searched, _Searched]:
+    """A picture prepared for `_search`: in the coarse band (the scale grid) and the fine one (the refinement)."""
+    return _Searched(img, COARSE), _Searched(img, FINE)
 
 
 def _template(small: Gray, factor: float, band: tuple[float, float], minimum: int = MIN_TEMPLATE) -> Gray | None:

@@ -207,8 +207,8 @@ class ImageMatcher:
                     if wid is None or wid in results or wid in checked or wid not in self.works:
                         continue  # withdrawn meanwhile, or already verified
                     exact = bool(seen.get("exact", {}).get(iid))
-                    if exact or isinstance(signal, BandDescriptor):
-                        checked[wid] = iid, None  # the band index's own candidates are for the dense comparison
+                    if exact or not signal.geometric:
+                        checked[wid] = iid, None  # identical pixels, or a candidate for the dense comparison only
                         continue
                     checked[wid] = iid, self._geometry(wid, query)
                     query.verified += 1

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from matcher.image import features as lf
-from matcher.image.dense import DESCRIPTOR_SIDE, FINE_SIDE, DenseQuery, descriptor, descriptors, thumbnail, unframed
+from matcher.image.dense import DESCRIPTOR_DIM, FINE_SIDE, DenseQuery, descriptor, descriptors, thumbnail, unframed
 from matcher.image.embed import Box, Embedder
 from matcher.image.hashes import PDQ_MAX_DISTANCE, pdq, pdq_dihedral, pdq_match_distance, phash, pixel_sha256
 from matcher.image.index import HashIndex, VectorIndex
@@ -137,6 +137,7 @@ class ImageSignal(Protocol):
     name: str  # the key of its value in evidence, fusion and calibration
     stage: int  # 0: cheap, always run; 1: run only when stage 0 verified nothing
     background: bool  # searched on the matcher's worker thread as soon as the query's local features exist
+    geometric: bool  # its candidates are verified with SIFT (else they go to the dense comparison as they are)
 
     def fingerprint(self, image: ImageQuery) -> Any:
         """What a work contributes to this signal's index, computed from the enrolled image."""
@@ -169,6 +170,7 @@ class ExactPixels:
     name = "exact"
     stage = 0
     background = False
+    geometric = True
 
     def __init__(self) -> None:
         self.by_digest: dict[str, set[int]] = {}
@@ -214,6 +216,7 @@ class Pdq:
     name = "pdq"
     stage = 0
     background = False
+    geometric = True
 
     def __init__(self) -> None:
         self.index = HashIndex()
@@ -263,6 +266,7 @@ class Embedding:
 
     stage = 1
     background = False
+    geometric = True
 
     def __init__(self, embedder: Embedder, k: int = 8, approximate_after: int = 200_000) -> None:
         self.embedder = embedder
@@ -318,11 +322,12 @@ class BandDescriptor:
     not: a darkened or brightened paper texture, a flat sky under a caption box, among thousands of textures
     and skies the embedding finds as close. The value is the best cosine; it is not fused (the dense
     comparison of the candidate is the evidence) and its best `band_candidates` go to the dense comparison
-    without SIFT verification (a picture with keypoints enough for that is the embedding's to name)."""
+    without SIFT verification."""
 
     name = "band"
     stage = 1
     background = True  # the thumbnail is all it needs: searched on the worker thread beside the embedding
+    geometric = False  # a picture with keypoints enough for SIFT is the embedding's to name
 
     def __init__(self, k: int = 4, approximate_after: int = 200_000) -> None:
         self.k = k
@@ -363,8 +368,6 @@ class BandDescriptor:
         self.index.load(directory / "band")
 
 
-DESCRIPTOR_DIM = DESCRIPTOR_SIDE * DESCRIPTOR_SIDE
-
 
 class LocalFeatureVotes:
     """Works holding several of the query's strongest local features (RootSIFT in a faiss index): copies
@@ -374,6 +377,7 @@ class LocalFeatureVotes:
     name = "local"
     stage = 1
     background = True  # it needs only the local features, which the worker thread extracts
+    geometric = True
     per_work = 48  # strongest descriptors of each work in the index
 
     def __init__(self, query_descriptors: int = 200, min_similarity: float = 0.9, min_votes: int = 3) -> None:
