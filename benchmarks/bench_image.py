@@ -101,10 +101,14 @@ def dev_benchmark(args: argparse.Namespace) -> None:
         verified.append(query.verified)
         return found
 
+    blanks: list[str] = []
     for name, edit in edits.ALL.items():
         for i, (path, source) in enumerate(queried):
             query = edit(Image.open(path).convert("RGB"), random.Random(i), backgrounds[i % len(backgrounds)])
             content = load(edits.encode(query))
+            if edits.blank(content.image):  # type: ignore[attr-defined]
+                blanks.append(f"{name} of {path.name}")
+                continue
             found = search(content)
             latency[name].append(profile[-1]["total"])
             ok = bool(found) and found[0].work_id == path.name
@@ -137,6 +141,9 @@ def dev_benchmark(args: argparse.Namespace) -> None:
                              pct(latency[name], 50) * 1000 if source == "all" else "",
                              pct(latency[name], 95) * 1000 if source == "all" else ""])
     print(table(["edit", "kind", "source", "queries", "recall@1", "p50 ms", "p95 ms"], rows))
+    for line in blanks:
+        print(f"  left out of recall, the edit left a blank picture ({edits.BLANK_SHARE:.0%} of its pixels at one "
+              f"value): {line}")
     groups = {"all": sources, "low-detail": [s for s in sources if s in LOW_DETAIL_SOURCES],
               "other": [s for s in sources if s not in LOW_DETAIL_SOURCES]}
     for kind, names in (("mild", edits.MILD), ("hard", edits.HARD)):

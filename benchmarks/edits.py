@@ -117,6 +117,17 @@ HARD: dict[str, Edit] = {
 ALL: dict[str, Edit] = {**MILD, **HARD}
 
 
+BLANK_SHARE = 0.99  # an edited picture with this share of its pixels at one value holds nothing to match
+
+
+def blank(img: Image.Image) -> bool:
+    """Whether an edit left no picture: `BLANK_SHARE` of the pixels at one grey value (a near-white paper
+    brightened by 30% is pure white but for a few specks). No matcher can name the work such a query came
+    from, so benchmarks report these queries apart instead of counting them as misses."""
+    counts = img.convert("L").histogram()
+    return max(counts) >= BLANK_SHARE * sum(counts)
+
+
 def encode(img: Image.Image, fmt: str = "JPEG") -> bytes:
     buf = io.BytesIO()
     img.convert("RGB").save(buf, fmt, quality=92) if fmt == "JPEG" else img.save(buf, fmt)

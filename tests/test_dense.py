@@ -6,6 +6,7 @@ other pictures of the same kinds (two skies of one game, two nebulae), which mus
 
 import random
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
@@ -308,6 +309,23 @@ def test_a_darkened_paper_texture_matches_its_work_by_its_grain(papers: ImageMat
         assert refined.value > 0.8, (path.name, refined, prepared.whole(dense.thumbnail(work)))
 
 
+def test_a_fine_texture_is_refined_whatever_its_rank_among_the_candidates(papers: ImageMatcher) -> None:
+    """The fine-size comparison of whole pictures is not kept for the candidates searched for a placement: a
+    darkened paper that only the `band` index names, after the embedding's best, is refined too."""
+    import copy
+
+    import msgspec
+
+    matcher = copy.copy(papers)
+    matcher.calibration = msgspec.structs.replace(papers.calibration, placed_candidates=0)
+    matcher.signals = [s for s in papers.signals if s.name != "pdq"]  # its low-quality hash would name it first
+    for path in PAPERS[:2]:
+        found = matcher.search(content_of(ImageEnhance.Brightness(rgb(path)).enhance(0.6)))
+        assert found and found[0].work_id == path.stem, (path.name, found)
+        evidence = found[0].evidence
+        assert isinstance(evidence, ImageEvidence) and evidence.signals.get("aligned", 0.0) > 0.8, evidence
+
+
 def test_a_paper_texture_turned_a_few_degrees_is_refined_on_its_own_pixels() -> None:
     """Turned by 3-10 degrees without cropping, a paper's grain is out of ECC's reach from the identity and the
     filled corners' edges outweigh it: the work is refined onto the query's own pixels from turned starts.
@@ -343,3 +361,30 @@ def test_another_paper_texture_does_not_match(papers: ImageMatcher, edit: str) -
     query = other if edit == "none" else edits.ALL[edit](other, random.Random(0), rgb(OTHER[0]))
     assert papers.search(content_of(query)) == [], edit
 
+
+
+def _moon(seed: int, side: int = 480) -> Image.Image:
+    """A bright disc with its own blotches (seeded) on a dark ground, filling most of the picture: a moon, a
+    planet, a retina photograph."""
+    rng = np.random.default_rng(seed)
+    blotches = cv2.GaussianBlur(rng.normal(0.0, 1.0, (side, side)).astype(np.float32), (0, 0), side / 40)
+    yy, xx = np.indices((side, side)) - (side - 1) / 2
+    inside = np.hypot(yy, xx) <= 0.42 * side
+    pixels = np.where(inside, 190 + 40 * blotches / blotches.std(), 18)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def test_one_disc_is_not_another_as_a_whole(matcher: ImageMatcher) -> None:
+    """Two different moons of one size fit each other as wholes through their outline alone (0.81-0.85 before
+    the turn test, above the calibrated step): a fit that also holds with the work turned is discounted
+    (`_round_fit`) and stays under the step. A copy is discounted as much (its outline fits turned too), so
+    disc pictures are left to the other comparisons (keypoints, the fine refinement's blocks)."""
+    curve = matcher.calibration.curve("dense")
+    assert curve is not None
+    step = -curve.a / curve.b
+    for seed in range(3):
+        query = dense.DenseQuery(dense.thumbnail(_moon(seed)))
+        others = [query.whole(dense.thumbnail(_moon(other))).value for other in range(3, 6)]
+        assert max(others) < step, (seed, others)
+        copy = query.whole(dense.thumbnail(edits.jpeg30(_moon(seed), random.Random(0), _moon(9)))).value
+        assert copy > max(others) + 0.1, (seed, copy, others)  # its blotches still fit: it ranks first

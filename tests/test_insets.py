@@ -193,3 +193,40 @@ def test_a_pasted_picture_with_a_frame_of_its_own_is_found_whole() -> None:
     box = (x0 / 1024, y0 / 768, x1 / 1024, y1 / 768)
     found = insets(Image.fromarray(base.astype(np.uint8)).convert("RGB"))
     assert found and max(_iou(f, box) for f in found) > 0.9, found
+
+
+def test_an_outline_in_colour_only_is_found() -> None:
+    """A copy as bright as its surroundings but of another colour (a violet sky on a brown robe): its outline
+    is a step in the colour channels, none in brightness."""
+    rng = np.random.default_rng(7)
+    base = np.clip(np.array([150.0, 100.0, 60.0]) + rng.normal(0, 4, (768, 1024, 1)), 0, 255)
+    x0, y0, x1, y1 = 260, 180, 760, 560
+    base[y0:y1, x0:x1] = np.clip(np.array([80.0, 110.0, 200.0]) + rng.normal(0, 4, (y1 - y0, x1 - x0, 1)), 0, 255)
+    img = Image.fromarray(base.astype(np.uint8))
+    luma = np.asarray(img.convert("L"), np.float32)
+    assert abs(float(luma[y0:y1, x0:x1].mean()) - float(luma[:y0].mean())) < 3  # no step in brightness
+    box = (x0 / 1024, y0 / 768, x1 / 1024, y1 / 768)
+    found = insets(img)
+    assert found and max(_iou(f, box) for f in found) > 0.9, found
+
+
+def test_a_copy_whose_outline_is_found_off_is_placed_in_the_whole_query(matcher: ImageMatcher,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outline found several pixels off (a side that meets the background's colour taken elsewhere) spoils
+    the cut-out's comparisons; its best candidate is then placed in the whole query and refined there, which
+    verifies it. The dense stage places nothing here (`placed_candidates` 0), so only the inset stage can."""
+    from matcher.image.signals import ImageQuery
+
+    matcher = copy.copy(matcher)
+    matcher.calibration = msgspec.structs.replace(matcher.calibration, placed_candidates=0)
+    sky = next(p for p in LOW if "skytrees" in p.name)
+    work = rgb(sky)
+    base = PHOTOS[0].resize((1024, round(1024 * PHOTOS[0].height / PHOTOS[0].width)))
+    base.paste(work.resize((512, round(512 * work.height / work.width))), (300, 100))  # half the width
+    off = (0.27, 0.2, 0.79, 0.8)  # the outline's left and bottom taken from edges of the photograph beside it
+    monkeypatch.setattr(ImageQuery, "insets", lambda self: [off])
+    found = matcher.search(content_of(base))
+    assert found and found[0].work_id == sky.stem, found
+    evidence = found[0].evidence
+    assert isinstance(evidence, ImageEvidence) and evidence.dense is not None
+    assert evidence.geometry is not None or evidence.dense.how in ("aligned", "placed"), evidence

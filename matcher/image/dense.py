@@ -82,6 +82,12 @@ ALIGN_MAX_ROTATION = math.radians(10)  # and rotate it: the search placed it upr
 # compared whole (`ANGLES`); a disc (a moon, a planet) fits another disc at any angle
 ALIGN_ORIENTATIONS = 1  # the whole pictures are refined in the query's best few orientations
 ALIGN_TURN = 8.0  # degrees the refined placement is also turned by, about the detail's centre (see `aligned`)
+WHOLE_TURN = 30.0  # degrees the work is turned by about its centre to test a whole-picture fit (see `_round_fit`):
+# a copy's detail moves by several pixels there (a point 20 px from the centre by 10), a disc fits itself
+ROUND_FREE = 0.5  # how much of a whole fit may hold with the work turned before it is taken off: a copy of a
+# picture brighter around a sun or a planet keeps 0.35-0.55 of its fit turned (calibration half), two discs of one
+# size (a moon and a retina photograph, two synthetic moons) 0.8-0.85, a perfect disc's copy all of it
+ROUND_TEST_FROM = 0.5  # a whole fit under this is far under the calibrated step (0.76-0.81): not tested
 DESCRIPTOR_SIDE = 16  # the band-pass image at the comparison size, reduced to this square, is a work's
 # descriptor in the `band` index: candidates for the whole-picture comparison that the embedding does not name
 DESCRIPTOR_DIM = DESCRIPTOR_SIDE * DESCRIPTOR_SIDE
@@ -387,21 +393,41 @@ class DenseQuery:
     def whole(self, thumb: npt.NDArray[np.uint8]) -> DenseResult:
         """The whole pictures (the work's thumbnail) compared in the query's dihedral orientations (whole,
         held to agree with the blocks: `_agreed`, and block by block) and, upright, in small rotations (their
-        centres)."""
+        centres); the best fit discounted by how well it also holds with the work turned (`_round_fit`)."""
         w = _compared(thumb)
-        best = DenseResult(0.0, "whole")
+        best, fitted = DenseResult(0.0, "whole"), w
         plain = self._plain @ _unit(w.ravel())
         for i in np.argsort(-plain)[:ROBUST_ORIENTATIONS]:  # of the query as it is and without its border
             q = self.orientations[int(i)]
             blocks = _blocks_or_none(q, w)
             for how, value in (("whole", _agreed(_trimmed_ncc(q, w), blocks)), ("blocks", blocks or 0.0)):
                 if value > best.value:
-                    best = DenseResult(value, how)
+                    best, fitted = DenseResult(value, how), q
         q = self.rotations[int(np.argmax(self._plain_rotated @ _unit(w[_CENTRE])))]
         value = _agreed(_trimmed_ncc(q, w, _CENTRE), _blocks_or_none(q[_INNER, _INNER], w[_INNER, _INNER]))
         if value > best.value:
-            best = DenseResult(value, "rotated")
-        return best
+            best, fitted = DenseResult(value, "rotated"), q
+        if best.value < ROUND_TEST_FROM:
+            return best
+        return DenseResult(max(0.0, best.value - max(0.0, _round_fit(fitted, thumb) - ROUND_FREE)), best.how)
+
+
+_DISC = np.hypot(*np.indices((WHOLE_SIDE, WHOLE_SIDE)) - (WHOLE_SIDE - 1) / 2) <= WHOLE_SIDE / 2  # inscribed disc
+
+
+def _round_fit(query: Gray, thumb: npt.NDArray[np.uint8]) -> float:
+    """How well the query's best-fitting band image (`query`) also fits the work turned by `WHOLE_TURN` degrees
+    either way about its centre (over the inscribed disc, which the turn keeps inside the picture); 0 when it
+    does not fit at all. A copy's detail has moved away by then; one disc, ring or round blur on a flat ground
+    (a moon, a planet, a retina photograph, a clock face) fits another at any angle: that much of its fit is
+    its outline's, which many unrelated pictures share, and `whole` takes what exceeds `ROUND_FREE` off it."""
+    square = _square(thumb.astype(np.float32))
+    centre = (WHOLE_SIDE / 2 - 0.5, WHOLE_SIDE / 2 - 0.5)
+    turned = [_band(np.asarray(cv2.warpAffine(square, cv2.getRotationMatrix2D(centre, angle, 1.0),
+                                              (WHOLE_SIDE, WHOLE_SIDE), flags=cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_REPLICATE), np.float32))
+              for angle in (-WHOLE_TURN, WHOLE_TURN)]
+    return max(0.0, *(_trimmed_ncc(query, t, _DISC) for t in turned))
 
 
 def _own_pixels(fine: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:

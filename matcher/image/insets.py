@@ -23,6 +23,7 @@ from matcher.image.embed import Box
 
 SIDE = 384  # the picture is searched at this long side
 MIN_STEP = 12.0  # grey levels a side's brightness step must reach (Sobel, normalised per pixel)
+MIN_COLOUR_STEP = 18.0  # or its step in one colour channel (red, green or blue)
 GAP = 6  # pixels a side's run may skip (where copy and surroundings happen to match)
 MIN_SIDE = 0.2  # the shortest side a rectangle may have, as a share of the picture's side
 MAX_AREA = 0.85  # larger rectangles are the picture itself (or its border: `dense.unframed` handles those)
@@ -71,16 +72,21 @@ def _lines(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
 
 def insets(img: Image.Image) -> list[Box]:
     """Rectangles pasted into the picture, best supported first (at most `MAX_INSETS`)."""
-    small = img.convert("L")
+    small = img.convert("RGB")
     small.thumbnail((SIDE, SIDE), Image.Resampling.BILINEAR)
-    gray = np.asarray(small, np.float32)
-    h, w = gray.shape
+    colour = np.asarray(small, np.float32)
+    h, w = colour.shape[:2]
     if min(h, w) < 32:
         return []
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) / 4.0
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) / 4.0
-    horizontal = (np.abs(gy) >= MIN_STEP) & (np.abs(gy) > 2 * np.abs(gx))  # a step between rows
-    vertical = (np.abs(gx) >= MIN_STEP) & (np.abs(gx) > 2 * np.abs(gy))
+    # a step in any channel: a copy and its surroundings may share a brightness and differ in colour (a cream
+    # paper on white, a dark violet sky beside a dark brown robe)
+    gray = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)[:, :, None]
+    steps = np.concatenate([gray, colour], axis=2)
+    gx = np.abs(cv2.Sobel(steps, cv2.CV_32F, 1, 0, ksize=3)) / 4.0
+    gy = np.abs(cv2.Sobel(steps, cv2.CV_32F, 0, 1, ksize=3)) / 4.0
+    floor = np.array([MIN_STEP, MIN_COLOUR_STEP, MIN_COLOUR_STEP, MIN_COLOUR_STEP], np.float32)
+    horizontal: npt.NDArray[np.bool_] = np.any((gy >= floor) & (gy > 2 * gx), axis=2)  # a step between rows
+    vertical: npt.NDArray[np.bool_] = np.any((gx >= floor) & (gx > 2 * gy), axis=2)
     # an edge between two rows of the reduced picture falls on either (the copy's outline is rarely on the
     # grid): runs are followed, and sides scored, on the edges widened to both
     near_h, near_v = _thicken(horizontal, axis=0), _thicken(vertical, axis=1)

@@ -69,6 +69,13 @@ INSET_ASPECT_TOLERANCE = math.log(1.15)  # how far a cut-out's proportions may b
 # position is found to a pixel or two of a reduced picture)
 
 
+def _placed_and_refined(prepared: dense.DenseQuery,
+                        stored: lf.LocalFeatures) -> tuple[dense.DenseResult, dense.DenseResult]:
+    """A work's placement in the query (`DenseQuery.placed`) and that placement refined (`DenseQuery.aligned`)."""
+    placed = prepared.placed(stored.thumb, stored.fine)
+    return placed, prepared.aligned(stored.fine, placed)
+
+
 def _same_proportions(a: float, b: float) -> bool:
     """Whether two width/height ratios agree, or agree once one picture is turned a quarter turn."""
     return min(abs(math.log(a / b)), abs(math.log(a * b))) <= INSET_ASPECT_TOLERANCE
@@ -228,10 +235,10 @@ class ImageMatcher:
                      found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
         """When no stage verified a match: the best few candidates that SIFT did not verify (smooth, flat or
         dark pictures have too few keypoints; the embedding's best few and the `band` index's) compared densely
-        (`dense.py`), whole for each, and searched for
-        a placement for the best of them, that placement and the whole pictures refined on the larger
-        thumbnails (on the worker threads, both at once, while this thread compares the wholes); each is
-        scored again with those values."""
+        (`dense.py`): whole, and the whole pictures refined on the larger thumbnails when either has little
+        detail at the comparison size, for each; searched for a placement for the best of them, that placement
+        refined on the larger thumbnails too (on the worker threads, while this thread compares the wholes);
+        each is scored again with those values."""
         t0 = time.perf_counter()
         cal = self.calibration
         unverified = [w for w in results if found[w][1] is None]
@@ -252,40 +259,47 @@ class ImageMatcher:
 
         def place(stored: lf.LocalFeatures) -> tuple[dense.DenseResult, dense.DenseResult]:
             """The placement search and the refined comparisons (the placement's and the whole pictures')."""
-            placed = prepared.placed(stored.thumb, stored.fine)
-            refined = max(prepared.aligned(stored.fine, placed), prepared.aligned_whole(stored.thumb, stored.fine),
-                          key=lambda r: r.value)
-            return placed, refined
+            placed, refined = _placed_and_refined(prepared, stored)
+            return placed, max(refined, prepared.aligned_whole(stored.thumb, stored.fine), key=lambda r: r.value)
 
         placements = {wid: _POOL.submit(place, stored)
                       for wid, stored in list(thumbs.items())[: cal.placed_candidates]}
+        # the others compared whole at the fine size too: a fine texture named by the band index is verified there
+        fine_wholes = {wid: _POOL.submit(prepared.aligned_whole, stored.thumb, stored.fine)
+                       for wid, stored in list(thumbs.items())[cal.placed_candidates :]}
         for wid, stored in thumbs.items():
             whole = prepared.whole(stored.thumb)
             signals, geometry = found[wid]
             signals = {**signals, "dense": round(whole.value, 4)}
             best = whole
+            refined = fine_wholes[wid].result() if wid in fine_wholes else None
             if wid in placements:
                 placed, refined = placements[wid].result()
                 signals["placed"] = round(placed.value, 4)
-                if stored.fine.size:  # refined at the fine size, placed or whole: its own curve
-                    signals["aligned"] = round(refined.value, 4)
-                best = max(best, placed, refined, key=lambda r: r.value)
+                best = max(best, placed, key=lambda r: r.value)
+            if refined is not None and stored.fine.size:  # refined at the fine size, placed or whole: its own curve
+                signals["aligned"] = round(refined.value, 4)
+                best = max(best, refined, key=lambda r: r.value)
             alignment = DenseAlignment(correlation=round(best.value, 4), how=best.how, scale=best.scale,
                                        work_inside=best.work_inside if best.box is not None else None)
             match = self._score(wid, query, signals, geometry, alignment)
             if match is not None:
                 results[wid] = match
         if not any(m.score >= self.threshold for m in results.values()):
-            self._inset_stage(query, results, found)
+            self._inset_stage(query, results, found, set(placements))
         query.add_time("dense", time.perf_counter() - t0)
 
     def _inset_stage(self, query: ImageQuery, results: dict[str, Match],
-                     found: dict[str, tuple[dict[str, float], Geometry | None]]) -> None:
+                     found: dict[str, tuple[dict[str, float], Geometry | None]], placed: set[str]) -> None:
         """A picture pasted into the query along a rectangular outline (`insets.py`), cut out and searched as a
         query of its own: its embedding names the candidates, and they are verified by its whole-picture dense
         comparison, held to agree block by block (`DenseQuery.cutout`), or by the same comparison refined at
-        the fine size (`inset`: the larger of the two)."""
+        the fine size (`inset`: the larger of the two). The best candidate of each cut-out is also searched for
+        in the whole query as the dense stage's best are (`placed`, refined: `aligned`), unless it was
+        (`placed`): an outline found a few pixels off (a side that meets the background's colour, a band of
+        the copy's own taken for its edge) spoils the cut-out's comparisons, not the placement's."""
         cal = self.calibration
+        prepared = query.dense()
         embedding = next((s for s in self.signals if isinstance(s, Embedding)), None)
         if embedding is None:
             return
@@ -299,25 +313,42 @@ class ImageMatcher:
                     and cosine >= cal.verify_min_cosine}
             inset = dense.DenseQuery(dense.thumbnail(crop), None, dense.thumbnail(crop, dense.FINE_SIDE))
             share = round(math.sqrt((box[2] - box[0]) * (box[3] - box[1])), 3)
-            candidates: dict[str, lf.LocalFeatures] = {}
+            named: dict[str, lf.LocalFeatures] = {}
             for wid, _ in sorted(best.items(), key=lambda kv: -kv[1])[: cal.dense_candidates]:
                 try:
                     stored = self._read_features(wid)
                 except FileNotFoundError:
                     continue
-                shape = stored.thumb.shape
-                if (stored.thumb.size and stored.fine.size
-                        and _same_proportions(crop.width / crop.height, shape[1] / shape[0])):
-                    candidates[wid] = stored  # a resized copy keeps its proportions: a cut-out of others is not one
-            # each compared at 64 px (`cutout`) and at the fine size (on the worker threads): either may verify
+                if stored.thumb.size and stored.fine.size:
+                    named[wid] = stored
+            # a resized copy keeps its proportions: a cut-out of others is not one
+            candidates = {wid: stored for wid, stored in named.items()
+                          if _same_proportions(crop.width / crop.height, stored.thumb.shape[1] / stored.thumb.shape[0])}
+            # each compared at 64 px (`cutout`) and at the fine size (on the worker threads): either may verify;
+            # the best named one not yet placed also placed in the whole query, whatever the cut-out's proportions
             refined = {wid: _POOL.submit(inset.aligned_whole, stored.thumb, stored.fine, always=True)
                        for wid, stored in candidates.items()}
-            for wid, stored in candidates.items():
-                value = max(inset.cutout(stored.thumb).value, refined[wid].result().value)
+            first = next((w for w in named if w not in placed), None)
+            placement = None if first is None else _POOL.submit(_placed_and_refined, prepared, named[first])
+            placed.update(named)
+            for wid in named:
+                value = 0.0
+                if wid in candidates:
+                    value = max(inset.cutout(candidates[wid].thumb).value, refined[wid].result().value)
+                elif wid != first:
+                    continue
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
                 signals["inset"] = max(signals.get("inset", 0.0), round(value, 4))  # its own curve
                 alignment = DenseAlignment(correlation=round(value, 4), how="inset", scale=share)
+                if wid == first and placement is not None:
+                    moved, refit = placement.result()
+                    signals["placed"] = max(signals.get("placed", 0.0), round(moved.value, 4))
+                    signals["aligned"] = max(signals.get("aligned", 0.0), round(refit.value, 4))
+                    where = max(moved, refit, key=lambda r: r.value)
+                    if where.value > value:
+                        alignment = DenseAlignment(correlation=round(where.value, 4), how=where.how, scale=where.scale,
+                                                   work_inside=where.work_inside)
                 match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
                 if match is not None and (wid not in results or match.score > results[wid].score):
                     results[wid] = match
