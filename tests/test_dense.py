@@ -309,6 +309,20 @@ def test_a_darkened_paper_texture_matches_its_work_by_its_grain(papers: ImageMat
         assert refined.value > 0.8, (path.name, refined, prepared.whole(dense.thumbnail(work)))
 
 
+def test_a_faint_paper_brightened_until_it_clips_is_refined_by_what_grain_is_left(papers: ImageMatcher) -> None:
+    """Brightened by 30%, a pale paper clips in its brightest channel over most of its surface: what grain is left
+    is a third of a grey level at 192 px, under the comparisons' floor but still the work's (the refined
+    template's own floor is half of it, `ALIGN_MIN_ENERGY`)."""
+    path = next(p for p in PAPERS if "c-3" in p.name)
+    work = rgb(path)
+    query = content_of(ImageEnhance.Brightness(work).enhance(1.3)).image
+    prepared = dense.DenseQuery(dense.thumbnail(query), None, dense.thumbnail(query, dense.FINE_SIDE))
+    assert dense._std(dense._band(prepared.fine.astype(np.float32))) < dense.MIN_ENERGY  # type: ignore[union-attr]
+    refined = prepared.aligned_whole(dense.thumbnail(work), dense.thumbnail(work, dense.FINE_SIDE))
+    curve = papers.calibration.curve("aligned")
+    assert curve is not None and refined.value > -curve.a / curve.b, refined
+
+
 def test_a_fine_texture_is_refined_whatever_its_rank_among_the_candidates(papers: ImageMatcher) -> None:
     """The fine-size comparison of whole pictures is not kept for the candidates searched for a placement: a
     darkened paper that only the `band` index names, after the embedding's best, is refined too."""

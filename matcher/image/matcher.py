@@ -330,23 +330,22 @@ class ImageMatcher:
                        for wid, stored in candidates.items()}
             first = next((w for w in named if w not in placed), None)
             placement = None if first is None else _POOL.submit(_placed_and_refined, prepared, named[first])
-            placed.update(named)
-            for wid in named:
-                value = 0.0
-                if wid in candidates:
-                    value = max(inset.cutout(candidates[wid].thumb).value, refined[wid].result().value)
-                elif wid != first:
-                    continue
+            if first is not None:
+                placed.add(first)
+            for wid in (w for w in named if w in candidates or w == first):
                 signals = dict(found[wid][0]) if wid in found else {}
                 signals[embedding.name] = max(signals.get(embedding.name, -1.0), round(best[wid], 4))
-                signals["inset"] = max(signals.get("inset", 0.0), round(value, 4))  # its own curve
-                alignment = DenseAlignment(correlation=round(value, 4), how="inset", scale=share)
+                alignment: DenseAlignment | None = None
+                if wid in candidates:
+                    value = max(inset.cutout(candidates[wid].thumb).value, refined[wid].result().value)
+                    signals["inset"] = max(signals.get("inset", 0.0), round(value, 4))  # its own curve
+                    alignment = DenseAlignment(correlation=round(value, 4), how="inset", scale=share)
                 if wid == first and placement is not None:
                     moved, refit = placement.result()
                     signals["placed"] = max(signals.get("placed", 0.0), round(moved.value, 4))
                     signals["aligned"] = max(signals.get("aligned", 0.0), round(refit.value, 4))
                     where = max(moved, refit, key=lambda r: r.value)
-                    if where.value > value:
+                    if alignment is None or where.value > alignment.correlation:
                         alignment = DenseAlignment(correlation=round(where.value, 4), how=where.how, scale=where.scale,
                                                    work_inside=where.work_inside)
                 match = self._score(wid, query, signals, found[wid][1] if wid in found else None, alignment)
