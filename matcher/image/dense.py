@@ -6,7 +6,8 @@ by pixel, as a copy-detection system does for such images:
 
 - the whole picture in each of its eight dihedral orientations (also without a uniform border, when the query
   has one: padding, letterboxing, a frame), whole and block by block, and, upright, a few small rotations
-  (resized, mirrored, rotated, recoloured, blurred, re-encoded, padded or partly covered copies);
+  (resized, mirrored, rotated, recoloured, blurred, re-encoded, padded or partly covered copies); a fit that
+  also holds with the work turned well away (one disc on another) is discounted;
 - the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
   placed into a larger picture, a crop cut out of the work), on thumbnails whose short side is at least
   `PLACE_MIN_SIDE` (a wide picture's is taken from its fine thumbnail); a fit that also holds a few pixels

@@ -1,17 +1,18 @@
 """Find pictures pasted into a larger picture: axis-aligned rectangles whose four sides are straight edges.
 
 A copy placed in a collage, a mock-up, a screenshot or a social-media frame keeps its rectangular outline:
-each side is a straight line along which the brightness steps from the copy to whatever surrounds it. When
+each side is a straight line along which the brightness or the colour steps from the copy to whatever
+surrounds it. When
 the copy has little detail of its own (a gradient, a sky, a paper texture) and the picture around it has
 much, neither its local features nor the embeddings of the query's regions find it; cut out along that
 outline it is a whole picture again, which the whole-picture comparisons match like a resized copy.
 
 The search is on the picture reduced to `SIDE` pixels: rows (columns) where a run of strong vertical
-(horizontal) brightness steps is long are side candidates; a row and a column that meet at an end of each
-make a corner, and the rectangle reaches from it to a parallel line, the end of the run or the picture's own
-border (a copy pasted against it) on each axis. Every side off the border must be edge along most of its
-length. The best few by how much of their outline is
-edge are returned, as boxes in fractions of the picture.
+(horizontal) steps, in brightness or in one colour channel, is long are side candidates; a row and a column
+that meet at an end of each make a corner, and the rectangle reaches from it to a parallel line, the end of
+the run or the picture's own border (a copy pasted against it) on each axis. Every side off the border must
+be edge along most of its length. The best few by how much of their outline is edge are returned, as boxes
+in fractions of the picture.
 """
 
 import cv2
@@ -78,15 +79,17 @@ def insets(img: Image.Image) -> list[Box]:
     h, w = colour.shape[:2]
     if min(h, w) < 32:
         return []
-    # a step in any channel: a copy and its surroundings may share a brightness and differ in colour (a cream
-    # paper on white, a dark violet sky beside a dark brown robe)
-    gray = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)[:, :, None]
-    steps = np.concatenate([gray, colour], axis=2)
-    gx = np.abs(cv2.Sobel(steps, cv2.CV_32F, 1, 0, ksize=3)) / 4.0
-    gy = np.abs(cv2.Sobel(steps, cv2.CV_32F, 0, 1, ksize=3)) / 4.0
-    floor = np.array([MIN_STEP, MIN_COLOUR_STEP, MIN_COLOUR_STEP, MIN_COLOUR_STEP], np.float32)
-    horizontal: npt.NDArray[np.bool_] = np.any((gy >= floor) & (gy > 2 * gx), axis=2)  # a step between rows
-    vertical: npt.NDArray[np.bool_] = np.any((gx >= floor) & (gx > 2 * gy), axis=2)
+    # a step in brightness or in any colour channel: a copy and its surroundings may share a brightness and
+    # differ in colour (a cream paper on white, a dark violet sky beside a dark brown robe); the brightness is
+    # scaled so that one floor serves it and the channels
+    gray = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY) * (MIN_COLOUR_STEP / MIN_STEP)
+    horizontal = np.zeros((h, w), bool)  # a step between rows
+    vertical = np.zeros((h, w), bool)
+    for plane in (gray, *cv2.split(colour)):
+        gx = np.abs(cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=3)) / 4.0
+        gy = np.abs(cv2.Sobel(plane, cv2.CV_32F, 0, 1, ksize=3)) / 4.0
+        horizontal |= (gy >= MIN_COLOUR_STEP) & (gy > 2 * gx)
+        vertical |= (gx >= MIN_COLOUR_STEP) & (gx > 2 * gy)
     # an edge between two rows of the reduced picture falls on either (the copy's outline is rarely on the
     # grid): runs are followed, and sides scored, on the edges widened to both
     near_h, near_v = _thicken(horizontal, axis=0), _thicken(vertical, axis=1)
