@@ -2,10 +2,9 @@
 
 A copy placed in a collage, a mock-up, a screenshot or a social-media frame keeps its rectangular outline:
 each side is a straight line along which the brightness or the colour steps from the copy to whatever
-surrounds it. When
-the copy has little detail of its own (a gradient, a sky, a paper texture) and the picture around it has
-much, neither its local features nor the embeddings of the query's regions find it; cut out along that
-outline it is a whole picture again, which the whole-picture comparisons match like a resized copy.
+surrounds it. When the copy has little detail of its own (a gradient, a sky, a paper texture) and the picture
+around it has much, neither its local features nor the embeddings of the query's regions find it; cut out
+along that outline it is a whole picture again, which the whole-picture comparisons match like a resized copy.
 
 The search is on the picture reduced to `SIDE` pixels: rows (columns) where a run of strong vertical
 (horizontal) steps, in brightness or in one colour channel, is long are side candidates; a row and a column
