@@ -11,7 +11,8 @@ by pixel, as a copy-detection system does for such images:
 - the smaller picture slid over the larger at a range of scales with OpenCV's template matching (a copy
   placed into a larger picture, a crop cut out of the work), on thumbnails whose short side is at least
   `PLACE_MIN_SIDE` (a wide picture's is taken from its fine thumbnail); a fit that also holds a few pixels
-  away from its peak (a horizon against any straight edge) is discounted;
+  away from its peak (a horizon against any straight edge) or turned in its window (a disc's rim) is
+  discounted;
 - a work too small there for a template (pasted at under about half a picture's width) located on the fine
   thumbnails (`FINE_SIDE`) at a coarser grid of scales;
 - that placement refined on larger thumbnails (`FINE_SIDE`) by an affine warp that maximises the correlation
@@ -584,15 +585,40 @@ def _search(big: tuple[_Searched, _Searched], template: Callable[[float, tuple[f
     m = math.ceil(1.5 * FINE[1])  # the template is the interior of the resized picture
     height, width = fine.image.shape
     found = -1.0
+    fitted: tuple[Gray, int, int] | None = None
     for step in REFINE:
         factor = scale * step * unit
-        value, x, y = fine.peak(template(factor, FINE))
-        if value > found:  # a template too small, flat or large to slide at this scale is never a placement
-            found = value
+        t = template(factor, FINE)
+        value, x, y = fine.peak(t)
+        if value > found and t is not None:  # a template too small, flat or large to slide is never a placement
+            found, fitted = value, (t, x, y)
             w, h = _resize_shape(small_shape, factor)
             box = ((x - m) / width, (y - m) / height, (x - m + w) / width, (y - m + h) / height)
             value = max(0.0, value) if peak >= MIN_COARSE_PEAK else 0.0  # located for `aligned` only
             best = DenseResult(value, "placed", round(scale * step, 3), box, work_inside)
+    if fitted is not None and best.value >= ROUND_TEST_FROM:
+        turned = _turned_placement(*fitted, fine.image)
+        best = msgspec.structs.replace(best, value=max(0.0, best.value - max(0.0, turned - ROUND_FREE)))
+    return best
+
+
+def _turned_placement(template: Gray, x: int, y: int, image: Gray) -> float:
+    """How well a placed template also fits its window turned by `WHOLE_TURN` degrees either way about its
+    centre (over its inscribed circle): the placement's counterpart of `_round_fit`. Two smooth discs of one
+    size (two moons whose insides are soft) fit each other's window by their rims alone, at any angle."""
+    th, tw = template.shape
+    window = image[y : y + th, x : x + tw]
+    centre = ((tw - 1) / 2, (th - 1) / 2)
+    ys, xs = np.indices((th, tw))
+    circle = np.hypot(xs - centre[0], ys - centre[1]) <= min(th, tw) / 2
+    best = 0.0
+    for angle in (-WHOLE_TURN, WHOLE_TURN):
+        turned = cv2.warpAffine(template, cv2.getRotationMatrix2D(centre, angle, 1.0), (tw, th),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        a, b = turned[circle], window[circle]
+        a, b = a - a.mean(), b - b.mean()
+        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        best = max(best, float((a * b).sum()) / denom if denom > 0 else 0.0)
     return best
 
 
