@@ -387,7 +387,7 @@ def _moon(seed: int, side: int = 480, soft: bool = False) -> Image.Image:
     inside = np.hypot(yy, xx) <= 0.42 * side
     pixels = np.where(inside, 190 + (30 if soft else 40) * blotches / blotches.std(), 18).astype(np.float32)
     if soft:
-        pixels = cv2.GaussianBlur(pixels, (0, 0), 2)
+        pixels = np.asarray(cv2.GaussianBlur(pixels, (0, 0), 2), np.float32)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert("RGB")
 
 
