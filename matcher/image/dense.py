@@ -92,7 +92,7 @@ WHOLE_TURN = 30.0  # degrees the work is turned by about its centre to test a wh
 ROUND_FREE = 0.5  # how much of a whole fit may hold with the work turned before it is taken off: a copy of a
 # picture brighter around a sun or a planet keeps 0.35-0.55 of its fit turned (calibration half), two discs of one
 # size (a moon and a retina photograph, two synthetic moons) 0.8-0.85, a perfect disc's copy all of it
-ROUND_TEST_FROM = 0.5  # a whole fit under this is far under the calibrated step (0.76-0.81): not tested
+ROUND_TEST_FROM = 0.5  # a fit (whole or placed) under this is far under its calibrated step (0.81, 0.885): not tested
 DESCRIPTOR_SIDE = 16  # the band-pass image at the comparison size, reduced to this square, is a work's
 # descriptor in the `band` index: candidates for the whole-picture comparison that the embedding does not name
 DESCRIPTOR_DIM = DESCRIPTOR_SIDE * DESCRIPTOR_SIDE
