@@ -293,10 +293,7 @@ class DenseQuery:
         if unframed is not None:
             self.orientations += [_band(_square(v)) for v in _dihedral(unframed.astype(np.float32))]
         square = _square(self.thumb)
-        centre = (WHOLE_SIDE / 2 - 0.5, WHOLE_SIDE / 2 - 0.5)
-        self.rotations = [_band(np.asarray(cv2.warpAffine(
-            square, cv2.getRotationMatrix2D(centre, angle, 1.0), (WHOLE_SIDE, WHOLE_SIDE), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE), np.float32)) for angle in ANGLES]
+        self.rotations = [_band(_rotated(square, angle, cv2.BORDER_REPLICATE)) for angle in ANGLES]
 
         # every orientation and rotation as a zero-mean unit vector (rotations over the centre only), so that
         # one product with a work ranks them all by plain correlation before the costlier robust ones
@@ -417,7 +414,24 @@ class DenseQuery:
         return DenseResult(max(0.0, best.value - max(0.0, _round_fit(fitted, thumb) - ROUND_FREE)), best.how)
 
 
-_DISC = np.hypot(*np.indices((WHOLE_SIDE, WHOLE_SIDE)) - (WHOLE_SIDE - 1) / 2) <= WHOLE_SIDE / 2  # inscribed disc
+def _rotated(img: Gray, degrees: float, border: int) -> Gray:
+    """The picture turned by `degrees` about its centre, its size kept (`border`: OpenCV's border mode for what
+    the turn brings in at the corners)."""
+    h, w = img.shape
+    turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    out: Gray = np.asarray(cv2.warpAffine(img, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=border), np.float32)
+    return out
+
+
+def _inscribed(shape: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """The circle inscribed in a picture of `shape` about its centre: what a turn about the centre keeps inside."""
+    h, w = shape[:2]
+    ys, xs = np.indices((h, w))
+    inside: npt.NDArray[np.bool_] = np.hypot(xs - (w - 1) / 2, ys - (h - 1) / 2) <= min(h, w) / 2
+    return inside
+
+
+_DISC = _inscribed((WHOLE_SIDE, WHOLE_SIDE))
 
 
 def _round_fit(query: Gray, thumb: npt.NDArray[np.uint8]) -> float:
@@ -427,11 +441,7 @@ def _round_fit(query: Gray, thumb: npt.NDArray[np.uint8]) -> float:
     (a moon, a planet, a retina photograph, a clock face) fits another at any angle: that much of its fit is
     its outline's, which many unrelated pictures share, and `whole` takes what exceeds `ROUND_FREE` off it."""
     square = _square(thumb.astype(np.float32))
-    centre = (WHOLE_SIDE / 2 - 0.5, WHOLE_SIDE / 2 - 0.5)
-    turned = [_band(np.asarray(cv2.warpAffine(square, cv2.getRotationMatrix2D(centre, angle, 1.0),
-                                              (WHOLE_SIDE, WHOLE_SIDE), flags=cv2.INTER_LINEAR,
-                                              borderMode=cv2.BORDER_REPLICATE), np.float32))
-              for angle in (-WHOLE_TURN, WHOLE_TURN)]
+    turned = [_band(_rotated(square, angle, cv2.BORDER_REPLICATE)) for angle in (-WHOLE_TURN, WHOLE_TURN)]
     return max(0.0, *(_trimmed_ncc(query, t, _DISC) for t in turned))
 
 
@@ -607,19 +617,10 @@ def _turned_placement(template: Gray, x: int, y: int, image: Gray) -> float:
     centre (over its inscribed circle): the placement's counterpart of `_round_fit`. Two smooth discs of one
     size (two moons whose insides are soft) fit each other's window by their rims alone, at any angle."""
     th, tw = template.shape
-    window = image[y : y + th, x : x + tw]
-    centre = ((tw - 1) / 2, (th - 1) / 2)
-    ys, xs = np.indices((th, tw))
-    circle = np.hypot(xs - centre[0], ys - centre[1]) <= min(th, tw) / 2
-    best = 0.0
-    for angle in (-WHOLE_TURN, WHOLE_TURN):
-        turned = cv2.warpAffine(template, cv2.getRotationMatrix2D(centre, angle, 1.0), (tw, th),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        a, b = turned[circle], window[circle]
-        a, b = a - a.mean(), b - b.mean()
-        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-        best = max(best, float((a * b).sum()) / denom if denom > 0 else 0.0)
-    return best
+    circle = _inscribed(template.shape)
+    window = _unit(image[y : y + th, x : x + tw][circle])
+    return max(0.0, *(float(_unit(_rotated(template, angle, cv2.BORDER_REFLECT)[circle]) @ window)
+                      for angle in (-WHOLE_TURN, WHOLE_TURN)))
 
 
 def _best_peak(coarse: _Searched, template: Callable[[float, tuple[float, float]], Gray | None], unit: float,
